@@ -41,6 +41,20 @@ struct GgufTensor {
   const uint8_t* data = nullptr;
 };
 
+// What Open/FromBuffer refuse, before anything is allocated from a count in the file:
+// - magic other than "GGUF" (kDataLoss); version 1, big-endian files, versions above 3
+//   (kUnimplemented);
+// - any count, length or size that the remaining bytes could not hold, and any arithmetic that
+//   overflows 64 bits (kDataLoss); unknown metadata value types and arrays of arrays
+//   (kUnimplemented); duplicate keys or tensor names, bools other than 0/1 (kDataLoss);
+// - general.alignment that is not a power-of-two integer (kDataLoss);
+// - tensors with n_dims outside 1..4, a dim of 0 (no model has an empty tensor, and refusing
+//   it keeps every tensor's data range non-empty), more than INT64_MAX elements, an unknown
+//   type (kUnimplemented), dims[0] not a multiple of the type's block size, a data offset not
+//   aligned to general.alignment, data past the end of the file, or data overlapping another
+//   tensor's (kDataLoss).
+// Errors read "<file>: <what> at offset <n>: <problem>"; metadata keys and tensors are
+// numbered from 0 ("metadata key #3 'general.alignment'", "tensor #2 'blk.0.attn_q.weight'").
 class GgufFile {
  public:
   // Maps `path` read-only and validates it. Errors name the file, the field or tensor, and the
@@ -92,10 +106,18 @@ class GgufFile {
   std::unordered_map<std::string, size_t> tensor_index_;
 };
 
-// Writes GGUF v3 files (make-model, the corrupt-file corpus, tests).
+// Writes GGUF v3 files (make-model, the corrupt-file corpus, tests). Setting a key or adding a
+// tensor that already exists replaces it (the file never holds duplicates).
 class GgufWriter {
  public:
   void SetString(std::string key, std::string value);
+  void SetU8(std::string key, uint8_t value);
+  void SetI8(std::string key, int8_t value);
+  void SetU16(std::string key, uint16_t value);
+  void SetI16(std::string key, int16_t value);
+  void SetU64(std::string key, uint64_t value);
+  void SetI64(std::string key, int64_t value);
+  void SetF64(std::string key, double value);
   void SetU32(std::string key, uint32_t value);
   void SetI32(std::string key, int32_t value);
   void SetF32(std::string key, float value);
@@ -103,11 +125,19 @@ class GgufWriter {
   void SetStringArray(std::string key, std::vector<std::string> value);
   void SetF32Array(std::string key, std::vector<float> value);
   void SetI32Array(std::string key, std::vector<int32_t> value);
+  // An array of any fixed-size element type, `encoded` holding `count` little-endian elements.
+  void SetArray(std::string key, GgufType elem_type, uint64_t count, std::vector<uint8_t> encoded);
+  bool RemoveKey(std::string_view key);
   // `data` holds the tensor already encoded in `type`; dims[0] innermost.
   void AddTensor(std::string name, DType type, std::vector<int64_t> dims, std::vector<uint8_t> data);
+  bool RemoveTensor(std::string_view name);
+  // Tensor data is placed at multiples of `alignment`; a value other than 32 is also written as
+  // general.alignment unless that key was set explicitly.
   void set_alignment(uint32_t alignment) { alignment_ = alignment; }
-  // Serializes to bytes (tests) or writes atomically to `path`.
+  // Serializes to bytes without checking anything, so tests can build deliberately bad files.
   std::vector<uint8_t> Serialize() const;
+  // Checks that every tensor's data size matches its type and dims, then writes atomically
+  // (a temporary file beside `path`, fsync, rename).
   Status WriteFile(const std::string& path) const;
 
  private:
