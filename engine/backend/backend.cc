@@ -1,0 +1,61 @@
+// Backend registry and the KV layout derived from a graph.
+#include "engine/backend/backend.h"
+
+#include <algorithm>
+#include <mutex>
+
+namespace tlm {
+namespace {
+
+std::vector<BackendRegistration>& Registry() {
+  static std::vector<BackendRegistration> registry;
+  return registry;
+}
+
+}  // namespace
+
+KvSpec KvSpecFor(const Graph& graph, int64_t n_ctx) {
+  KvSpec spec;
+  spec.n_ctx = n_ctx;
+  for (const Node* node : graph.AttentionNodes()) {
+    const AttentionParams& a = node->attention;
+    KvLayerSpec layer;
+    layer.n_kv_head = a.n_kv_head;
+    layer.head_dim = a.head_dim;
+    layer.window = a.window;
+    layer.capacity = a.window > 0 ? std::min<int64_t>(a.window, n_ctx) : n_ctx;
+    if (static_cast<size_t>(a.layer) >= spec.layers.size()) spec.layers.resize(a.layer + 1);
+    spec.layers[a.layer] = layer;
+  }
+  return spec;
+}
+
+bool RegisterBackend(BackendRegistration registration) {
+  Registry().push_back(std::move(registration));
+  return true;
+}
+
+std::vector<const BackendRegistration*> RegisteredBackends() {
+  std::vector<const BackendRegistration*> out;
+  for (const auto& r : Registry()) out.push_back(&r);
+  std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->name < b->name; });
+  return out;
+}
+
+StatusOr<std::unique_ptr<Backend>> CreateBackend(std::string_view spec, BackendOptions options) {
+  std::string_view name = spec;
+  if (size_t colon = spec.find(':'); colon != std::string_view::npos) {
+    name = spec.substr(0, colon);
+    options.device = std::string(spec.substr(colon + 1));
+  }
+  for (const auto& r : Registry()) {
+    if (r.name != name) continue;
+    if (Status s = r.probe(); !s.ok()) return Unavailable("backend '{}' unavailable: {}", name, s.message());
+    return r.create(options);
+  }
+  std::string known;
+  for (const auto* r : RegisteredBackends()) known += (known.empty() ? "" : ", ") + r->name;
+  return InvalidArgument("unknown backend '{}' (available: {})", name, known);
+}
+
+}  // namespace tlm

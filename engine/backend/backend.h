@@ -1,0 +1,98 @@
+// The backend interface: a backend compiles a Graph into an Executable (JIT for CPU/GPU, or from
+// an AOT artifact for NPUs) and runs it against a KV-cache state it owns. Backends register
+// themselves by name; adding one touches no file outside its own folder.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/common/status.h"
+#include "engine/graph/graph.h"
+#include "engine/tensor/dtype.h"
+
+namespace tlm {
+
+// A weight tensor as the model file holds it (typically a view into the mmap).
+struct WeightView {
+  std::string name;
+  DType type = DType::kF32;
+  std::vector<int64_t> dims;  // dims[0] innermost
+  const void* data = nullptr;
+  uint64_t bytes = 0;
+};
+
+class WeightSource {
+ public:
+  virtual ~WeightSource() = default;
+  virtual const WeightView* Find(std::string_view name) const = 0;
+};
+
+struct KvLayerSpec {
+  int64_t n_kv_head = 0;
+  int64_t head_dim = 0;
+  int64_t capacity = 0;  // positions kept: n_ctx for global layers, the window for sliding ones
+  int64_t window = 0;
+};
+
+struct KvSpec {
+  std::vector<KvLayerSpec> layers;
+  int64_t n_ctx = 0;
+};
+// The KV layout a graph needs for a context of n_ctx positions.
+KvSpec KvSpecFor(const Graph& graph, int64_t n_ctx);
+
+class KvCache {
+ public:
+  virtual ~KvCache() = default;
+  virtual uint64_t bytes() const = 0;
+  virtual void Clear() = 0;
+};
+
+struct StepInput {
+  std::span<const int32_t> tokens;
+  int64_t pos0 = 0;  // position of tokens[0]
+};
+
+class Executable {
+ public:
+  virtual ~Executable() = default;
+  // Runs the graph for `input.tokens` (1..max_tokens) and writes the output rows (the logits)
+  // into `logits`, which must hold rows * n_vocab floats.
+  virtual Status Run(const StepInput& input, KvCache& kv, std::span<float> logits) = 0;
+};
+
+struct BackendOptions {
+  int threads = 0;  // 0: all cores
+  std::string device;  // the part after "name:" in a backend spec, e.g. "1" in "opencl:1"
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual std::string device_description() const = 0;
+  virtual StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph,
+                                                        const WeightSource& weights) = 0;
+  virtual StatusOr<std::unique_ptr<KvCache>> CreateKvCache(const KvSpec& spec) = 0;
+};
+
+struct BackendRegistration {
+  std::string name;         // "cpu", "opencl", ...
+  std::string description;
+  // Why the backend cannot run here, or OK. Never crashes on a machine without the device.
+  std::function<Status()> probe;
+  std::function<StatusOr<std::unique_ptr<Backend>>(const BackendOptions&)> create;
+};
+
+// Called from a static initializer in each backend's folder.
+bool RegisterBackend(BackendRegistration registration);
+std::vector<const BackendRegistration*> RegisteredBackends();
+// spec: "name" or "name:device". Unknown names list the registered ones.
+StatusOr<std::unique_ptr<Backend>> CreateBackend(std::string_view spec, BackendOptions options);
+
+}  // namespace tlm

@@ -1,0 +1,375 @@
+// The reference CPU backend: compiles a Graph into a list of steps over preallocated, liveness-
+// reused activation buffers, and runs them with the scalar reference kernels (kernels/cpu/ref)
+// spread over a worker pool by output rows. No heap allocation happens in Run.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+#include "engine/backend/backend.h"
+#include "kernels/cpu/backend/thread_pool.h"
+#include "kernels/cpu/ref/quant.h"
+
+namespace tlm::cpu {
+namespace {
+
+using ref::BlockQ8;
+
+class CpuKvCache final : public KvCache {
+ public:
+  explicit CpuKvCache(const KvSpec& spec) : spec_(spec) {
+    for (const KvLayerSpec& l : spec.layers) {
+      const size_t n = static_cast<size_t>(l.capacity * l.n_kv_head * l.head_dim);
+      k_.emplace_back(n, 0.f);
+      v_.emplace_back(n, 0.f);
+      bytes_ += 2 * n * sizeof(float);
+    }
+  }
+  uint64_t bytes() const override { return bytes_; }
+  void Clear() override {
+    for (auto& k : k_) std::fill(k.begin(), k.end(), 0.f);
+    for (auto& v : v_) std::fill(v.begin(), v.end(), 0.f);
+  }
+  const KvSpec& spec() const { return spec_; }
+  float* k(int layer) { return k_[layer].data(); }
+  float* v(int layer) { return v_[layer].data(); }
+
+ private:
+  KvSpec spec_;
+  std::vector<std::vector<float>> k_, v_;
+  uint64_t bytes_ = 0;
+};
+
+struct Step {
+  const Node* node = nullptr;
+  int out = -1;         // buffer index (-1: writes the caller's logits)
+  int in[3] = {-1, -1, -1};
+  const WeightView* weight = nullptr;
+  uint64_t weight_row_bytes = 0;
+  bool quantized = false;  // weight uses the Q8-activation dot
+};
+
+bool IsFloatType(DType t) { return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16; }
+
+class CpuExecutable final : public Executable {
+ public:
+  CpuExecutable(const Graph& graph, ThreadPool* pool) : graph_(graph), pool_(pool) {}
+
+  Status Compile(const WeightSource& weights) {
+    const auto& nodes = graph_.nodes;
+    if (graph_.output < 0 || graph_.output != static_cast<int>(nodes.size()) - 1)
+      return Internal("graph output must be its last node");
+    // Liveness: the last step that reads each node.
+    std::vector<int> last_use(nodes.size(), -1);
+    for (size_t i = 0; i < nodes.size(); ++i)
+      for (int in : nodes[i].inputs)
+        if (in >= 0) {
+          if (in >= static_cast<int>(i)) return Internal("node {} reads a later node", nodes[i].label);
+          last_use[in] = static_cast<int>(i);
+        }
+    std::vector<int> node_buffer(nodes.size(), -1);
+    std::vector<bool> buffer_free;
+    int64_t max_q8_blocks = 0;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const Node& n = nodes[i];
+      Step s;
+      s.node = &n;
+      for (int j = 0; j < 3; ++j) s.in[j] = n.inputs[j] >= 0 ? node_buffer[n.inputs[j]] : -1;
+      TLM_RETURN_IF_ERROR(Validate(n, weights, &s));
+      if (s.quantized) max_q8_blocks = std::max(max_q8_blocks, graph_.max_tokens * (InputWidth(n) / 32));
+      if (static_cast<int>(i) != graph_.output) {
+        const size_t need = static_cast<size_t>(graph_.max_tokens * std::max<int64_t>(n.width, 1));
+        int best = -1;
+        for (size_t b = 0; b < buffers_.size(); ++b)
+          if (buffer_free[b] && (best < 0 || buffers_[b].size() < buffers_[best].size()) && buffers_[b].size() >= need)
+            best = static_cast<int>(b);
+        if (best < 0) {
+          for (size_t b = 0; b < buffers_.size(); ++b)  // grow a free one rather than add another
+            if (buffer_free[b]) { best = static_cast<int>(b); buffers_[b].resize(need); break; }
+        }
+        if (best < 0) {
+          buffers_.emplace_back(need);
+          buffer_free.push_back(false);
+          best = static_cast<int>(buffers_.size()) - 1;
+        }
+        buffer_free[best] = false;
+        node_buffer[i] = best;
+        s.out = best;
+      }
+      steps_.push_back(s);
+      for (int in : n.inputs)
+        if (in >= 0 && last_use[in] == static_cast<int>(i) && node_buffer[in] >= 0) buffer_free[node_buffer[in]] = true;
+    }
+    q8_.resize(static_cast<size_t>(max_q8_blocks));
+    rows_.resize(nodes.size());
+    scores_.resize(static_cast<size_t>(pool_->size()));
+    return Status::Ok();
+  }
+
+  Status Run(const StepInput& input, KvCache& kv_base, std::span<float> logits) override {
+    auto& kv = static_cast<CpuKvCache&>(kv_base);
+    const int64_t T = static_cast<int64_t>(input.tokens.size());
+    if (T < 1 || T > graph_.max_tokens)
+      return InvalidArgument("step of {} tokens; this executable takes 1..{}", T, graph_.max_tokens);
+    if (kv.spec().layers.size() < graph_.AttentionNodes().size())
+      return InvalidArgument("KV cache has {} layers; the graph needs {}", kv.spec().layers.size(),
+                             graph_.AttentionNodes().size());
+    for (const KvLayerSpec& l : kv.spec().layers)
+      if (l.window == 0 && input.pos0 + T > l.capacity)
+        return ResourceExhausted("context full: positions {}..{} do not fit a context of {}", input.pos0,
+                                 input.pos0 + T - 1, l.capacity);
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      const Step& s = steps_[i];
+      const Node& n = *s.node;
+      int64_t rows = n.op == OpKind::kTokens ? T : n.op == OpKind::kTakeLastRow ? 1 : rows_[n.inputs[0]];
+      rows_[i] = rows;
+      float* out = s.out >= 0 ? buffers_[s.out].data() : nullptr;
+      if (out == nullptr) {
+        if (logits.size() < static_cast<size_t>(rows * n.width))
+          return InvalidArgument("logits buffer holds {} floats; {} rows of {} need {}", logits.size(), rows,
+                                 n.width, rows * n.width);
+        out = logits.data();
+      }
+      const float* a = s.in[0] >= 0 ? buffers_[s.in[0]].data() : nullptr;
+      const float* b = s.in[1] >= 0 ? buffers_[s.in[1]].data() : nullptr;
+      const float* c = s.in[2] >= 0 ? buffers_[s.in[2]].data() : nullptr;
+      switch (n.op) {
+        case OpKind::kTokens:
+          for (int64_t t = 0; t < T; ++t) out[t] = static_cast<float>(input.tokens[t]);
+          break;
+        case OpKind::kEmbedding: TLM_RETURN_IF_ERROR(Embedding(s, input.tokens, out)); break;
+        case OpKind::kMatMul: MatMul(s, a, rows, out); break;
+        case OpKind::kRmsNorm: RmsNorm(s, a, rows, out); break;
+        case OpKind::kRope: Rope(n, a, rows, input.pos0, out); break;
+        case OpKind::kAttention: Attention(n, a, b, c, rows, input.pos0, kv, out); break;
+        case OpKind::kAdd:
+          for (int64_t e = 0; e < rows * n.width; ++e) out[e] = a[e] + b[e];
+          break;
+        case OpKind::kGeluTanhGate:
+          for (int64_t e = 0; e < rows * n.width; ++e) {
+            const float x = a[e];
+            const float g = 0.5f * x * (1.f + std::tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+            out[e] = g * b[e];
+          }
+          break;
+        case OpKind::kSiluGate:
+          for (int64_t e = 0; e < rows * n.width; ++e) out[e] = a[e] / (1.f + std::exp(-a[e])) * b[e];
+          break;
+        case OpKind::kTakeLastRow:
+          std::memmove(out, a + (rows_[n.inputs[0]] - 1) * n.width, n.width * sizeof(float));
+          break;
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  int64_t InputWidth(const Node& n) const { return graph_.nodes[n.inputs[0]].width; }
+
+  Status Validate(const Node& n, const WeightSource& weights, Step* s) {
+    for (int in : n.inputs)
+      if (in >= 0 && graph_.nodes[in].op == OpKind::kTokens && n.op != OpKind::kEmbedding)
+        return Internal("{}: only an embedding may read token ids", n.label);
+    if (n.weight.empty()) {
+      if (n.op == OpKind::kMatMul || n.op == OpKind::kEmbedding)
+        return Internal("{}: {} without a weight", n.label, OpKindName(n.op));
+      return Status::Ok();
+    }
+    const WeightView* w = weights.Find(n.weight);
+    if (w == nullptr) return NotFound("{}: weight '{}' not in the model", n.label, n.weight);
+    s->weight = w;
+    switch (n.op) {
+      case OpKind::kMatMul:
+      case OpKind::kEmbedding: {
+        const int64_t k = n.op == OpKind::kMatMul ? InputWidth(n) : n.width;
+        const int64_t rows = n.op == OpKind::kMatMul ? n.width : graph_.n_vocab;
+        if (w->dims.size() != 2 || w->dims[0] != k || w->dims[1] != rows)
+          return InvalidArgument("{}: weight '{}' is not [{}, {}]", n.label, n.weight, k, rows);
+        if (!ElemsToBytes(w->type, static_cast<uint64_t>(k), &s->weight_row_bytes))
+          return InvalidArgument("{}: rows of {} do not fit type {}", n.label, k, DTypeName(w->type));
+        s->quantized = n.op == OpKind::kMatMul && !IsFloatType(w->type);
+        if (s->quantized && k % 32 != 0) return InvalidArgument("{}: row of {} is not a multiple of 32", n.label, k);
+        break;
+      }
+      case OpKind::kRmsNorm:
+        if (w->type != DType::kF32 || w->dims.size() != 1 || w->dims[0] != n.norm.group)
+          return InvalidArgument("{}: norm weight '{}' must be f32 [{}]", n.label, n.weight, n.norm.group);
+        break;
+      default: return Internal("{}: {} takes no weight", n.label, OpKindName(n.op));
+    }
+    return Status::Ok();
+  }
+
+  Status Embedding(const Step& s, std::span<const int32_t> tokens, float* out) {
+    const Node& n = *s.node;
+    const auto* base = static_cast<const uint8_t*>(s.weight->data);
+    for (size_t t = 0; t < tokens.size(); ++t) {
+      const int32_t id = tokens[t];
+      if (id < 0 || id >= graph_.n_vocab)
+        return InvalidArgument("token id {} at step position {} is outside the vocabulary [0, {})", id, t,
+                               graph_.n_vocab);
+      float* row = out + t * n.width;
+      ref::DequantizeRow(s.weight->type, base + id * s.weight_row_bytes, row, n.width);
+      if (n.scale != 1.f)
+        for (int64_t e = 0; e < n.width; ++e) row[e] *= n.scale;
+    }
+    return Status::Ok();
+  }
+
+  void MatMul(const Step& s, const float* x, int64_t rows, float* out) {
+    const Node& n = *s.node;
+    const int64_t k = InputWidth(n), nout = n.width;
+    const auto* w = static_cast<const uint8_t*>(s.weight->data);
+    const DType type = s.weight->type;
+    const uint64_t row_bytes = s.weight_row_bytes;
+    if (s.quantized) {
+      const int64_t blocks = k / 32;
+      for (int64_t r = 0; r < rows; ++r) ref::QuantizeRowQ8(x + r * k, q8_.data() + r * blocks, k);
+      const BlockQ8* q8 = q8_.data();
+      pool_->ParallelFor(nout, [&](int64_t begin, int64_t end, int) {
+        for (int64_t o = begin; o < end; ++o)
+          for (int64_t r = 0; r < rows; ++r)
+            out[r * nout + o] = ref::VecDotQ8(type, w + o * row_bytes, q8 + r * blocks, k);
+      });
+    } else {
+      pool_->ParallelFor(nout, [&](int64_t begin, int64_t end, int) {
+        for (int64_t o = begin; o < end; ++o)
+          for (int64_t r = 0; r < rows; ++r)
+            out[r * nout + o] = ref::VecDotF32(type, w + o * row_bytes, x + r * k, k);
+      });
+    }
+  }
+
+  void RmsNorm(const Step& s, const float* x, int64_t rows, float* out) {
+    const Node& n = *s.node;
+    const int64_t group = n.norm.group, groups = rows * n.width / group;
+    const float* w = s.weight ? static_cast<const float*>(s.weight->data) : nullptr;
+    for (int64_t g = 0; g < groups; ++g) {
+      const float* xi = x + g * group;
+      float* yi = out + g * group;
+      double sum = 0;
+      for (int64_t e = 0; e < group; ++e) sum += static_cast<double>(xi[e]) * xi[e];
+      const float scale = static_cast<float>(1.0 / std::sqrt(sum / group + n.norm.eps));
+      for (int64_t e = 0; e < group; ++e) yi[e] = xi[e] * scale * (w ? w[e] : 1.f);
+    }
+  }
+
+  static void Rope(const Node& n, const float* x, int64_t rows, int64_t pos0, float* out) {
+    const RopeParams& p = n.rope;
+    const int64_t heads = n.width / p.head_dim, half = p.n_rot / 2;
+    if (out != x) std::memcpy(out, x, rows * n.width * sizeof(float));
+    for (int64_t t = 0; t < rows; ++t) {
+      const double pos = static_cast<double>(pos0 + t) * p.freq_scale;
+      for (int64_t i = 0; i < half; ++i) {
+        const double theta = pos * std::pow(static_cast<double>(p.freq_base), -2.0 * i / p.n_rot);
+        const float cs = static_cast<float>(std::cos(theta)), sn = static_cast<float>(std::sin(theta));
+        for (int64_t h = 0; h < heads; ++h) {
+          float* v = out + t * n.width + h * p.head_dim;
+          const int64_t i0 = p.mode == RopeMode::kNeox ? i : 2 * i;
+          const int64_t i1 = p.mode == RopeMode::kNeox ? i + half : 2 * i + 1;
+          const float x0 = v[i0], x1 = v[i1];
+          v[i0] = x0 * cs - x1 * sn;
+          v[i1] = x0 * sn + x1 * cs;
+        }
+      }
+    }
+  }
+
+  void Attention(const Node& n, const float* q, const float* k_new, const float* v_new, int64_t rows,
+                 int64_t pos0, CpuKvCache& kv, float* out) {
+    const AttentionParams& a = n.attention;
+    const KvLayerSpec& layer = kv.spec().layers[a.layer];
+    const int64_t hd = a.head_dim, kv_width = a.n_kv_head * hd, q_width = a.n_head * hd;
+    const int64_t group = a.n_head / a.n_kv_head, cap = layer.capacity;
+    float* k_cache = kv.k(a.layer);
+    float* v_cache = kv.v(a.layer);
+    const int64_t max_keys = std::min<int64_t>(pos0 + rows, a.window > 0 ? a.window : pos0 + rows);
+    for (auto& sc : scores_)
+      if (static_cast<int64_t>(sc.size()) < max_keys) sc.resize(max_keys);  // grows only on a new maximum
+    pool_->ParallelFor(rows * a.n_head, [&](int64_t begin, int64_t end, int worker) {
+      float* scores = scores_[worker].data();
+      for (int64_t job = begin; job < end; ++job) {
+        const int64_t t = job / a.n_head, h = job % a.n_head, kvh = h / group;
+        const int64_t pos = pos0 + t;
+        const int64_t lo = a.window > 0 ? std::max<int64_t>(0, pos - a.window + 1) : 0;
+        const float* qv = q + t * q_width + h * hd;
+        auto key = [&](int64_t p) {
+          return p < pos0 ? k_cache + (p % cap) * kv_width + kvh * hd : k_new + (p - pos0) * kv_width + kvh * hd;
+        };
+        auto value = [&](int64_t p) {
+          return p < pos0 ? v_cache + (p % cap) * kv_width + kvh * hd : v_new + (p - pos0) * kv_width + kvh * hd;
+        };
+        float max_score = -INFINITY;
+        for (int64_t p = lo; p <= pos; ++p) {
+          const float* kv_row = key(p);
+          float dot = 0;
+          for (int64_t e = 0; e < hd; ++e) dot += qv[e] * kv_row[e];
+          scores[p - lo] = dot * a.scale;
+          max_score = std::max(max_score, scores[p - lo]);
+        }
+        double sum = 0;
+        for (int64_t p = lo; p <= pos; ++p) {
+          scores[p - lo] = std::exp(scores[p - lo] - max_score);
+          sum += scores[p - lo];
+        }
+        float* o = out + t * q_width + h * hd;
+        std::fill(o, o + hd, 0.f);
+        const float inv = static_cast<float>(1.0 / sum);
+        for (int64_t p = lo; p <= pos; ++p) {
+          const float wgt = scores[p - lo] * inv;
+          const float* vv = value(p);
+          for (int64_t e = 0; e < hd; ++e) o[e] += wgt * vv[e];
+        }
+      }
+    });
+    // Append this step's keys and values (ring buffer for sliding-window layers).
+    for (int64_t t = 0; t < rows; ++t) {
+      const int64_t slot = (pos0 + t) % cap;
+      std::memcpy(k_cache + slot * kv_width, k_new + t * kv_width, kv_width * sizeof(float));
+      std::memcpy(v_cache + slot * kv_width, v_new + t * kv_width, kv_width * sizeof(float));
+    }
+  }
+
+  Graph graph_;
+  ThreadPool* pool_;
+  std::vector<Step> steps_;
+  std::vector<std::vector<float>> buffers_;
+  std::vector<BlockQ8> q8_;
+  std::vector<int64_t> rows_;
+  std::vector<std::vector<float>> scores_;
+};
+
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(int threads) : pool_(threads) {}
+  std::string name() const override { return "cpu"; }
+  std::string device_description() const override {
+    return fmt::format("cpu (reference kernels, {} threads)", pool_.size());
+  }
+  StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph, const WeightSource& weights) override {
+    auto exe = std::make_unique<CpuExecutable>(graph, &pool_);
+    TLM_RETURN_IF_ERROR(exe->Compile(weights));
+    return std::unique_ptr<Executable>(std::move(exe));
+  }
+  StatusOr<std::unique_ptr<KvCache>> CreateKvCache(const KvSpec& spec) override {
+    return std::unique_ptr<KvCache>(std::make_unique<CpuKvCache>(spec));
+  }
+
+ private:
+  ThreadPool pool_;
+};
+
+const bool kRegistered = RegisterBackend({
+    .name = "cpu",
+    .description = "CPU, reference kernels",
+    .probe = [] { return Status::Ok(); },
+    .create = [](const BackendOptions& options) -> StatusOr<std::unique_ptr<Backend>> {
+      if (!options.device.empty()) return InvalidArgument("backend 'cpu' takes no device, got 'cpu:{}'", options.device);
+      int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
+      if (options.threads < 0 || threads > 1024) return InvalidArgument("--threads {} is out of range", options.threads);
+      return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(std::max(1, threads)));
+    },
+});
+
+}  // namespace
+}  // namespace tlm::cpu

@@ -1,0 +1,240 @@
+// Engine behaviour on synthetic models: load and validate, layer patterns, prefill against
+// token-by-token decode (KV cache and sliding-window ring), chunking, and clear errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "engine/model/model.h"
+#include "engine/model/synthetic.h"
+#include "engine/session/session.h"
+
+namespace tlm {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string TempPath(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / "tlmbench-engine-test";
+  fs::create_directories(dir);
+  return (dir / name).string();
+}
+
+SyntheticModelSpec SmallSpec(const std::string& arch, DType type) {
+  SyntheticModelSpec s;
+  s.arch = arch;
+  s.layers = arch == "gemma3" ? 6 : 2;
+  s.embd = 64;
+  s.ff = 128;
+  s.heads = 4;
+  s.kv_heads = 2;
+  s.head_dim = 32;
+  s.vocab = 600;
+  s.type = type;
+  s.seed = 7;
+  s.context_length = 256;
+  s.sliding_window = 5;
+  if (type == DType::kQ4_K) {  // K-quants need rows of 256
+    s.embd = 256;
+    s.ff = 256;
+    s.head_dim = 64;
+  }
+  return s;
+}
+
+std::unique_ptr<Model> LoadSynthetic(const SyntheticModelSpec& spec, const std::string& name) {
+  const std::string path = TempPath(name);
+  Status s = WriteSyntheticModel(spec, path);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  auto model = Model::Load(path);
+  EXPECT_TRUE(model.ok()) << model.status().ToString();
+  return model.ok() ? std::move(model).value() : nullptr;
+}
+
+std::vector<int32_t> RandomTokens(int n, int vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int32_t> dist(0, vocab - 1);
+  std::vector<int32_t> t(n);
+  for (auto& x : t) x = dist(rng);
+  return t;
+}
+
+float MaxAbsDiff(const float* a, const float* b, size_t n) {
+  float m = 0;
+  for (size_t i = 0; i < n; ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+TEST(EngineTest, LoadsSyntheticModelsWithTheirConfig) {
+  for (const char* arch : {"gemma3", "llama"}) {
+    auto spec = SmallSpec(arch, DType::kF32);
+    auto model = LoadSynthetic(spec, std::string(arch) + "-cfg.gguf");
+    ASSERT_NE(model, nullptr);
+    const ModelConfig& c = model->config();
+    EXPECT_EQ(c.arch, arch);
+    EXPECT_EQ(c.n_layer, spec.layers);
+    EXPECT_EQ(c.n_embd, spec.embd);
+    EXPECT_EQ(c.n_head, spec.heads);
+    EXPECT_EQ(c.n_kv_head, spec.kv_heads);
+    EXPECT_EQ(c.head_dim, spec.head_dim);
+    EXPECT_EQ(c.n_vocab, spec.vocab);
+    EXPECT_EQ(model->tokenizer().n_vocab(), spec.vocab);
+  }
+}
+
+TEST(EngineTest, Gemma3HasFiveLocalLayersToOneGlobal) {
+  auto spec = SmallSpec("gemma3", DType::kF32);
+  spec.layers = 12;
+  auto model = LoadSynthetic(spec, "gemma3-pattern.gguf");
+  ASSERT_NE(model, nullptr);
+  Graph g = model->arch().build_graph(model->config(), {.max_tokens = 1, .last_row_only = true});
+  auto attn = g.AttentionNodes();
+  ASSERT_EQ(attn.size(), 12u);
+  for (int il = 0; il < 12; ++il) {
+    const bool global = (il + 1) % 6 == 0;
+    EXPECT_EQ(attn[il]->attention.window, global ? 0 : 5) << "layer " << il;
+  }
+  // Global layers keep the whole context; sliding ones only their window.
+  KvSpec kv = KvSpecFor(g, 100);
+  EXPECT_EQ(kv.layers[5].capacity, 100);
+  EXPECT_EQ(kv.layers[0].capacity, 5);
+}
+
+struct Case {
+  const char* arch;
+  DType type;
+};
+
+class PrefillDecodeTest : public ::testing::TestWithParam<Case> {};
+
+// The same tokens give the same logits whether prefilled at once (keys read from the step's own
+// rows) or decoded one by one (keys read back from the KV cache, a ring for sliding layers).
+TEST_P(PrefillDecodeTest, PrefillMatchesTokenByTokenDecode) {
+  const Case c = GetParam();
+  auto spec = SmallSpec(c.arch, c.type);
+  auto model = LoadSynthetic(spec, fmt::format("{}-{}-pd.gguf", c.arch, DTypeName(c.type)));
+  ASSERT_NE(model, nullptr);
+  const int n = 23;  // several windows' worth for gemma3
+  const auto tokens = RandomTokens(n, spec.vocab, 11);
+  const size_t V = spec.vocab;
+
+  auto s1 = Session::Create(*model, {.threads = 2, .n_ctx = 64, .prefill_chunk = 64});
+  ASSERT_TRUE(s1.ok()) << s1.status().ToString();
+  std::vector<float> all;
+  ASSERT_TRUE((*s1)->Prefill(tokens, &all, /*all_logits=*/true).ok());
+  ASSERT_EQ(all.size(), n * V);
+
+  auto s2 = Session::Create(*model, {.threads = 1, .n_ctx = 64, .prefill_chunk = 4});
+  ASSERT_TRUE(s2.ok());
+  std::vector<float> step;
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE((*s2)->Decode(tokens[i], &step).ok());
+    float scale = 0;
+    for (size_t v = 0; v < V; ++v) scale = std::max(scale, std::fabs(all[i * V + v]));
+    EXPECT_LE(MaxAbsDiff(step.data(), all.data() + i * V, V), 1e-4f * std::max(1.f, scale)) << "position " << i;
+  }
+  EXPECT_EQ((*s2)->position(), n);
+
+  // Chunked prefill (chunks of 4) ends on the same last-token logits.
+  auto s3 = Session::Create(*model, {.threads = 2, .n_ctx = 64, .prefill_chunk = 4});
+  ASSERT_TRUE(s3.ok());
+  std::vector<float> last;
+  ASSERT_TRUE((*s3)->Prefill(tokens, &last).ok());
+  EXPECT_LE(MaxAbsDiff(last.data(), all.data() + (n - 1) * V, V), 1e-3f);
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, PrefillDecodeTest,
+                         ::testing::Values(Case{"gemma3", DType::kF32}, Case{"llama", DType::kF32},
+                                           Case{"gemma3", DType::kQ8_0}, Case{"llama", DType::kQ4_0},
+                                           Case{"gemma3", DType::kQ4_K}, Case{"llama", DType::kF16}),
+                         [](const auto& info) {
+                           return fmt::format("{}_{}", info.param.arch, DTypeName(info.param.type));
+                         });
+
+// A sliding window changes nothing while the sequence fits in it, and something once it does not.
+TEST(EngineTest, SlidingWindowLimitsWhatLocalLayersSee) {
+  auto narrow = SmallSpec("gemma3", DType::kF32);
+  auto wide = narrow;
+  wide.sliding_window = 200;
+  auto m_narrow = LoadSynthetic(narrow, "gemma3-narrow.gguf");
+  auto m_wide = LoadSynthetic(wide, "gemma3-wide.gguf");
+  ASSERT_TRUE(m_narrow && m_wide);
+  const auto tokens = RandomTokens(12, narrow.vocab, 3);
+  std::vector<float> a, b;
+  auto sa = Session::Create(*m_narrow, {.threads = 1, .n_ctx = 32});
+  auto sb = Session::Create(*m_wide, {.threads = 1, .n_ctx = 32});
+  ASSERT_TRUE(sa.ok() && sb.ok());
+  ASSERT_TRUE((*sa)->Prefill(tokens, &a, true).ok());
+  ASSERT_TRUE((*sb)->Prefill(tokens, &b, true).ok());
+  const size_t V = narrow.vocab;
+  for (int i = 0; i < 12; ++i) {
+    const float d = MaxAbsDiff(a.data() + i * V, b.data() + i * V, V);
+    if (i < narrow.sliding_window) {
+      EXPECT_LT(d, 1e-5f) << "position " << i;
+    } else {
+      EXPECT_GT(d, 1e-4f) << "position " << i;
+    }
+  }
+}
+
+TEST(EngineTest, ContextOverflowIsAClearError) {
+  auto model = LoadSynthetic(SmallSpec("llama", DType::kF32), "llama-ctx.gguf");
+  ASSERT_NE(model, nullptr);
+  auto s = Session::Create(*model, {.threads = 1, .n_ctx = 8});
+  ASSERT_TRUE(s.ok());
+  std::vector<float> logits;
+  Status st = (*s)->Prefill(RandomTokens(9, 600, 1), &logits);
+  EXPECT_EQ(st.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(st.message().find("context full"), std::string::npos) << st.message();
+  ASSERT_TRUE((*s)->Prefill(RandomTokens(8, 600, 1), &logits).ok());
+  EXPECT_EQ((*s)->Decode(1, &logits).code(), StatusCode::kResourceExhausted);
+  (*s)->Reset();
+  EXPECT_TRUE((*s)->Decode(1, &logits).ok());
+}
+
+TEST(EngineTest, TokenOutsideVocabularyIsRejected) {
+  auto model = LoadSynthetic(SmallSpec("llama", DType::kF32), "llama-tok.gguf");
+  ASSERT_NE(model, nullptr);
+  auto s = Session::Create(*model, {.threads = 1, .n_ctx = 8});
+  ASSERT_TRUE(s.ok());
+  std::vector<float> logits;
+  Status st = (*s)->Decode(600, &logits);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("token id 600"), std::string::npos) << st.message();
+}
+
+TEST(EngineTest, UnknownBackendListsTheKnownOnes) {
+  auto model = LoadSynthetic(SmallSpec("llama", DType::kF32), "llama-be.gguf");
+  ASSERT_NE(model, nullptr);
+  auto s = Session::Create(*model, {.backend = "tpu"});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("unknown backend 'tpu' (available: cpu"), std::string::npos)
+      << s.status().message();
+}
+
+TEST(EngineTest, WrongArchitectureIsRefusedByName) {
+  auto spec = SmallSpec("llama", DType::kF32);
+  auto writer = BuildSyntheticModel(spec);
+  ASSERT_TRUE(writer.ok());
+  writer->SetString("general.architecture", "mamba");
+  const std::string path = TempPath("mamba.gguf");
+  ASSERT_TRUE(writer->WriteFile(path).ok());
+  auto model = Model::Load(path);
+  ASSERT_FALSE(model.ok());
+  EXPECT_EQ(model.status().code(), StatusCode::kUnimplemented);
+  EXPECT_NE(model.status().message().find("architecture 'mamba' is not supported"), std::string::npos)
+      << model.status().message();
+}
+
+TEST(EngineTest, ContextLargerThanTrainingIsRefused) {
+  auto model = LoadSynthetic(SmallSpec("llama", DType::kF32), "llama-ctx2.gguf");
+  ASSERT_NE(model, nullptr);
+  auto s = Session::Create(*model, {.n_ctx = 100000});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("exceeds the model's training context 256"), std::string::npos)
+      << s.status().message();
+}
+
+}  // namespace
+}  // namespace tlm
