@@ -1,0 +1,25 @@
+// Subcommand registration for the tlmbench CLI. Each command adds itself to the app and sets the
+// action that RunSelectedCommand() runs after parsing.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace tlm {
+
+// Exit codes shared by all commands.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;   // the run itself failed (backend error, crash of a step)
+inline constexpr int kExitBadInput = 2;  // usage errors, bad files, bad specs
+
+void RegisterRunCommand(CLI::App& app);
+void RegisterMakeModelCommand(CLI::App& app);
+
+// The command chosen on the command line sets this during parsing (in its callback).
+void SetCommandAction(std::function<int()> action);
+int RunSelectedCommand();
+
+const char* BuildCommit();
+
+}  // namespace tlm
