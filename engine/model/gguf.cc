@@ -731,11 +731,12 @@ bool GgufWriter::RemoveTensor(std::string_view name) {
   return true;
 }
 
-std::vector<uint8_t> GgufWriter::Serialize() const {
+std::vector<uint8_t> GgufWriter::SerializeHeader(std::vector<uint64_t>* offsets) const {
   const uint64_t alignment = alignment_ == 0 ? 1 : alignment_;
   const bool auto_alignment_key =
-      alignment_ != kDefaultAlignment &&
-      std::none_of(kv_.begin(), kv_.end(), [](const Entry& e) { return e.key == "general.alignment"; });
+      alignment_ != kDefaultAlignment && std::none_of(kv_.begin(), kv_.end(), [](const Entry& e) {
+        return e.key == "general.alignment";
+      });
 
   std::vector<uint8_t> out;
   Append<uint32_t>(&out, kMagic);
@@ -757,30 +758,36 @@ std::vector<uint8_t> GgufWriter::Serialize() const {
   for (const Entry& e : kv_) write_entry(e);
 
   uint64_t offset = 0;
-  std::vector<uint64_t> offsets;
+  offsets->clear();
   for (const Tensor& t : tensors_) {
     AppendString(&out, t.name);
     Append<uint32_t>(&out, static_cast<uint32_t>(t.dims.size()));
     for (int64_t d : t.dims) Append<uint64_t>(&out, static_cast<uint64_t>(d));
     Append<uint32_t>(&out, static_cast<uint32_t>(t.type));
     Append<uint64_t>(&out, offset);
-    offsets.push_back(offset);
+    offsets->push_back(offset);
     offset += t.data.size();
     offset += (alignment - offset % alignment) % alignment;
   }
   PadTo(&out, alignment);
+  return out;
+}
+
+std::vector<uint8_t> GgufWriter::Serialize() const {
+  std::vector<uint64_t> offsets;
+  std::vector<uint8_t> out = SerializeHeader(&offsets);
   const uint64_t data_start = out.size();
   for (size_t i = 0; i < tensors_.size(); ++i) {
     out.resize(data_start + offsets[i], 0);
     out.insert(out.end(), tensors_[i].data.begin(), tensors_[i].data.end());
-    PadTo(&out, alignment);
+    PadTo(&out, alignment_ == 0 ? 1 : alignment_);
   }
   return out;
 }
 
 Status GgufWriter::WriteFile(const std::string& path) const {
-  if (!std::has_single_bit(alignment_)) {
-    return InvalidArgument("{}: alignment {} is not a power of two", path, alignment_);
+  if (!std::has_single_bit(alignment_) || alignment_ > (1u << 20)) {
+    return InvalidArgument("{}: alignment {} is not a power of two up to 1 MiB", path, alignment_);
   }
   for (const Tensor& t : tensors_) {
     if (t.dims.empty() || t.dims.size() > kMaxDims) {
@@ -806,24 +813,44 @@ Status GgufWriter::WriteFile(const std::string& path) const {
                              DTypeName(t.type), DimsString(t.dims), bytes, t.data.size());
     }
   }
-  const std::vector<uint8_t> bytes = Serialize();
+  // The header is built in memory; tensor data is written straight from the tensors, so a large
+  // model is not copied a second time.
+  std::vector<uint64_t> offsets;
+  const std::vector<uint8_t> header = SerializeHeader(&offsets);
   const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     return InvalidArgument("{}: cannot create {}: {}", path, tmp, std::strerror(errno));
   }
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Unavailable("{}: writing {} failed after {} of {} bytes: {}", path, tmp, done,
-                         bytes.size(), std::strerror(err));
+  uint64_t written = 0;
+  auto write_all = [&](const uint8_t* p, size_t n) -> Status {
+    size_t done = 0;
+    while (done < n) {
+      const ssize_t k = ::write(fd, p + done, n - done);
+      if (k < 0) {
+        if (errno == EINTR) continue;
+        return Unavailable("{}: writing {} failed at offset {}: {}", path, tmp, written + done,
+                           std::strerror(errno));
+      }
+      done += static_cast<size_t>(k);
     }
-    done += static_cast<size_t>(n);
+    written += n;
+    return Status::Ok();
+  };
+  Status st = write_all(header.data(), header.size());
+  const std::vector<uint8_t> zeros(alignment_, 0);
+  for (size_t i = 0; i < tensors_.size() && st.ok(); ++i) {
+    const uint64_t target = header.size() + offsets[i];
+    if (written < target) st = write_all(zeros.data(), target - written);
+    if (st.ok()) st = write_all(tensors_[i].data.data(), tensors_[i].data.size());
+    if (st.ok() && written % alignment_ != 0) {
+      st = write_all(zeros.data(), alignment_ - written % alignment_);
+    }
+  }
+  if (!st.ok()) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return st;
   }
   const bool synced = ::fsync(fd) == 0;
   const int sync_err = errno;

@@ -131,6 +131,8 @@ class GgufWriter {
   // `data` holds the tensor already encoded in `type`; dims[0] innermost.
   void AddTensor(std::string name, DType type, std::vector<int64_t> dims, std::vector<uint8_t> data);
   bool RemoveTensor(std::string_view name);
+  size_t key_count() const { return kv_.size(); }
+  size_t tensor_count() const { return tensors_.size(); }
   // Tensor data is placed at multiples of `alignment`; a value other than 32 is also written as
   // general.alignment unless that key was set explicitly.
   void set_alignment(uint32_t alignment) { alignment_ = alignment; }
@@ -143,6 +145,9 @@ class GgufWriter {
  private:
   struct Entry { std::string key; GgufType type; GgufType elem_type; std::vector<uint8_t> payload; uint64_t count; };
   struct Tensor { std::string name; DType type; std::vector<int64_t> dims; std::vector<uint8_t> data; };
+  // Header, metadata, tensor infos and the padding up to the data section; `offsets` receives
+  // each tensor's offset within the data section.
+  std::vector<uint8_t> SerializeHeader(std::vector<uint64_t>* offsets) const;
   std::vector<Entry> kv_;
   std::vector<Tensor> tensors_;
   uint32_t alignment_ = 32;
