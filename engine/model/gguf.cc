@@ -285,7 +285,7 @@ StatusOr<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path) {
   }
   if (st.st_size == 0) {
     ::close(fd);
-    return DataLoss("{}: file is empty (0 bytes), expected a GGUF header at offset 0", path);
+    return DataLoss("{}: file is 0 bytes, too short for the GGUF magic at offset 0", path);
   }
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -512,7 +512,7 @@ Status GgufFile::Parse() {
   // No two tensors may share bytes: sort by start and compare neighbours.
   std::vector<size_t> order(tensors_.size());
   std::iota(order.begin(), order.end(), size_t{0});
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return tensors_[a].file_offset < tensors_[b].file_offset;
   });
   for (size_t k = 1; k < order.size(); ++k) {
