@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("tlmbench ") + tlm::BuildCommit());
   tlm::RegisterRunCommand(app);
+  tlm::RegisterGenerateCommand(app);
   tlm::RegisterMakeModelCommand(app);
   try {
     app.parse(argc, argv);

@@ -105,7 +105,7 @@ int RunBenchmark(const RunOptions& o) {
   PeakMemoryTracker tracker;
   auto faults0 = ReadMemorySnapshot();
   if (!faults0.ok()) return Fail(faults0.status());
-  tracker.Start();
+  if (Status st = tracker.Start(); !st.ok()) return Fail(st);
 
   progress.Say("loading {}", *path);
   const auto t_load = Clock::now();
@@ -163,7 +163,7 @@ int RunBenchmark(const RunOptions& o) {
       result.reps.push_back(std::move(r));
     }
   }
-  tracker.Stop();
+  if (Status st = tracker.Stop(); !st.ok()) progress.Say("warning: memory sampling: {}", st.message());
 
   const Model& m = **model;
   RunConfig& c = result.config;
@@ -184,18 +184,23 @@ int RunBenchmark(const RunOptions& o) {
   c.n_batch = static_cast<int>(so.prefill_chunk);
   c.n_ubatch = static_cast<int>(so.prefill_chunk);
   c.build_commit = BuildCommit();
-  c.cpu_info = ProbeCpuInfo().Summary();
+  if (auto cpu = ProbeCpuInfo(); cpu.ok()) c.cpu_info = cpu->Summary();
 
   MemoryResult& mem = result.memory;
-  mem.rss_peak_anon_bytes = tracker.peak_anon_bytes();
-  mem.rss_peak_file_bytes = tracker.peak_file_bytes();
+  const MemoryPeaks peaks = tracker.Peaks();
+  mem.rss_peak_anon_bytes = peaks.rss_peak_anon_bytes;
+  mem.rss_peak_file_bytes = peaks.rss_peak_file_bytes;
   for (const GgufTensor& t : m.file().tensors()) {
     mem.weights_bytes += t.bytes;
-    mem.weights_resident_bytes += ResidentBytes(t.data, t.bytes);
+    auto resident = ResidentBytes(t.data, t.bytes);
+    if (!resident.ok()) return Fail(resident.status().WithContext(t.name));
+    mem.weights_resident_bytes += *resident;
   }
   if (const GgufTensor* embd = m.file().FindTensor("token_embd.weight")) {
     mem.embd_bytes = embd->bytes;
-    mem.embd_resident_bytes = ResidentBytes(embd->data, embd->bytes);
+    auto resident = ResidentBytes(embd->data, embd->bytes);
+    if (!resident.ok()) return Fail(resident.status().WithContext(embd->name));
+    mem.embd_resident_bytes = *resident;
     mem.embd_resident_frac = embd->bytes ? static_cast<double>(mem.embd_resident_bytes) / embd->bytes : 0;
   }
   if (auto faults1 = ReadMemorySnapshot(); faults1.ok()) {
