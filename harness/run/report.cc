@@ -2,6 +2,7 @@
 #include "harness/run/report.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <vector>
