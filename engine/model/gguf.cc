@@ -31,6 +31,7 @@ constexpr uint64_t kInt64Max = static_cast<uint64_t>(std::numeric_limits<int64_t
 // of the file could not hold are refused before anything is reserved for them.
 constexpr uint64_t kMinKvBytes = 8 + 4 + 1;
 constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;
+constexpr uint64_t kReserveCap = 4096;
 
 bool IsKnownValueType(uint32_t raw) { return raw <= static_cast<uint32_t>(GgufType::kF64); }
 
@@ -374,8 +375,10 @@ Status GgufFile::Parse() {
   }
 
   // Metadata.
-  kv_.reserve(kv_count);
-  kv_index_.reserve(kv_count);
+  // Counts are bounded by the file size, but each entry costs more in memory than its smallest
+  // encoding; reserve only a little up front so memory follows what is actually parsed.
+  kv_.reserve(std::min<uint64_t>(kv_count, kReserveCap));
+  kv_index_.reserve(std::min<uint64_t>(kv_count, kReserveCap));
   for (uint64_t i = 0; i < kv_count; ++i) {
     const uint64_t key_at = r.pos();
     std::string key;
@@ -417,8 +420,8 @@ Status GgufFile::Parse() {
   }
 
   // Tensor infos.
-  tensors_.reserve(tensor_count);
-  tensor_index_.reserve(tensor_count);
+  tensors_.reserve(std::min<uint64_t>(tensor_count, kReserveCap));
+  tensor_index_.reserve(std::min<uint64_t>(tensor_count, kReserveCap));
   for (uint64_t i = 0; i < tensor_count; ++i) {
     const uint64_t info_at = r.pos();
     GgufTensor t;
