@@ -3,6 +3,7 @@
 // merges apply by rank. Matches llama.cpp's llm_tokenizer_bpe for the pre-tokenizers below.
 #include <functional>
 #include <queue>
+#include <unordered_map>
 
 #include "engine/tokenizer/tokenizer_internal.h"
 #include "engine/tokenizer/unicode.h"

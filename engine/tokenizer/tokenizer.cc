@@ -63,14 +63,12 @@ StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Create(Vocab vocab) {
 
 Status Tokenizer::Init() {
   const size_t n = vocab_.tokens.size();
-  token_to_id_.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     if (vocab_.tokens[i].empty()) return InvalidArgument("tokenizer: token {} is empty", i);
-    auto [it, inserted] = token_to_id_.emplace(vocab_.tokens[i], static_cast<int32_t>(i));
-    if (!inserted) {
-      return InvalidArgument("tokenizer: tokens {} and {} are both '{}'", it->second, i,
-                             vocab_.tokens[i]);
-    }
+  }
+  if (const int32_t dup = token_ids_.Build(vocab_.tokens); dup >= 0) {
+    return InvalidArgument("tokenizer: tokens {} and {} are both '{}'",
+                           token_ids_.Find(vocab_.tokens[dup]), dup, vocab_.tokens[dup]);
   }
 
   attrs_.resize(n);
@@ -157,6 +155,7 @@ void Tokenizer::BuildSpecialTrie() {
     return vocab_.tokens[a].size() > vocab_.tokens[b].size();
   });
   special_rank_.assign(n, -1);
+  special_by_rank_ = special;
   special_trie_.assign(1, TrieNode{});
   for (size_t rank = 0; rank < special.size(); ++rank) {
     const int32_t id = special[rank];
@@ -183,15 +182,11 @@ void Tokenizer::BuildSpecialTrie() {
 std::vector<Tokenizer::Fragment> Tokenizer::Partition(std::string_view text,
                                                       bool parse_special) const {
   // llama.cpp takes the special tokens one by one, longest first, and splits every stretch of
-  // text not yet claimed at that token's leftmost non-overlapping occurrences. Equivalently:
-  // find every occurrence of every special token, then claim them in (rank, position) order,
-  // skipping any that overlaps text already claimed.
-  struct Match {
-    int32_t rank;
-    int32_t token;
-    size_t pos;
-  };
-  std::vector<Match> matches;
+  // text not yet claimed at that token's leftmost non-overlapping occurrences. We do the same,
+  // but only for the tokens that occur in the text at all, found with one walk of the trie from
+  // every position (llama.cpp searches the text for each of Gemma's 6414 special tokens).
+  std::vector<int32_t> ranks;
+  std::vector<uint8_t> seen(special_by_rank_.size(), 0);
   for (size_t pos = 0; pos < text.size(); ++pos) {
     int32_t node = 0;
     for (size_t i = pos; i < text.size(); ++i) {
@@ -205,38 +200,41 @@ std::vector<Tokenizer::Fragment> Tokenizer::Partition(std::string_view text,
       if (token < 0) continue;
       // Without parse_special only user-defined tokens are split out.
       if (!parse_special && (attr(token) & (kAttrControl | kAttrUnknown))) continue;
-      matches.push_back({special_rank_[token], token, pos});
+      const int32_t rank = special_rank_[token];
+      if (!seen[rank]) {
+        seen[rank] = 1;
+        ranks.push_back(rank);
+      }
     }
   }
+  std::sort(ranks.begin(), ranks.end());
 
   std::vector<Fragment> fragments;
-  if (matches.empty()) {
-    if (!text.empty()) fragments.push_back({-1, 0, text.size()});
-    return fragments;
-  }
-  std::sort(matches.begin(), matches.end(), [](const Match& a, const Match& b) {
-    return a.rank != b.rank ? a.rank < b.rank : a.pos < b.pos;
-  });
-  std::vector<uint8_t> claimed(text.size(), 0);
-  std::vector<Match> accepted;
-  for (const Match& m : matches) {
-    const size_t len = vocab_.tokens[m.token].size();
-    if (std::any_of(claimed.begin() + m.pos, claimed.begin() + m.pos + len,
-                    [](uint8_t c) { return c != 0; })) {
-      continue;
+  if (!text.empty()) fragments.push_back({-1, 0, text.size()});
+  std::vector<Fragment> next;
+  for (int32_t rank : ranks) {
+    const int32_t token = special_by_rank_[rank];
+    const std::string_view needle = vocab_.tokens[token];
+    next.clear();
+    bool split = false;
+    for (const Fragment& f : fragments) {
+      if (f.token >= 0) {
+        next.push_back(f);
+        continue;
+      }
+      const std::string_view stretch = text.substr(f.offset, f.length);
+      size_t cursor = 0;
+      for (size_t at = stretch.find(needle); at != std::string_view::npos;
+           at = stretch.find(needle, cursor)) {
+        if (at > cursor) next.push_back({-1, f.offset + cursor, at - cursor});
+        next.push_back({token, f.offset + at, needle.size()});
+        cursor = at + needle.size();
+        split = true;
+      }
+      if (cursor < stretch.size()) next.push_back({-1, f.offset + cursor, stretch.size() - cursor});
     }
-    std::fill(claimed.begin() + m.pos, claimed.begin() + m.pos + len, 1);
-    accepted.push_back(m);
+    if (split) fragments.swap(next);
   }
-  std::sort(accepted.begin(), accepted.end(),
-            [](const Match& a, const Match& b) { return a.pos < b.pos; });
-  size_t cursor = 0;
-  for (const Match& m : accepted) {
-    if (m.pos > cursor) fragments.push_back({-1, cursor, m.pos - cursor});
-    fragments.push_back({m.token, m.pos, vocab_.tokens[m.token].size()});
-    cursor = m.pos + vocab_.tokens[m.token].size();
-  }
-  if (cursor < text.size()) fragments.push_back({-1, cursor, text.size() - cursor});
   return fragments;
 }
 
@@ -274,9 +272,6 @@ bool Tokenizer::IsEndOfGeneration(int32_t id) const {
   return std::binary_search(eog_ids_.begin(), eog_ids_.end(), id);
 }
 
-int32_t Tokenizer::TokenId(std::string_view text) const {
-  auto it = token_to_id_.find(text);
-  return it == token_to_id_.end() ? -1 : it->second;
-}
+int32_t Tokenizer::TokenId(std::string_view text) const { return token_ids_.Find(text); }
 
 }  // namespace tlm

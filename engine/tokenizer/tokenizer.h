@@ -7,11 +7,11 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "engine/common/status.h"
 #include "engine/model/gguf.h"
+#include "engine/tokenizer/token_table.h"
 
 namespace tlm {
 
@@ -98,14 +98,13 @@ class Tokenizer {
   explicit Tokenizer(Vocab vocab);
   Status Init();
   // Splits `text` on special-token texts the way llama.cpp's tokenizer_st_partition does:
-  // longer tokens first, leftmost occurrences first.
+  // longer tokens first, leftmost non-overlapping occurrences first.
   std::vector<Fragment> Partition(std::string_view text, bool parse_special) const;
   uint8_t attr(int32_t id) const { return attrs_[static_cast<size_t>(id)]; }
   // Byte value of a <0xXX> token.
   static uint8_t ByteTokenValue(std::string_view text);
 
   Vocab vocab_;
-  std::unordered_map<std::string_view, int32_t> token_to_id_;  // views into vocab_.tokens
 
  private:
   struct TrieNode {
@@ -114,10 +113,12 @@ class Tokenizer {
   };
   void BuildSpecialTrie();
 
+  TokenTable token_ids_;  // over vocab_.tokens
   std::vector<uint8_t> attrs_;
   std::vector<int32_t> eog_ids_;        // sorted
   std::vector<TrieNode> special_trie_;  // node 0 is the root
   std::vector<int32_t> special_rank_;   // per token: priority among special tokens, -1 if none
+  std::vector<int32_t> special_by_rank_;  // special token ids, highest priority first
 };
 
 // Chat templates. The format comes from vocab.chat_template ("<|im_start|>" -> ChatML,

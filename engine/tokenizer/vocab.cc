@@ -4,8 +4,8 @@
 #include <cctype>
 #include <climits>
 #include <string_view>
-#include <unordered_map>
 
+#include "engine/tokenizer/token_table.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace tlm {
@@ -86,14 +86,10 @@ StatusOr<Vocab> LoadVocab(const GgufFile& file) {
     if (vocab.tokens[i].empty()) vocab.tokens[i] = fmt::format("[EMPTY_{}]", i);
   }
   {
-    std::unordered_map<std::string_view, size_t> seen;
-    seen.reserve(n);
-    for (size_t i = 0; i < n; ++i) {
-      auto [it, inserted] = seen.emplace(vocab.tokens[i], i);
-      if (!inserted) {
-        return InvalidArgument("{}: key '{}': tokens {} and {} are both '{}'", file.path(),
-                               kTokensKey, it->second, i, vocab.tokens[i]);
-      }
+    TokenTable table;
+    if (const int32_t dup = table.Build(vocab.tokens); dup >= 0) {
+      return InvalidArgument("{}: key '{}': tokens {} and {} are both '{}'", file.path(),
+                             kTokensKey, table.Find(vocab.tokens[dup]), dup, vocab.tokens[dup]);
     }
   }
 

@@ -6,19 +6,26 @@ the model's own add_bos), and every chat case below is rendered with the model's
 template (from the GGUF, or --fallback-template when the GGUF has none) and tokenized with
 parse_special on. Output: <out-dir>/<model>.jsonl and <out-dir>/<model>.chat.jsonl.
 
+With --llama-cpp-dir, it also builds llama_token_pieces.cpp against that checkout and writes
+<out-dir>/<model>.pieces.json: llama.cpp's piece of every token (with and without special
+rendering) as an FNV-1a digest plus samples, and the ids that end generation.
+
 Needs the tooling venv (gguf, jinja2). The exact command is recorded in tests/golden/README.md:
   ~/.cache/tlmbench/venv/bin/python scripts/golden/make_tokenizer_golden.py \
       --llama-tokenize /path/to/llama.cpp/build/bin/llama-tokenize \
       --model ~/.cache/tlmbench/models/gemma-3-270m-q4_k_m.gguf \
       --model ~/.cache/tlmbench/models/smollm2-135m-instruct-q4_1.gguf \
-      --fallback-template gemma-3-270m-q4_k_m=/path/to/llama.cpp/models/templates/google-gemma-2-2b-it.jinja
+      --fallback-template gemma-3-270m-q4_k_m=/path/to/llama.cpp/models/templates/google-gemma-2-2b-it.jinja \
+      --llama-cpp-dir /path/to/llama.cpp
 """
 import argparse
 import hashlib
 import json
 import os
+import struct
 import subprocess
 import sys
+import tempfile
 
 # Chat cases: (name, messages, add_generation_prompt). Templates that refuse a case (Gemma's
 # refuses the system role) simply have no golden for it; the C++ test covers those by hand.
@@ -58,6 +65,46 @@ def tokenize(llama_tokenize, model, text, parse_special, no_bos=False):
     # The ids are printed as one Python-style list on the last line of stdout.
     last = out.stdout.decode().strip().splitlines()[-1]
     return json.loads(last)
+
+
+def fnv1a64(chunks):
+    h = 0xcbf29ce484222325
+    for chunk in chunks:
+        for b in chunk:
+            h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def build_pieces_helper(llama_cpp_dir, out_dir):
+    here = os.path.dirname(os.path.abspath(__file__))
+    exe = os.path.join(out_dir, "llama_token_pieces")
+    lib_dir = os.path.join(llama_cpp_dir, "build", "bin")
+    subprocess.run(["g++", "-O2", "-std=c++17", os.path.join(here, "llama_token_pieces.cpp"),
+                    "-I", os.path.join(llama_cpp_dir, "include"),
+                    "-I", os.path.join(llama_cpp_dir, "ggml", "include"),
+                    "-L", lib_dir, "-lllama", "-lggml", "-lggml-base",
+                    "-Wl,-rpath," + lib_dir, "-o", exe], check=True)
+    return exe
+
+
+def pieces_golden(helper, model, meta):
+    """Digest of every token's piece (each as u32 little-endian length + bytes), samples, EOG ids."""
+    out = subprocess.run([helper, model], capture_output=True, check=True).stdout.decode()
+    plain, special, eog, samples = [], [], [], []
+    for line in out.splitlines():
+        tid, is_eog, p_hex, s_hex = line.split()
+        tid = int(tid)
+        p = b"" if p_hex == "-" else bytes.fromhex(p_hex)
+        s = b"" if s_hex == "-" else bytes.fromhex(s_hex)
+        plain += [struct.pack("<I", len(p)), p]
+        special += [struct.pack("<I", len(s)), s]
+        if is_eog == "1":
+            eog.append(tid)
+        if tid < 400 or tid % 1009 == 0:
+            samples.append([tid, p.hex(), s.hex()])
+    return {"meta": meta, "n_tokens": len(out.splitlines()),
+            "fnv1a64_plain": f"{fnv1a64(plain):016x}", "fnv1a64_special": f"{fnv1a64(special):016x}",
+            "eog_ids": eog, "samples": samples}
 
 
 def read_gguf_vocab_info(model):
@@ -114,11 +161,16 @@ def main():
     ap.add_argument("--fallback-template", action="append", default=[],
                     help="MODEL_NAME=PATH: jinja chat template for a GGUF that has none")
     ap.add_argument("--llama-cpp-commit", default="", help="recorded in the output's meta line")
+    ap.add_argument("--llama-cpp-dir", default="",
+                    help="llama.cpp checkout with build/bin: also write <model>.pieces.json")
     args = ap.parse_args()
 
     fallback = dict(item.split("=", 1) for item in args.fallback_template)
     with open(args.texts, encoding="utf-8") as f:
         texts = [json.loads(line) for line in f if line.strip()]
+
+    helper_dir = tempfile.mkdtemp(prefix="tlm-golden-")
+    helper = build_pieces_helper(args.llama_cpp_dir, helper_dir) if args.llama_cpp_dir else None
 
     for model in args.model:
         name = os.path.basename(model)
@@ -137,6 +189,13 @@ def main():
                     out.write(json.dumps({"name": t["name"], "parse_special": parse_special,
                                           "add_bos": True, "ids": ids}) + "\n")
         print(f"wrote {out_path}", file=sys.stderr)
+
+        if helper:
+            pieces_path = os.path.join(args.out_dir, name + ".pieces.json")
+            with open(pieces_path, "w", encoding="utf-8") as out:
+                json.dump(pieces_golden(helper, model, meta["meta"]), out)
+                out.write("\n")
+            print(f"wrote {pieces_path}", file=sys.stderr)
 
         info = read_gguf_vocab_info(model)
         template = info["chat_template"]

@@ -165,6 +165,53 @@ TEST_P(TokenizerGolden, ChatPromptsMatchTemplate) {
   }
 }
 
+std::string Hex(std::string_view bytes) {
+  std::string out;
+  for (unsigned char c : bytes) out += fmt::format("{:02x}", c);
+  return out;
+}
+
+// FNV-1a over every piece as a u32 little-endian length and its bytes, as the golden script.
+uint64_t PiecesDigest(const Tokenizer& tok, bool render_special) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  auto feed = [&](const void* data, size_t size) {
+    for (size_t i = 0; i < size; ++i) {
+      h = (h ^ static_cast<const uint8_t*>(data)[i]) * 0x100000001b3ULL;
+    }
+  };
+  for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+    const std::string piece = tok.TokenToPiece(id, render_special);
+    const auto size = static_cast<uint32_t>(piece.size());
+    const uint8_t le[4] = {uint8_t(size), uint8_t(size >> 8), uint8_t(size >> 16), uint8_t(size >> 24)};
+    feed(le, 4);
+    feed(piece.data(), piece.size());
+  }
+  return h;
+}
+
+TEST_P(TokenizerGolden, PiecesAndEndOfGenerationMatchLlamaCpp) {
+  LoadedModel model = LoadModel(GetParam());
+  ASSERT_TRUE(model.tokenizer);
+  const Tokenizer& tok = *model.tokenizer;
+  std::ifstream in(GoldenDir() / (GetParam() + ".pieces.json"));
+  ASSERT_TRUE(in) << "no pieces golden for " << GetParam();
+  const Json golden = Json::parse(in);
+  ASSERT_EQ(golden["n_tokens"].get<int32_t>(), tok.n_vocab());
+  // Samples first: they say which token differs when the digests do.
+  for (const Json& sample : golden["samples"]) {
+    const int32_t id = sample[0];
+    EXPECT_EQ(Hex(tok.TokenToPiece(id, false)), sample[1].get<std::string>()) << "token " << id;
+    EXPECT_EQ(Hex(tok.TokenToPiece(id, true)), sample[2].get<std::string>()) << "token " << id;
+  }
+  EXPECT_EQ(fmt::format("{:016x}", PiecesDigest(tok, false)), golden["fnv1a64_plain"]);
+  EXPECT_EQ(fmt::format("{:016x}", PiecesDigest(tok, true)), golden["fnv1a64_special"]);
+  std::vector<int32_t> eog;
+  for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+    if (tok.IsEndOfGeneration(id)) eog.push_back(id);
+  }
+  EXPECT_EQ(Show(eog), Show(golden["eog_ids"].get<Ids>()));
+}
+
 TEST_P(TokenizerGolden, EndOfGeneration) {
   LoadedModel model = LoadModel(GetParam());
   ASSERT_TRUE(model.tokenizer);

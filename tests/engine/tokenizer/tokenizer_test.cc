@@ -250,6 +250,21 @@ TEST(Tokenizer, CreateRefusesWhatItCannotRun) {
   Vocab short_kinds = MakeSpmVocab({});
   short_kinds.kinds.pop_back();
   EXPECT_EQ(Tokenizer::Create(short_kinds).status().code(), StatusCode::kInvalidArgument);
+
+  Vocab duplicate = MakeSpmVocab({{"a", -1}, {"a", -2}});
+  auto dup = Tokenizer::Create(duplicate);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(dup.status().message().find("259 and 260"), std::string::npos) << dup.status().ToString();
+}
+
+TEST(Tokenizer, AddEosWhenTheVocabularyAsks) {
+  Vocab v = MakeSpmVocab({{"a", -1}});
+  v.add_eos = true;
+  auto tok = MustCreate(std::move(v));
+  ASSERT_TRUE(tok);
+  EXPECT_EQ(tok->Encode("a", true, false), (Ids{1, Id(*tok, "a"), 2}));
+  EXPECT_EQ(tok->Encode("a", false, false), (Ids{Id(*tok, "a")}));
 }
 
 // --- LoadVocab on GGUF files built in memory ---
