@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <numeric>
 
 #include "engine/tokenizer/tokenizer_internal.h"
 
