@@ -8,7 +8,8 @@ if(TLM_REQUIRE_ALL_PACKAGES)
   set(_tlm_req REQUIRED)
 endif()
 
-find_package(fmt ${_tlm_req} REQUIRED)
+find_package(fmt REQUIRED)
+find_package(OpenSSL REQUIRED)  # libcrypto: SHA-256 of models
 find_package(benchmark ${_tlm_req})
 find_package(GTest ${_tlm_req})
 find_package(OpenCL ${_tlm_req})

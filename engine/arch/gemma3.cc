@@ -37,6 +37,10 @@ StatusOr<ModelConfig> ReadGemma3Config(const GgufFile& f) {
   c.rope_scale_global = 1.f / rope_factor;
   TLM_ASSIGN_OR_RETURN(c.window, r.IntOr("attention.sliding_window", 0, int64_t{1} << 24));
   TLM_ASSIGN_OR_RETURN(c.n_vocab, ReadVocabSize(f));
+  TLM_ASSIGN_OR_RETURN(float softcap, r.FloatOr("final_logit_softcapping", 0.f, 0.f, 1e6f));
+  if (softcap != 0.f)
+    return Unimplemented("{}: gemma3.final_logit_softcapping = {} (logit soft-capping) is not supported yet", f.path(),
+                         softcap);
 
   int64_t pattern = kDefaultSlidingPattern;
   if (const GgufValue* v = f.Find("gemma3.attention.sliding_window_pattern")) {

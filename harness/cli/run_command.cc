@@ -10,6 +10,7 @@
 
 #include "devices/probe/cpu_info.h"
 #include "devices/probe/memory.h"
+#include "engine/common/sha256.h"
 #include "engine/model/model.h"
 #include "engine/session/sampler.h"
 #include "engine/session/session.h"
@@ -207,6 +208,8 @@ int RunBenchmark(const RunOptions& o) {
     mem.faults_major = faults1->faults_major - faults0->faults_major;
     mem.faults_minor = faults1->faults_minor - faults0->faults_minor;
   }
+  // After the residency readings: hashing reads every page of the file.
+  c.model_sha256 = Sha256Hex(m.file().base(), m.file().size());
   mem.kv_bytes = s.kv_bytes();
   mem.context_tokens = static_cast<int>(s.n_ctx());
   result.timestamp = FormatIso8601Utc(std::chrono::system_clock::now());
