@@ -66,9 +66,15 @@ class Executable {
   virtual Status Run(const StepInput& input, KvCache& kv, std::span<float> logits) = 0;
 };
 
+// How matmuls treat activations against quantized weights: kF32 multiplies f32 activations by
+// the dequantized weights (the exact reference); kQ8 quantizes activations to 8-bit blocks first,
+// as llama.cpp and the fast kernels do (faster, slightly less accurate).
+enum class Activations { kF32, kQ8 };
+
 struct BackendOptions {
   int threads = 0;  // 0: all cores
   std::string device;  // the part after "name:" in a backend spec, e.g. "1" in "opencl:1"
+  Activations activations = Activations::kF32;
 };
 
 class Backend {

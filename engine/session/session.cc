@@ -25,6 +25,7 @@ StatusOr<std::unique_ptr<Session>> Session::Create(const Model& model, const Ses
   auto t0 = std::chrono::steady_clock::now();
   BackendOptions bo;
   bo.threads = options.threads;
+  bo.activations = options.activations;
   TLM_ASSIGN_OR_RETURN(s->backend_, CreateBackend(options.backend, bo));
   s->load_metrics_.backend_init_ms = MsSince(t0);
 

@@ -22,6 +22,7 @@ struct GenerateOptions {
   int n_gen = 64;
   int n_ctx = 0;
   bool show_ids = false;
+  std::string activations = "f32";
   SamplerConfig sampler;
 };
 
@@ -56,6 +57,7 @@ int Generate(const GenerateOptions& o) {
   SessionOptions so;
   so.backend = o.backend;
   so.threads = o.threads;
+  so.activations = o.activations == "q8" ? Activations::kQ8 : Activations::kF32;
   so.n_ctx = o.n_ctx > 0 ? o.n_ctx : static_cast<int64_t>(prompt.size()) + o.n_gen;
   auto session = Session::Create(**model, so);
   if (!session.ok()) return Fail(session.status());
@@ -98,6 +100,9 @@ void RegisterGenerateCommand(CLI::App& app) {
   cmd->add_option("--system", o->system, "A system message for --chat");
   cmd->add_option("--prompt", o->prompt, "Raw prompt text (no chat template)");
   cmd->add_option("-b,--backend", o->backend, "Backend: cpu")->capture_default_str();
+  cmd->add_option("--activations", o->activations, "Matmul activations: f32 (exact) or q8 (8-bit)")
+      ->check(CLI::IsMember({"f32", "q8"}))
+      ->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "Worker threads (0: all cores)")->capture_default_str();
   cmd->add_option("-n,--gen-tokens", o->n_gen, "Maximum tokens to generate")->capture_default_str();
   cmd->add_option("-c,--ctx", o->n_ctx, "Context size (0: prompt + generated)")->capture_default_str();

@@ -38,6 +38,7 @@ struct RunOptions {
   int n_ctx = 0;
   uint64_t seed = 42;
   std::string format = "table";
+  std::string activations = "f32";
   bool json = false, csv = false, llama_json = false, llama_md = false;
   bool quiet = false;
 };
@@ -118,6 +119,7 @@ int RunBenchmark(const RunOptions& o) {
   so.threads = threads;
   so.n_ctx = n_ctx;
   so.prefill_chunk = std::min(o.n_prompt, 512);
+  so.activations = o.activations == "q8" ? Activations::kQ8 : Activations::kF32;
   auto session = Session::Create(**model, so);
   if (!session.ok()) return Fail(session.status());
   const double load_ms = MsBetween(t_load, Clock::now());
@@ -229,6 +231,10 @@ void RegisterRunCommand(CLI::App& app) {
                   "default ~/.cache/tlmbench/models)")
       ->required();
   cmd->add_option("-b,--backend", o->backend, "Backend: cpu")->capture_default_str();
+  cmd->add_option("--activations", o->activations,
+                  "Matmul activations against quantized weights: f32 (exact reference) or q8 (8-bit, as llama.cpp)")
+      ->check(CLI::IsMember({"f32", "q8"}))
+      ->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "Worker threads (0: all cores)")->capture_default_str();
   cmd->add_option("-p,--prompt-tokens", o->n_prompt, "Prompt tokens to prefill")->capture_default_str();
   cmd->add_option("-n,--gen-tokens", o->n_gen, "Tokens to decode after the prompt")->capture_default_str();

@@ -53,7 +53,8 @@ bool IsFloatType(DType t) { return t == DType::kF32 || t == DType::kF16 || t == 
 
 class CpuExecutable final : public Executable {
  public:
-  CpuExecutable(const Graph& graph, ThreadPool* pool) : graph_(graph), pool_(pool) {}
+  CpuExecutable(const Graph& graph, ThreadPool* pool, Activations activations)
+      : graph_(graph), pool_(pool), activations_(activations) {}
 
   Status Compile(const WeightSource& weights) {
     const auto& nodes = graph_.nodes;
@@ -69,7 +70,7 @@ class CpuExecutable final : public Executable {
         }
     std::vector<int> node_buffer(nodes.size(), -1);
     std::vector<bool> buffer_free;
-    int64_t max_q8_blocks = 0;
+    int64_t max_q8_blocks = 0, max_k = 0;
     for (size_t i = 0; i < nodes.size(); ++i) {
       const Node& n = nodes[i];
       Step s;
@@ -77,6 +78,7 @@ class CpuExecutable final : public Executable {
       for (int j = 0; j < 3; ++j) s.in[j] = n.inputs[j] >= 0 ? node_buffer[n.inputs[j]] : -1;
       TLM_RETURN_IF_ERROR(Validate(n, weights, &s));
       if (s.quantized) max_q8_blocks = std::max(max_q8_blocks, graph_.max_tokens * (InputWidth(n) / 32));
+      if (n.op == OpKind::kMatMul) max_k = std::max(max_k, InputWidth(n));
       if (static_cast<int>(i) != graph_.output) {
         const size_t need = static_cast<size_t>(graph_.max_tokens * std::max<int64_t>(n.width, 1));
         int best = -1;
@@ -100,7 +102,8 @@ class CpuExecutable final : public Executable {
       for (int in : n.inputs)
         if (in >= 0 && last_use[in] == static_cast<int>(i) && node_buffer[in] >= 0) buffer_free[node_buffer[in]] = true;
     }
-    q8_.resize(static_cast<size_t>(max_q8_blocks));
+    if (activations_ == Activations::kQ8) q8_.resize(static_cast<size_t>(max_q8_blocks));
+    weight_rows_.assign(static_cast<size_t>(pool_->size()), std::vector<float>(static_cast<size_t>(max_k)));
     rows_.resize(nodes.size());
     scores_.resize(static_cast<size_t>(pool_->size()));
     return Status::Ok();
@@ -222,7 +225,15 @@ class CpuExecutable final : public Executable {
     const auto* w = static_cast<const uint8_t*>(s.weight->data);
     const DType type = s.weight->type;
     const uint64_t row_bytes = s.weight_row_bytes;
-    if (s.quantized) {
+    if (s.quantized && activations_ == Activations::kF32) {
+      pool_->ParallelFor(nout, [&](int64_t begin, int64_t end, int worker) {
+        float* wrow = weight_rows_[worker].data();
+        for (int64_t o = begin; o < end; ++o) {
+          ref::DequantizeRow(type, w + o * row_bytes, wrow, k);
+          for (int64_t r = 0; r < rows; ++r) out[r * nout + o] = DotF32(wrow, x + r * k, k);
+        }
+      });
+    } else if (s.quantized) {
       const int64_t blocks = k / 32;
       for (int64_t r = 0; r < rows; ++r) ref::QuantizeRowQ8(x + r * k, q8_.data() + r * blocks, k);
       const BlockQ8* q8 = q8_.data();
@@ -330,8 +341,21 @@ class CpuExecutable final : public Executable {
     }
   }
 
+  // f32 dot with eight partial sums (a fixed order, so results do not depend on threads).
+  static float DotF32(const float* a, const float* b, int64_t n) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+      for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+    float sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < n; ++i) sum += a[i] * b[i];
+    return sum;
+  }
+
   Graph graph_;
   ThreadPool* pool_;
+  Activations activations_;
+  std::vector<std::vector<float>> weight_rows_;  // per worker: one dequantized weight row
   std::vector<Step> steps_;
   std::vector<std::vector<float>> buffers_;
   std::vector<BlockQ8> q8_;
@@ -341,13 +365,14 @@ class CpuExecutable final : public Executable {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int threads) : pool_(threads) {}
+  CpuBackend(int threads, Activations activations) : pool_(threads), activations_(activations) {}
   std::string name() const override { return "cpu"; }
   std::string device_description() const override {
-    return fmt::format("cpu (reference kernels, {} threads)", pool_.size());
+    return fmt::format("cpu (reference kernels, {} activations, {} threads)",
+                       activations_ == Activations::kF32 ? "f32" : "q8", pool_.size());
   }
   StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph, const WeightSource& weights) override {
-    auto exe = std::make_unique<CpuExecutable>(graph, &pool_);
+    auto exe = std::make_unique<CpuExecutable>(graph, &pool_, activations_);
     TLM_RETURN_IF_ERROR(exe->Compile(weights));
     return std::unique_ptr<Executable>(std::move(exe));
   }
@@ -357,6 +382,7 @@ class CpuBackend final : public Backend {
 
  private:
   ThreadPool pool_;
+  Activations activations_;
 };
 
 const bool kRegistered = RegisterBackend({
@@ -367,7 +393,7 @@ const bool kRegistered = RegisterBackend({
       if (!options.device.empty()) return InvalidArgument("backend 'cpu' takes no device, got 'cpu:{}'", options.device);
       int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
       if (options.threads < 0 || threads > 1024) return InvalidArgument("--threads {} is out of range", options.threads);
-      return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(std::max(1, threads)));
+      return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(std::max(1, threads), options.activations));
     },
 });
 
