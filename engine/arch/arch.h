@@ -29,16 +29,16 @@ struct ModelConfig {
   float rope_scale_global = 1.f;    // linear rope scaling of global layers (1 / factor)
   int64_t n_rot = 0;
   RopeMode rope_mode = RopeMode::kNormal;
-  int64_t window = 0;               // sliding window (0: none)
-  std::vector<bool> layer_is_local; // true: sliding-window layer
+  int64_t window = 0;                // sliding window (0: none)
+  std::vector<bool> layer_is_local;  // true: sliding-window layer
   bool tied_output = true;
   float embd_scale = 1.f;
   float attn_scale = 1.f;
 };
 
 struct GraphPhase {
-  int64_t max_tokens = 1;       // 1 for decode, the chunk size for prefill
-  bool last_row_only = true;    // logits of the last token only
+  int64_t max_tokens = 1;     // 1 for decode, the chunk size for prefill
+  bool last_row_only = true;  // logits of the last token only
 };
 
 // Expected shape of one weight tensor, dims[0] innermost.

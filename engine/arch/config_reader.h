@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "engine/arch/arch.h"
 #include "engine/common/status.h"
 #include "engine/model/gguf.h"
 
@@ -48,5 +49,25 @@ class ConfigReader {
 
 // Vocabulary size from the tokenizer token list (the embedding table must agree).
 StatusOr<int64_t> ReadVocabSize(const GgufFile& file);
+
+// Defaults where an architecture's metadata may omit a key.
+struct DecoderDefaults {
+  int64_t n_ctx_train = 4096;
+  float norm_eps = 1e-5f;
+  float rope_base = 10000.f;
+};
+
+// The hyperparameters every decoder-only architecture shares: layers, widths, heads (with GQA
+// checks), head size, context, norm epsilon, RoPE base and linear scaling, vocabulary, tied output,
+// attention scale 1/sqrt(head size). The caller sets what is particular to it.
+Status ReadDecoderConfig(const ConfigReader& r, const DecoderDefaults& defaults, ModelConfig* c);
+
+// Shapes of the tensors every such decoder has (embedding, output norm, optional output, per layer
+// attention and gated FFN), plus `per_layer_extra` given as {suffix, dims} per layer.
+struct LayerTensor {
+  const char* suffix;
+  std::vector<int64_t> dims;
+};
+std::vector<TensorRequirement> DecoderTensors(const ModelConfig& c, const std::vector<LayerTensor>& per_layer_extra);
 
 }  // namespace tlm

@@ -17,77 +17,42 @@ StatusOr<ModelConfig> ReadGemma3Config(const GgufFile& f) {
   ConfigReader r(f, "gemma3");
   ModelConfig c;
   c.arch = "gemma3";
-  TLM_ASSIGN_OR_RETURN(c.n_layer, r.Int("block_count", 1024));
-  TLM_ASSIGN_OR_RETURN(c.n_embd, r.Int("embedding_length", 65536));
-  TLM_ASSIGN_OR_RETURN(c.n_ff, r.Int("feed_forward_length", 1 << 20));
-  TLM_ASSIGN_OR_RETURN(c.n_head, r.Int("attention.head_count", 1024));
-  TLM_ASSIGN_OR_RETURN(c.n_kv_head, r.IntOr("attention.head_count_kv", c.n_head, 1024));
-  TLM_ASSIGN_OR_RETURN(c.head_dim, r.IntOr("attention.key_length", c.n_embd / c.n_head, 4096));
-  TLM_ASSIGN_OR_RETURN(int64_t value_length, r.IntOr("attention.value_length", c.head_dim, 4096));
-  if (value_length != c.head_dim)
-    return Unimplemented("{}: gemma3 with value_length {} != key_length {}", f.path(), value_length, c.head_dim);
-  if (c.n_head % c.n_kv_head != 0)
-    return DataLoss("{}: head_count {} is not a multiple of head_count_kv {}", f.path(), c.n_head, c.n_kv_head);
+  TLM_RETURN_IF_ERROR(ReadDecoderConfig(r, {.n_ctx_train = 32768, .norm_eps = 1e-6f, .rope_base = 1e6f}, &c));
   if (c.head_dim % 2 != 0) return DataLoss("{}: key_length {} must be even for RoPE", f.path(), c.head_dim);
-  TLM_ASSIGN_OR_RETURN(c.n_ctx_train, r.IntOr("context_length", 32768, int64_t{1} << 24));
-  TLM_ASSIGN_OR_RETURN(c.norm_eps, r.FloatOr("attention.layer_norm_rms_epsilon", 1e-6f, 0.f, 1.f));
-  TLM_ASSIGN_OR_RETURN(c.rope_base, r.FloatOr("rope.freq_base", 1e6f, 1.f, 1e12f));
   TLM_ASSIGN_OR_RETURN(c.rope_base_local, r.FloatOr("rope.freq_base_swa", 10000.f, 1.f, 1e12f));
-  TLM_ASSIGN_OR_RETURN(float rope_factor, r.FloatOr("rope.scaling.factor", 1.f, 1e-3f, 1e6f));
-  c.rope_scale_global = 1.f / rope_factor;
   TLM_ASSIGN_OR_RETURN(c.window, r.IntOr("attention.sliding_window", 0, int64_t{1} << 24));
-  TLM_ASSIGN_OR_RETURN(c.n_vocab, ReadVocabSize(f));
   TLM_ASSIGN_OR_RETURN(float softcap, r.FloatOr("final_logit_softcapping", 0.f, 0.f, 1e6f));
   if (softcap != 0.f)
     return Unimplemented("{}: gemma3.final_logit_softcapping = {} (logit soft-capping) is not supported yet", f.path(),
                          softcap);
 
   int64_t pattern = kDefaultSlidingPattern;
+  bool per_layer_flags = false;
   if (const GgufValue* v = f.Find("gemma3.attention.sliding_window_pattern")) {
     if (auto* flags = std::get_if<std::vector<int64_t>>(&v->data)) {
       if (static_cast<int64_t>(flags->size()) != c.n_layer)
         return DataLoss("{}: gemma3.attention.sliding_window_pattern has {} entries for {} layers", f.path(),
                         flags->size(), c.n_layer);
-      for (int64_t flag : *flags) c.layer_is_local.push_back(flag != 0 && c.window > 0);
+      for (int64_t il = 0; il < c.n_layer; ++il) c.layer_is_local[il] = (*flags)[il] != 0 && c.window > 0;
+      per_layer_flags = true;
     } else {
       TLM_ASSIGN_OR_RETURN(pattern, r.Int("attention.sliding_window_pattern", 1024));
     }
   }
-  if (c.layer_is_local.empty())
-    for (int64_t il = 0; il < c.n_layer; ++il) c.layer_is_local.push_back(c.window > 0 && (il + 1) % pattern != 0);
+  if (!per_layer_flags)
+    for (int64_t il = 0; il < c.n_layer; ++il) c.layer_is_local[il] = c.window > 0 && (il + 1) % pattern != 0;
 
   c.n_rot = c.head_dim;
   c.rope_mode = RopeMode::kNeox;
-  c.tied_output = f.FindTensor("output.weight") == nullptr;
   c.embd_scale = std::sqrt(static_cast<float>(c.n_embd));
-  c.attn_scale = 1.f / std::sqrt(static_cast<float>(c.head_dim));
   return c;
 }
 
 std::vector<TensorRequirement> Gemma3Tensors(const ModelConfig& c) {
-  const int64_t q = c.n_head * c.head_dim, kv = c.n_kv_head * c.head_dim;
-  std::vector<TensorRequirement> t = {
-      {"token_embd.weight", {c.n_embd, c.n_vocab}},
-      {"output_norm.weight", {c.n_embd}},
-      {"output.weight", {c.n_embd, c.n_vocab}, /*optional=*/true},
-  };
-  for (int64_t il = 0; il < c.n_layer; ++il) {
-    auto n = [&](const char* s) { return fmt::format("blk.{}.{}.weight", il, s); };
-    t.push_back({n("attn_norm"), {c.n_embd}});
-    t.push_back({n("attn_q"), {c.n_embd, q}});
-    t.push_back({n("attn_k"), {c.n_embd, kv}});
-    t.push_back({n("attn_v"), {c.n_embd, kv}});
-    t.push_back({n("attn_q_norm"), {c.head_dim}});
-    t.push_back({n("attn_k_norm"), {c.head_dim}});
-    t.push_back({n("attn_output"), {q, c.n_embd}});
-    t.push_back({n("post_attention_norm"), {c.n_embd}});
-    t.push_back({n("ffn_norm"), {c.n_embd}});
-    t.push_back({n("ffn_gate"), {c.n_embd, c.n_ff}});
-    t.push_back({n("ffn_up"), {c.n_embd, c.n_ff}});
-    t.push_back({n("ffn_down"), {c.n_ff, c.n_embd}});
-    t.push_back({n("post_ffw_norm"), {c.n_embd}});
-  }
-  return t;
+  return DecoderTensors(c, {{"attn_q_norm", {c.head_dim}},
+                            {"attn_k_norm", {c.head_dim}},
+                            {"post_attention_norm", {c.n_embd}},
+                            {"post_ffw_norm", {c.n_embd}}});
 }
 
 Graph BuildGemma3Graph(const ModelConfig& c, const GraphPhase& phase) {
@@ -100,9 +65,11 @@ Graph BuildGemma3Graph(const ModelConfig& c, const GraphPhase& phase) {
   for (int64_t il = 0; il < c.n_layer; ++il) {
     auto n = [&](const char* s) { return fmt::format("blk.{}.{}.weight", il, s); };
     const bool local = c.layer_is_local[il];
-    RopeParams rope{.head_dim = c.head_dim, .n_rot = c.n_rot,
+    RopeParams rope{.head_dim = c.head_dim,
+                    .n_rot = c.n_rot,
                     .freq_base = local ? c.rope_base_local : c.rope_base,
-                    .freq_scale = local ? 1.f : c.rope_scale_global, .mode = c.rope_mode};
+                    .freq_scale = local ? 1.f : c.rope_scale_global,
+                    .mode = c.rope_mode};
     int h = b.RmsNorm(x, n("attn_norm"), c.n_embd, c.norm_eps);
     int q = b.MatMul(h, n("attn_q"), q_width);
     q = b.RmsNorm(q, n("attn_q_norm"), q_width, c.norm_eps, c.head_dim);
@@ -111,8 +78,12 @@ Graph BuildGemma3Graph(const ModelConfig& c, const GraphPhase& phase) {
     k = b.RmsNorm(k, n("attn_k_norm"), kv_width, c.norm_eps, c.head_dim);
     k = b.Rope(k, kv_width, rope, fmt::format("blk.{}.rope_k", il));
     int v = b.MatMul(h, n("attn_v"), kv_width);
-    AttentionParams ap{.layer = static_cast<int>(il), .n_head = c.n_head, .n_kv_head = c.n_kv_head,
-                       .head_dim = c.head_dim, .scale = c.attn_scale, .window = local ? c.window : 0};
+    AttentionParams ap{.layer = static_cast<int>(il),
+                       .n_head = c.n_head,
+                       .n_kv_head = c.n_kv_head,
+                       .head_dim = c.head_dim,
+                       .scale = c.attn_scale,
+                       .window = local ? c.window : 0};
     int a = b.Attention(q, k, v, q_width, ap, fmt::format("blk.{}.attention", il));
     int o = b.MatMul(a, n("attn_output"), c.n_embd);
     o = b.RmsNorm(o, n("post_attention_norm"), c.n_embd, c.norm_eps);
@@ -134,8 +105,7 @@ Graph BuildGemma3Graph(const ModelConfig& c, const GraphPhase& phase) {
 }  // namespace
 
 ArchDef Gemma3Arch() {
-  return {.name = "gemma3", .read_config = ReadGemma3Config, .tensors = Gemma3Tensors,
-          .build_graph = BuildGemma3Graph};
+  return {.name = "gemma3", .read_config = ReadGemma3Config, .tensors = Gemma3Tensors, .build_graph = BuildGemma3Graph};
 }
 
 }  // namespace tlm
