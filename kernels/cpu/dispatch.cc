@@ -1,0 +1,117 @@
+// Builds the CPU kernel tables (reference, AVX2) and picks one from the CPU's features and
+// TLM_CPU_ISA. The only place that knows which ISAs exist.
+#include "kernels/cpu/dispatch.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+
+#if defined(TLM_CPU_KERNELS_X86)
+#include "kernels/cpu/x86/avx2_kernels.h"
+#endif
+
+namespace tlm::cpu {
+namespace {
+
+// The reference kernels take the type as an argument; the table wants one function per type.
+template <DType kType>
+float ReferenceVecDotQ8(const void* w, const ref::BlockQ8* x, int64_t n) {
+  return ref::VecDotQ8(kType, w, x, n);
+}
+
+template <DType kType>
+void ReferenceDequantizeRow(const void* src, float* dst, int64_t n) {
+  ref::DequantizeRow(kType, src, dst, n);
+}
+
+float ReferenceDotF32(const float* a, const float* b, int64_t n) { return ref::VecDotF32(DType::kF32, a, b, n); }
+
+template <DType kType>
+void SetReference(CpuKernels* k) {
+  k->vec_dot_q8[CpuKernels::Slot(kType)] = &ReferenceVecDotQ8<kType>;
+  k->dequantize_row[CpuKernels::Slot(kType)] = &ReferenceDequantizeRow<kType>;
+}
+
+template <DType... kTypes>
+void SetReferenceAll(CpuKernels* k) {
+  (SetReference<kTypes>(k), ...);
+}
+
+CpuKernels MakeReference() {
+  CpuKernels k{};
+  k.isa = "ref";
+  k.quantize_row_q8 = &ref::QuantizeRowQ8;
+  k.dot_f32 = &ReferenceDotF32;
+  // Every engine-supported type (DTypeInfo::engine_supported).
+  SetReferenceAll<DType::kF32, DType::kF16, DType::kBF16, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1,
+                  DType::kQ8_0, DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K>(&k);
+  return k;
+}
+
+#if defined(TLM_CPU_KERNELS_X86)
+bool CpuHasAvx2FmaF16c() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+
+// Starts from the reference so that a type without an AVX2 kernel keeps the reference one.
+CpuKernels MakeAvx2() {
+  CpuKernels k = MakeReference();
+  k.isa = "avx2";
+  k.quantize_row_q8 = &x86::QuantizeRowQ8Avx2;
+  k.dot_f32 = &x86::DotF32Fma8x4Avx2;
+  const std::pair<DType, VecDotQ8Fn> dots[] = {
+      {DType::kQ8_0, &x86::VecDotQ8_0Q8Avx2}, {DType::kQ4_0, &x86::VecDotQ4_0Q8Avx2},
+      {DType::kQ4_1, &x86::VecDotQ4_1Q8Avx2}, {DType::kQ5_0, &x86::VecDotQ5_0Q8Avx2},
+      {DType::kQ4_K, &x86::VecDotQ4KQ8Avx2},  {DType::kQ6_K, &x86::VecDotQ6KQ8Avx2},
+  };
+  for (const auto& [type, fn] : dots) k.vec_dot_q8[CpuKernels::Slot(type)] = fn;
+  const std::pair<DType, DequantizeRowFn> dequantizers[] = {
+      {DType::kQ8_0, &x86::DequantizeRowQ8_0Avx2}, {DType::kQ4_1, &x86::DequantizeRowQ4_1Avx2},
+      {DType::kQ5_0, &x86::DequantizeRowQ5_0Avx2}, {DType::kQ4_K, &x86::DequantizeRowQ4KAvx2},
+      {DType::kQ6_K, &x86::DequantizeRowQ6KAvx2},
+  };
+  for (const auto& [type, fn] : dequantizers) k.dequantize_row[CpuKernels::Slot(type)] = fn;
+  return k;
+}
+#endif
+
+}  // namespace
+
+const CpuKernels& ReferenceCpuKernels() {
+  static const CpuKernels kernels = MakeReference();
+  return kernels;
+}
+
+const CpuKernels* Avx2CpuKernels() {
+#if defined(TLM_CPU_KERNELS_X86)
+  static const bool supported = CpuHasAvx2FmaF16c();
+  if (!supported) return nullptr;
+  static const CpuKernels kernels = MakeAvx2();
+  return &kernels;
+#else
+  return nullptr;
+#endif
+}
+
+const CpuKernels& ChooseCpuKernels(std::string_view isa) {
+  if (isa == "ref") return ReferenceCpuKernels();
+  if (const CpuKernels* avx2 = Avx2CpuKernels()) return *avx2;
+  return ReferenceCpuKernels();
+}
+
+const CpuKernels& SelectCpuKernels() {
+  static const CpuKernels& kernels = []() -> const CpuKernels& {
+    const char* env = std::getenv("TLM_CPU_ISA");
+    const std::string_view isa = env != nullptr ? env : "";
+    if (!isa.empty() && isa != "ref" && isa != "avx2") {
+      fmt::print(stderr, "tlm: TLM_CPU_ISA='{}' is not one of ref, avx2; using the best ISA\n", isa);
+    }
+    return ChooseCpuKernels(isa);
+  }();
+  return kernels;
+}
+
+}  // namespace tlm::cpu

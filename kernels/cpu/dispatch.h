@@ -1,0 +1,55 @@
+// One table of CPU kernels (activation quantization, dot products, dequantization) chosen once
+// at run time from the CPU's features; the scalar reference (kernels/cpu/ref) is the fallback.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "engine/tensor/dtype.h"
+#include "kernels/cpu/ref/quant.h"
+
+namespace tlm::cpu {
+
+// Slots per DType-indexed entry: index static_cast<uint32_t>(type); every GGUF id is below 32.
+inline constexpr uint32_t kCpuKernelTypeSlots = 32;
+
+using QuantizeRowQ8Fn = void (*)(const float* x, ref::BlockQ8* y, int64_t n);
+// dot(w, x) for n elements of one weight type; n a multiple of max(32, block size).
+using VecDotQ8Fn = float (*)(const void* w, const ref::BlockQ8* x, int64_t n);
+using DotF32Fn = float (*)(const float* a, const float* b, int64_t n);
+// n a multiple of the type's block size.
+using DequantizeRowFn = void (*)(const void* src, float* dst, int64_t n);
+
+// Semantics of every entry are those of the reference kernel of the same name in
+// kernels/cpu/ref/quant.h. Integer parts are exact in every implementation; float accumulation
+// order may differ from the reference (see the conformance tests for the tolerances).
+// In a table returned below, an entry is null only for a type the engine does not support:
+// an ISA without its own kernel for a type carries the reference kernel in that slot.
+struct CpuKernels {
+  const char* isa;  // "ref" or "avx2"
+  QuantizeRowQ8Fn quantize_row_q8;
+  VecDotQ8Fn vec_dot_q8[kCpuKernelTypeSlots];
+  DotF32Fn dot_f32;  // f32 x f32, any n >= 0
+  DequantizeRowFn dequantize_row[kCpuKernelTypeSlots];
+
+  VecDotQ8Fn VecDotQ8For(DType type) const { return vec_dot_q8[Slot(type)]; }
+  DequantizeRowFn DequantizeRowFor(DType type) const { return dequantize_row[Slot(type)]; }
+  static uint32_t Slot(DType type) { return static_cast<uint32_t>(type) % kCpuKernelTypeSlots; }
+};
+
+// The scalar reference kernels, portable and always available.
+const CpuKernels& ReferenceCpuKernels();
+
+// The AVX2+FMA+F16C kernels, or nullptr when they are not built in (not x86-64) or this CPU
+// lacks one of avx2, fma, f16c.
+const CpuKernels* Avx2CpuKernels();
+
+// The table `isa` names: "ref", "avx2" (the reference where AVX2 is unavailable), or ""
+// for the best this CPU supports. Any other name also means the best (SelectCpuKernels warns).
+const CpuKernels& ChooseCpuKernels(std::string_view isa);
+
+// ChooseCpuKernels(getenv("TLM_CPU_ISA")), decided on the first call and cached.
+// TLM_CPU_ISA=ref forces the reference kernels, e.g. to compare against them.
+const CpuKernels& SelectCpuKernels();
+
+}  // namespace tlm::cpu

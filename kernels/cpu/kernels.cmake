@@ -1,0 +1,19 @@
+# Included from kernels/CMakeLists.txt: the CPU kernel dispatch table (tlm_cpu_kernels) with the
+# AVX2+FMA+F16C kernels on x86-64, and the kernel benchmark (bench_cpu_kernels).
+set(TLM_CPU_KERNELS_DIR ${CMAKE_CURRENT_LIST_DIR})
+
+add_library(tlm_cpu_kernels STATIC ${TLM_CPU_KERNELS_DIR}/dispatch.cc)
+target_link_libraries(tlm_cpu_kernels PUBLIC tlm_cpu_ref)
+
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
+  file(GLOB TLM_CPU_X86_SOURCES CONFIGURE_DEPENDS ${TLM_CPU_KERNELS_DIR}/x86/*.cc)
+  # Only these files get the ISA flags: the dispatch table calls them after checking the CPU.
+  set_source_files_properties(${TLM_CPU_X86_SOURCES} PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
+  target_sources(tlm_cpu_kernels PRIVATE ${TLM_CPU_X86_SOURCES})
+  target_compile_definitions(tlm_cpu_kernels PRIVATE TLM_CPU_KERNELS_X86=1)
+endif()
+
+if(TARGET benchmark::benchmark)
+  add_executable(bench_cpu_kernels ${TLM_CPU_KERNELS_DIR}/bench/cpu_kernels_bench.cc)
+  target_link_libraries(bench_cpu_kernels PRIVATE tlm_cpu_kernels benchmark::benchmark)
+endif()

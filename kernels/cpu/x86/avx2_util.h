@@ -1,0 +1,77 @@
+// Helpers shared by the AVX2 kernel files; include only from files built with -mavx2 -mfma
+// -mf16c. Everything here has internal linkage on purpose: an inline function with external
+// linkage compiled with AVX2 flags could be the copy the linker keeps for portable code too.
+// For the same reason these files call no inline helpers of kernels/cpu/ref/blocks.h.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+namespace tlm::cpu::x86 {
+namespace {
+
+// fp16 bits to float with F16C: exact, as ref::F16ToF32 (NaN payloads aside).
+inline float HalfToFloat(uint16_t h) { return _cvtsh_ss(h); }
+
+inline float HorizontalSum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline int32_t HorizontalSum(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+  return _mm_cvtsi128_si32(s);
+}
+
+inline __m256i Load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+inline __m128i Load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
+
+// 16 bytes of packed nibbles to 32 bytes: the low nibbles in bytes 0..15, the high ones in
+// bytes 16..31 (element order of Q4_0 / Q4_1 / Q5_0 blocks).
+inline __m256i UnpackNibbles16(const uint8_t* qs) {
+  const __m128i bytes = Load128(qs);
+  const __m128i low_mask = _mm_set1_epi8(0x0F);
+  const __m128i low = _mm_and_si128(bytes, low_mask);
+  const __m128i high = _mm_and_si128(_mm_srli_epi16(bytes, 4), low_mask);
+  return _mm256_set_m128i(high, low);
+}
+
+// Byte j is 0xFF where bit j of the 32 little-endian bits at `bits` is set, else 0.
+inline __m256i BitsToBytes32(const uint8_t* bits) {
+  uint32_t word;
+  std::memcpy(&word, bits, sizeof(word));
+  // Byte j takes source byte j / 8 (each 128-bit half holds the same 4 bytes).
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int32_t>(word)),
+      _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+  // Set every bit but bit j % 8 of byte j; the byte is all ones exactly when that bit was set.
+  const __m256i others = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+  return _mm256_cmpeq_epi8(_mm256_or_si256(spread, others), _mm256_set1_epi64x(-1));
+}
+
+// Pairwise products of unsigned bytes u with signed bytes s, summed in pairs to int16: exact
+// (no saturation) while u <= 128 and |s| <= 127, as in every caller: 2 * 128 * 127 < 32768.
+inline __m256i DotPairs16(__m256i u, __m256i s) { return _mm256_maddubs_epi16(u, s); }
+
+// Sum of the 32 products u[j] * s[j] as 8 int32 partial sums.
+inline __m256i DotU8S8(__m256i u, __m256i s) { return _mm256_madd_epi16(DotPairs16(u, s), _mm256_set1_epi16(1)); }
+
+// Scale and min of group g (0..7) of a Q4_K block (see ref::UnpackScaleMinK4).
+inline void ScaleMinK4(const uint8_t* scales, int g, int* scale, int* min) {
+  if (g < 4) {
+    *scale = scales[g] & 63;
+    *min = scales[g + 4] & 63;
+  } else {
+    *scale = (scales[g + 4] & 0xF) | ((scales[g - 4] >> 6) << 4);
+    *min = (scales[g + 4] >> 4) | ((scales[g] >> 6) << 4);
+  }
+}
+
+}  // namespace
+}  // namespace tlm::cpu::x86

@@ -1,0 +1,273 @@
+// Tests of the CPU kernel dispatch table: which ISA it picks (and TLM_CPU_ISA=ref), and the
+// conformance of every table's kernels with the scalar reference on random rows.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/tensor/dtype.h"
+#include "kernels/cpu/dispatch.h"
+#include "kernels/cpu/ref/quant.h"
+#include "tests/kernels/cpu/ref/quant_test_util.h"
+
+namespace tlm::cpu {
+namespace {
+
+using ref::BlockQ8;
+using ref::kQ8Block;
+using ref::testing::kSupportedTypes;
+using ref::testing::QuantizedRow;
+using ref::testing::RandomBlocks;
+using ref::testing::RandomFloats;
+
+bool CpuHasAvx2() {
+#if defined(__x86_64__) || defined(_M_X64)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#else
+  return false;
+#endif
+}
+
+bool ReferenceForced() {
+  const char* env = std::getenv("TLM_CPU_ISA");
+  return env != nullptr && std::string_view(env) == "ref";
+}
+
+// --- dispatch ---
+
+TEST(CpuDispatch, SelectsBestIsaUnlessReferenceForced) {
+  const CpuKernels& selected = SelectCpuKernels();
+  EXPECT_EQ(&selected, &SelectCpuKernels()) << "the choice is cached";
+  if (ReferenceForced()) {
+    EXPECT_STREQ(selected.isa, "ref");
+    EXPECT_EQ(&selected, &ReferenceCpuKernels());
+    return;
+  }
+  if (!CpuHasAvx2()) {
+    ADD_FAILURE() << "*** this CPU lacks avx2/fma/f16c (or is not x86-64): ONLY THE REFERENCE "
+                     "KERNELS ARE TESTED HERE ***";
+    EXPECT_STREQ(selected.isa, "ref");
+    return;
+  }
+  EXPECT_STREQ(selected.isa, "avx2");
+  EXPECT_EQ(&selected, Avx2CpuKernels());
+}
+
+TEST(CpuDispatch, ChooseByName) {
+  EXPECT_EQ(&ChooseCpuKernels("ref"), &ReferenceCpuKernels());
+  EXPECT_STREQ(ReferenceCpuKernels().isa, "ref");
+  const CpuKernels& best = ChooseCpuKernels("");
+  EXPECT_EQ(&ChooseCpuKernels("avx2"), &best);
+  EXPECT_STREQ(best.isa, CpuHasAvx2() ? "avx2" : "ref");
+  EXPECT_EQ(Avx2CpuKernels() != nullptr, CpuHasAvx2());
+}
+
+TEST(CpuDispatch, EverySupportedTypeHasKernelsInEveryTable) {
+  std::vector<const CpuKernels*> tables = {&ReferenceCpuKernels()};
+  if (Avx2CpuKernels() != nullptr) tables.push_back(Avx2CpuKernels());
+  for (const CpuKernels* k : tables) {
+    SCOPED_TRACE(k->isa);
+    EXPECT_NE(k->quantize_row_q8, nullptr);
+    EXPECT_NE(k->dot_f32, nullptr);
+    for (DType type : kSupportedTypes) {
+      EXPECT_NE(k->VecDotQ8For(type), nullptr) << DTypeName(type);
+      EXPECT_NE(k->DequantizeRowFor(type), nullptr) << DTypeName(type);
+    }
+    EXPECT_EQ(k->VecDotQ8For(DType::kI8), nullptr);
+    EXPECT_EQ(k->DequantizeRowFor(DType::kQ8_K), nullptr);
+  }
+}
+
+// --- conformance: each table against the reference functions ---
+
+class CpuKernelsTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "ref") {
+      kernels_ = &ReferenceCpuKernels();
+    } else {
+      kernels_ = Avx2CpuKernels();
+      if (kernels_ == nullptr) {
+        GTEST_SKIP() << "*** NO AVX2/FMA/F16C HERE: the AVX2 kernels were NOT tested ***";
+      }
+    }
+  }
+  const CpuKernels* kernels_ = nullptr;
+};
+
+std::vector<float> QuantizeInputs(const std::vector<float>& x, std::vector<BlockQ8>* xq) {
+  xq->resize(x.size() / kQ8Block);
+  ref::QuantizeRowQ8(x.data(), xq->data(), static_cast<int64_t>(x.size()));
+  std::vector<float> values;
+  for (const BlockQ8& b : *xq) {
+    for (int l = 0; l < kQ8Block; ++l) values.push_back(b.d * static_cast<float>(b.qs[l]));
+  }
+  return values;
+}
+
+void ExpectSameBlocks(const std::vector<BlockQ8>& want, const std::vector<BlockQ8>& got, const std::string& what) {
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    ASSERT_EQ(std::memcmp(&want[i].d, &got[i].d, sizeof(float)), 0)
+        << what << " block " << i << ": d " << want[i].d << " vs " << got[i].d;
+    ASSERT_EQ(want[i].sum, got[i].sum) << what << " block " << i;
+    for (int l = 0; l < kQ8Block; ++l) {
+      ASSERT_EQ(want[i].qs[l], got[i].qs[l]) << what << " block " << i << " element " << l;
+    }
+  }
+}
+
+TEST_P(CpuKernelsTest, QuantizeRowQ8IsBitIdentical) {
+  for (int64_t blocks : {1, 2, 3, 7, 20, 33, 64}) {
+    const int64_t n = blocks * kQ8Block;
+    for (uint32_t seed = 0; seed < 8; ++seed) {
+      std::mt19937 rng(seed * 131 + static_cast<uint32_t>(n));
+      const std::vector<float> x = RandomFloats(rng, n, seed % 2 ? 1e-3f : 5.0f);
+      std::vector<BlockQ8> want(static_cast<size_t>(blocks)), got(static_cast<size_t>(blocks));
+      ref::QuantizeRowQ8(x.data(), want.data(), n);
+      kernels_->quantize_row_q8(x.data(), got.data(), n);
+      ExpectSameBlocks(want, got, "n=" + std::to_string(n) + " seed=" + std::to_string(seed));
+    }
+  }
+}
+
+TEST_P(CpuKernelsTest, QuantizeRowQ8EdgeCases) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> x;
+  // Exact ties: with amax 127 the levels are the inputs, so k + 0.5 rounds away from zero.
+  for (int l = 0; l < 32; ++l) x.push_back(l == 0 ? 127.0f : (l % 2 ? 1 : -1) * (0.5f + l % 7));
+  x.insert(x.end(), 32, 0.0f);                                                // all zero: d = 0
+  for (int l = 0; l < 32; ++l) x.push_back(l % 3 == 0 ? -0.0f : 1e-40f * l);  // subnormals
+  for (int l = 0; l < 32; ++l) x.push_back(l == 5 ? nan : 0.25f * l);         // NaN skipped
+  for (int l = 0; l < 32; ++l) x.push_back(l == 9 ? -inf : 1.0f * l);         // Inf
+  for (int l = 0; l < 32; ++l) x.push_back(l == 1 ? nan : (l == 2 ? inf : -3.0f));
+  for (int l = 0; l < 32; ++l) x.push_back(std::ldexp(1.0f, 120) * (l - 16));  // huge
+  const int64_t n = static_cast<int64_t>(x.size());
+  std::vector<BlockQ8> want(x.size() / 32), got(x.size() / 32);
+  ref::QuantizeRowQ8(x.data(), want.data(), n);
+  kernels_->quantize_row_q8(x.data(), got.data(), n);
+  ExpectSameBlocks(want, got, "edge cases");
+}
+
+// Types that have hand-written kernels somewhere; the rest are checked too (they hold the
+// reference kernels) but with fewer lengths.
+bool HasFastKernel(DType type) {
+  switch (type) {
+    case DType::kQ8_0:
+    case DType::kQ4_0:
+    case DType::kQ4_1:
+    case DType::kQ5_0:
+    case DType::kQ4_K:
+    case DType::kQ6_K:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::vector<int64_t> LengthsFor(DType type) {
+  const int64_t unit = std::max<int64_t>(kQ8Block, Info(type).block_elems);
+  std::vector<int64_t> units;
+  if (unit == kQ8Block) {
+    units = {1, 3, 7, 33, 2, 20, 64};  // 64 * 32 = 2048, Gemma's FFN width
+  } else {
+    units = {1, 2, 3, 4, 5, 6, 7, 8, 9};  // K-quant superblocks
+  }
+  if (!HasFastKernel(type)) units.resize(3);
+  std::vector<int64_t> lengths;
+  for (int64_t u : units) lengths.push_back(u * unit);
+  return lengths;
+}
+
+// The integer block sums are exact on both sides; only the float scaling and the order of
+// the float accumulation differ. Error scale: sum |w_i * x_i|, as in the reference tests.
+constexpr double kDotRtol = 1e-5;
+constexpr double kDotAtol = 1e-30;
+
+TEST_P(CpuKernelsTest, VecDotQ8MatchesReference) {
+  for (DType type : kSupportedTypes) {
+    SCOPED_TRACE(std::string(DTypeName(type)));
+    double worst_ratio = 0.0;
+    for (int64_t n : LengthsFor(type)) {
+      for (uint32_t seed = 0; seed < 6; ++seed) {
+        std::mt19937 rng(seed * 7919 + static_cast<uint32_t>(n) + 17 * static_cast<uint32_t>(type));
+        // Even seeds: weights quantized from realistic floats; odd: random block bits.
+        const std::vector<uint8_t> w =
+            seed % 2 == 0 ? QuantizedRow(type, RandomFloats(rng, n)) : RandomBlocks(rng, type, n);
+        ASSERT_FALSE(w.empty());
+        std::vector<BlockQ8> xq;
+        const std::vector<float> xv = QuantizeInputs(RandomFloats(rng, n, seed == 4 ? 1e-3f : 3.0f), &xq);
+        const std::vector<float> wv = ref::testing::Dequantized(type, w.data(), n);
+        double scale = 0.0;
+        for (int64_t i = 0; i < n; ++i) scale += std::fabs(static_cast<double>(wv[i]) * xv[i]);
+        const float want = ref::VecDotQ8(type, w.data(), xq.data(), n);
+        const float got = kernels_->VecDotQ8For(type)(w.data(), xq.data(), n);
+        const double allowed = kDotAtol + kDotRtol * scale;
+        const double error = std::fabs(static_cast<double>(got) - want);
+        worst_ratio = std::max(worst_ratio, error / allowed);
+        ASSERT_LE(error, allowed) << "n=" << n << " seed=" << seed << " ref=" << want << " got=" << got
+                                  << " sum|wx|=" << scale;
+      }
+    }
+    RecordProperty(std::string(DTypeName(type)) + "_worst_error_over_allowed", std::to_string(worst_ratio));
+    if (HasFastKernel(type)) {
+      std::printf("[ %s ] vec_dot_q8 %-5s worst |error| / allowed = %.3g\n", kernels_->isa,
+                  std::string(DTypeName(type)).c_str(), worst_ratio);
+    }
+  }
+}
+
+TEST_P(CpuKernelsTest, DequantizeRowIsBitIdentical) {
+  for (DType type : kSupportedTypes) {
+    SCOPED_TRACE(std::string(DTypeName(type)));
+    for (int64_t n : LengthsFor(type)) {
+      for (uint32_t seed = 0; seed < 4; ++seed) {
+        std::mt19937 rng(seed * 104729 + static_cast<uint32_t>(n));
+        const std::vector<uint8_t> w =
+            seed % 2 == 0 ? QuantizedRow(type, RandomFloats(rng, n)) : RandomBlocks(rng, type, n);
+        ASSERT_FALSE(w.empty());
+        const std::vector<float> want = ref::testing::Dequantized(type, w.data(), n);
+        std::vector<float> got(static_cast<size_t>(n), -1.0f);
+        kernels_->DequantizeRowFor(type)(w.data(), got.data(), n);
+        for (int64_t i = 0; i < n; ++i) {
+          ASSERT_EQ(std::memcmp(&want[i], &got[i], sizeof(float)), 0)
+              << "n=" << n << " seed=" << seed << " element " << i << ": " << want[i] << " vs " << got[i];
+        }
+      }
+    }
+  }
+}
+
+TEST_P(CpuKernelsTest, DotF32MatchesReference) {
+  std::vector<int64_t> lengths;
+  for (int64_t n = 0; n <= 80; ++n) lengths.push_back(n);
+  for (int64_t n : {127, 640, 1024, 2048, 2049}) lengths.push_back(n);
+  for (int64_t n : lengths) {
+    for (uint32_t seed = 0; seed < 3; ++seed) {
+      std::mt19937 rng(seed * 31 + static_cast<uint32_t>(n));
+      std::vector<float> a = RandomFloats(rng, n + 32), b = RandomFloats(rng, n + 32, 0.1f);
+      double scale = 0.0;
+      for (int64_t i = 0; i < n; ++i) scale += std::fabs(static_cast<double>(a[i]) * b[i]);
+      const float want = ref::VecDotF32(DType::kF32, a.data(), b.data(), n);
+      const float got = kernels_->dot_f32(a.data(), b.data(), n);
+      ASSERT_LE(std::fabs(static_cast<double>(got) - want), kDotAtol + kDotRtol * scale)
+          << "n=" << n << " seed=" << seed << " ref=" << want << " got=" << got;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, CpuKernelsTest, ::testing::Values("ref", "avx2"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+}  // namespace
+}  // namespace tlm::cpu
