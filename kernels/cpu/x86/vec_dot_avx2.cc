@@ -26,63 +26,77 @@ inline __m256 AccumulateScaled(__m256i partial, float scale, __m256 acc) {
   return _mm256_fmadd_ps(_mm256_cvtepi32_ps(partial), _mm256_set1_ps(scale), acc);
 }
 
+// One 32-element block's exact integer partial sums and its float scale.
+struct BlockDot {
+  __m256i partial;
+  float scale;
+};
+
+// Sum over blocks of scale * partial, two blocks per step into two accumulators so that
+// consecutive FMAs do not wait on each other.
+template <typename DotOfBlock>
+inline float SumBlocks(int64_t nb, DotOfBlock dot_of_block) {
+  __m256 acc0 = _mm256_setzero_ps();
+  __m256 acc1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 2 <= nb; i += 2) {
+    const BlockDot b0 = dot_of_block(i);
+    const BlockDot b1 = dot_of_block(i + 1);
+    acc0 = AccumulateScaled(b0.partial, b0.scale, acc0);
+    acc1 = AccumulateScaled(b1.partial, b1.scale, acc1);
+  }
+  if (i < nb) {
+    const BlockDot b = dot_of_block(i);
+    acc0 = AccumulateScaled(b.partial, b.scale, acc0);
+  }
+  return HorizontalSum(_mm256_add_ps(acc0, acc1));
+}
+
+// Subtracts offset from the first of 8 partial sums.
+inline __m256i SubtractFromFirst(__m256i partial, int32_t offset) {
+  return _mm256_sub_epi32(partial, _mm256_setr_epi32(offset, 0, 0, 0, 0, 0, 0, 0));
+}
+
 }  // namespace
 
 float VecDotQ8_0Q8Avx2(const void* w_row, const BlockQ8* x, int64_t n) {
   const auto* w = static_cast<const BlockQ8_0*>(w_row);
-  const int64_t nb = n / ref::kQ8Block;
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t i = 0; i < nb; ++i) {
+  return SumBlocks(n / ref::kQ8Block, [&](int64_t i) {
     const __m256i wq = Load256(w[i].qs);
     const __m256i xq = Load256(x[i].qs);
     // |w| (128 for -128, read as unsigned) times x carrying w's sign.
-    const __m256i dot = DotU8S8(_mm256_sign_epi8(wq, wq), _mm256_sign_epi8(xq, wq));
-    acc = AccumulateScaled(dot, HalfToFloat(w[i].d) * x[i].d, acc);
-  }
-  return HorizontalSum(acc);
+    return BlockDot{DotU8S8(_mm256_sign_epi8(wq, wq), _mm256_sign_epi8(xq, wq)), HalfToFloat(w[i].d) * x[i].d};
+  });
 }
 
 float VecDotQ4_0Q8Avx2(const void* w_row, const BlockQ8* x, int64_t n) {
   const auto* w = static_cast<const BlockQ4_0*>(w_row);
-  const int64_t nb = n / ref::kQ8Block;
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t i = 0; i < nb; ++i) {
+  return SumBlocks(n / ref::kQ8Block, [&](int64_t i) {
     // sum((q - 8) * x) = sum(q * x) - 8 * sum(x), q in [0, 15].
     const __m256i dot = DotU8S8(UnpackNibbles16(w[i].qs), Load256(x[i].qs));
-    const int32_t offset = 8 * x[i].sum;
-    const __m256i corrected = _mm256_sub_epi32(dot, _mm256_setr_epi32(offset, 0, 0, 0, 0, 0, 0, 0));
-    acc = AccumulateScaled(corrected, HalfToFloat(w[i].d) * x[i].d, acc);
-  }
-  return HorizontalSum(acc);
+    return BlockDot{SubtractFromFirst(dot, 8 * x[i].sum), HalfToFloat(w[i].d) * x[i].d};
+  });
 }
 
 float VecDotQ4_1Q8Avx2(const void* w_row, const BlockQ8* x, int64_t n) {
   const auto* w = static_cast<const BlockQ4_1*>(w_row);
-  const int64_t nb = n / ref::kQ8Block;
-  __m256 acc = _mm256_setzero_ps();
-  float min_sum = 0.0f;
-  for (int64_t i = 0; i < nb; ++i) {
-    const __m256i dot = DotU8S8(UnpackNibbles16(w[i].qs), Load256(x[i].qs));
-    acc = AccumulateScaled(dot, HalfToFloat(w[i].d) * x[i].d, acc);
+  float min_sum = 0.0f;  // sum of m * (d_x * sum(x)), block by block in order
+  const float scaled = SumBlocks(n / ref::kQ8Block, [&](int64_t i) {
     min_sum += HalfToFloat(w[i].m) * (x[i].d * static_cast<float>(x[i].sum));
-  }
-  return HorizontalSum(acc) + min_sum;
+    return BlockDot{DotU8S8(UnpackNibbles16(w[i].qs), Load256(x[i].qs)), HalfToFloat(w[i].d) * x[i].d};
+  });
+  return scaled + min_sum;
 }
 
 float VecDotQ5_0Q8Avx2(const void* w_row, const BlockQ8* x, int64_t n) {
   const auto* w = static_cast<const BlockQ5_0*>(w_row);
-  const int64_t nb = n / ref::kQ8Block;
-  __m256 acc = _mm256_setzero_ps();
   const __m256i fifth_bit = _mm256_set1_epi8(0x10);
-  for (int64_t i = 0; i < nb; ++i) {
+  return SumBlocks(n / ref::kQ8Block, [&](int64_t i) {
     // q in [0, 31]; sum((q - 16) * x) = sum(q * x) - 16 * sum(x).
     const __m256i q = _mm256_or_si256(UnpackNibbles16(w[i].qs), _mm256_and_si256(BitsToBytes32(w[i].qh), fifth_bit));
     const __m256i dot = DotU8S8(q, Load256(x[i].qs));
-    const int32_t offset = 16 * x[i].sum;
-    const __m256i corrected = _mm256_sub_epi32(dot, _mm256_setr_epi32(offset, 0, 0, 0, 0, 0, 0, 0));
-    acc = AccumulateScaled(corrected, HalfToFloat(w[i].d) * x[i].d, acc);
-  }
-  return HorizontalSum(acc);
+    return BlockDot{SubtractFromFirst(dot, 16 * x[i].sum), HalfToFloat(w[i].d) * x[i].d};
+  });
 }
 
 float VecDotQ4KQ8Avx2(const void* w_row, const BlockQ8* x, int64_t n) {
