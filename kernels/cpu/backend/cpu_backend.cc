@@ -8,6 +8,7 @@
 
 #include "engine/backend/backend.h"
 #include "kernels/cpu/backend/thread_pool.h"
+#include "kernels/cpu/dispatch.h"
 #include "kernels/cpu/ref/quant.h"
 
 namespace tlm::cpu {
@@ -42,7 +43,7 @@ class CpuKvCache final : public KvCache {
 
 struct Step {
   const Node* node = nullptr;
-  int out = -1;         // buffer index (-1: writes the caller's logits)
+  int out = -1;  // buffer index (-1: writes the caller's logits)
   int in[3] = {-1, -1, -1};
   const WeightView* weight = nullptr;
   uint64_t weight_row_bytes = 0;
@@ -53,8 +54,8 @@ bool IsFloatType(DType t) { return t == DType::kF32 || t == DType::kF16 || t == 
 
 class CpuExecutable final : public Executable {
  public:
-  CpuExecutable(const Graph& graph, ThreadPool* pool, Activations activations)
-      : graph_(graph), pool_(pool), activations_(activations) {}
+  CpuExecutable(const Graph& graph, ThreadPool* pool, Activations activations, const CpuKernels& kernels)
+      : graph_(graph), pool_(pool), activations_(activations), kernels_(kernels) {}
 
   Status Compile(const WeightSource& weights) {
     const auto& nodes = graph_.nodes;
@@ -87,7 +88,11 @@ class CpuExecutable final : public Executable {
             best = static_cast<int>(b);
         if (best < 0) {
           for (size_t b = 0; b < buffers_.size(); ++b)  // grow a free one rather than add another
-            if (buffer_free[b]) { best = static_cast<int>(b); buffers_[b].resize(need); break; }
+            if (buffer_free[b]) {
+              best = static_cast<int>(b);
+              buffers_[b].resize(need);
+              break;
+            }
         }
         if (best < 0) {
           buffers_.emplace_back(need);
@@ -129,8 +134,8 @@ class CpuExecutable final : public Executable {
       float* out = s.out >= 0 ? buffers_[s.out].data() : nullptr;
       if (out == nullptr) {
         if (logits.size() < static_cast<size_t>(rows * n.width))
-          return InvalidArgument("logits buffer holds {} floats; {} rows of {} need {}", logits.size(), rows,
-                                 n.width, rows * n.width);
+          return InvalidArgument("logits buffer holds {} floats; {} rows of {} need {}", logits.size(), rows, n.width,
+                                 rows * n.width);
         out = logits.data();
       }
       const float* a = s.in[0] >= 0 ? buffers_[s.in[0]].data() : nullptr;
@@ -140,11 +145,21 @@ class CpuExecutable final : public Executable {
         case OpKind::kTokens:
           for (int64_t t = 0; t < T; ++t) out[t] = static_cast<float>(input.tokens[t]);
           break;
-        case OpKind::kEmbedding: TLM_RETURN_IF_ERROR(Embedding(s, input.tokens, out)); break;
-        case OpKind::kMatMul: MatMul(s, a, rows, out); break;
-        case OpKind::kRmsNorm: RmsNorm(s, a, rows, out); break;
-        case OpKind::kRope: Rope(n, a, rows, input.pos0, out); break;
-        case OpKind::kAttention: Attention(n, a, b, c, rows, input.pos0, kv, out); break;
+        case OpKind::kEmbedding:
+          TLM_RETURN_IF_ERROR(Embedding(s, input.tokens, out));
+          break;
+        case OpKind::kMatMul:
+          MatMul(s, a, rows, out);
+          break;
+        case OpKind::kRmsNorm:
+          RmsNorm(s, a, rows, out);
+          break;
+        case OpKind::kRope:
+          Rope(n, a, rows, input.pos0, out);
+          break;
+        case OpKind::kAttention:
+          Attention(n, a, b, c, rows, input.pos0, kv, out);
+          break;
         case OpKind::kAdd:
           for (int64_t e = 0; e < rows * n.width; ++e) out[e] = a[e] + b[e];
           break;
@@ -198,7 +213,8 @@ class CpuExecutable final : public Executable {
         if (w->type != DType::kF32 || w->dims.size() != 1 || w->dims[0] != n.norm.group)
           return InvalidArgument("{}: norm weight '{}' must be f32 [{}]", n.label, n.weight, n.norm.group);
         break;
-      default: return Internal("{}: {} takes no weight", n.label, OpKindName(n.op));
+      default:
+        return Internal("{}: {} takes no weight", n.label, OpKindName(n.op));
     }
     return Status::Ok();
   }
@@ -212,7 +228,7 @@ class CpuExecutable final : public Executable {
         return InvalidArgument("token id {} at step position {} is outside the vocabulary [0, {})", id, t,
                                graph_.n_vocab);
       float* row = out + t * n.width;
-      ref::DequantizeRow(s.weight->type, base + id * s.weight_row_bytes, row, n.width);
+      kernels_.DequantizeRowFor(s.weight->type)(base + id * s.weight_row_bytes, row, n.width);
       if (n.scale != 1.f)
         for (int64_t e = 0; e < n.width; ++e) row[e] *= n.scale;
     }
@@ -228,25 +244,25 @@ class CpuExecutable final : public Executable {
     if (s.quantized && activations_ == Activations::kF32) {
       pool_->ParallelFor(nout, [&](int64_t begin, int64_t end, int worker) {
         float* wrow = weight_rows_[worker].data();
+        const DequantizeRowFn dequantize = kernels_.DequantizeRowFor(type);
         for (int64_t o = begin; o < end; ++o) {
-          ref::DequantizeRow(type, w + o * row_bytes, wrow, k);
-          for (int64_t r = 0; r < rows; ++r) out[r * nout + o] = DotF32(wrow, x + r * k, k);
+          dequantize(w + o * row_bytes, wrow, k);
+          for (int64_t r = 0; r < rows; ++r) out[r * nout + o] = kernels_.dot_f32(wrow, x + r * k, k);
         }
       });
     } else if (s.quantized) {
       const int64_t blocks = k / 32;
-      for (int64_t r = 0; r < rows; ++r) ref::QuantizeRowQ8(x + r * k, q8_.data() + r * blocks, k);
+      for (int64_t r = 0; r < rows; ++r) kernels_.quantize_row_q8(x + r * k, q8_.data() + r * blocks, k);
       const BlockQ8* q8 = q8_.data();
+      const VecDotQ8Fn vec_dot = kernels_.VecDotQ8For(type);
       pool_->ParallelFor(nout, [&](int64_t begin, int64_t end, int) {
         for (int64_t o = begin; o < end; ++o)
-          for (int64_t r = 0; r < rows; ++r)
-            out[r * nout + o] = ref::VecDotQ8(type, w + o * row_bytes, q8 + r * blocks, k);
+          for (int64_t r = 0; r < rows; ++r) out[r * nout + o] = vec_dot(w + o * row_bytes, q8 + r * blocks, k);
       });
     } else {
       pool_->ParallelFor(nout, [&](int64_t begin, int64_t end, int) {
         for (int64_t o = begin; o < end; ++o)
-          for (int64_t r = 0; r < rows; ++r)
-            out[r * nout + o] = ref::VecDotF32(type, w + o * row_bytes, x + r * k, k);
+          for (int64_t r = 0; r < rows; ++r) out[r * nout + o] = ref::VecDotF32(type, w + o * row_bytes, x + r * k, k);
       });
     }
   }
@@ -286,8 +302,8 @@ class CpuExecutable final : public Executable {
     }
   }
 
-  void Attention(const Node& n, const float* q, const float* k_new, const float* v_new, int64_t rows,
-                 int64_t pos0, CpuKvCache& kv, float* out) {
+  void Attention(const Node& n, const float* q, const float* k_new, const float* v_new, int64_t rows, int64_t pos0,
+                 CpuKvCache& kv, float* out) {
     const AttentionParams& a = n.attention;
     const KvLayerSpec& layer = kv.spec().layers[a.layer];
     const int64_t hd = a.head_dim, kv_width = a.n_kv_head * hd, q_width = a.n_head * hd;
@@ -341,20 +357,10 @@ class CpuExecutable final : public Executable {
     }
   }
 
-  // f32 dot with eight partial sums (a fixed order, so results do not depend on threads).
-  static float DotF32(const float* a, const float* b, int64_t n) {
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-      for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
-    float sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (; i < n; ++i) sum += a[i] * b[i];
-    return sum;
-  }
-
   Graph graph_;
   ThreadPool* pool_;
   Activations activations_;
+  const CpuKernels& kernels_;
   std::vector<std::vector<float>> weight_rows_;  // per worker: one dequantized weight row
   std::vector<Step> steps_;
   std::vector<std::vector<float>> buffers_;
@@ -365,14 +371,15 @@ class CpuExecutable final : public Executable {
 
 class CpuBackend final : public Backend {
  public:
-  CpuBackend(int threads, Activations activations) : pool_(threads), activations_(activations) {}
+  CpuBackend(int threads, Activations activations)
+      : pool_(threads), activations_(activations), kernels_(SelectCpuKernels()) {}
   std::string name() const override { return "cpu"; }
   std::string device_description() const override {
-    return fmt::format("cpu (reference kernels, {} activations, {} threads)",
+    return fmt::format("cpu ({} kernels, {} activations, {} threads)", kernels_.isa,
                        activations_ == Activations::kF32 ? "f32" : "q8", pool_.size());
   }
   StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph, const WeightSource& weights) override {
-    auto exe = std::make_unique<CpuExecutable>(graph, &pool_, activations_);
+    auto exe = std::make_unique<CpuExecutable>(graph, &pool_, activations_, kernels_);
     TLM_RETURN_IF_ERROR(exe->Compile(weights));
     return std::unique_ptr<Executable>(std::move(exe));
   }
@@ -383,6 +390,7 @@ class CpuBackend final : public Backend {
  private:
   ThreadPool pool_;
   Activations activations_;
+  const CpuKernels& kernels_;
 };
 
 const bool kRegistered = RegisterBackend({
@@ -390,9 +398,11 @@ const bool kRegistered = RegisterBackend({
     .description = "CPU, reference kernels",
     .probe = [] { return Status::Ok(); },
     .create = [](const BackendOptions& options) -> StatusOr<std::unique_ptr<Backend>> {
-      if (!options.device.empty()) return InvalidArgument("backend 'cpu' takes no device, got 'cpu:{}'", options.device);
+      if (!options.device.empty())
+        return InvalidArgument("backend 'cpu' takes no device, got 'cpu:{}'", options.device);
       int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
-      if (options.threads < 0 || threads > 1024) return InvalidArgument("--threads {} is out of range", options.threads);
+      if (options.threads < 0 || threads > 1024)
+        return InvalidArgument("--threads {} is out of range", options.threads);
       return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(std::max(1, threads), options.activations));
     },
 });
