@@ -38,6 +38,8 @@ Status ReadDecoderConfig(const ConfigReader& r, const DecoderDefaults& d, ModelC
   TLM_ASSIGN_OR_RETURN(c->norm_eps, r.FloatOr("attention.layer_norm_rms_epsilon", d.norm_eps, 0.f, 1.f));
   TLM_ASSIGN_OR_RETURN(c->rope_base, r.FloatOr("rope.freq_base", d.rope_base, 1.f, 1e12f));
   c->rope_base_local = c->rope_base;
+  if (auto type = f.GetString(r.arch() + ".rope.scaling.type"); type.ok() && *type != "linear" && *type != "none")
+    return Unimplemented("{}: {}.rope.scaling.type '{}' is not supported (linear or none)", f.path(), r.arch(), *type);
   TLM_ASSIGN_OR_RETURN(float rope_factor, r.FloatOr("rope.scaling.factor", 1.f, 1e-3f, 1e6f));
   c->rope_scale_global = 1.f / rope_factor;
   TLM_ASSIGN_OR_RETURN(c->n_vocab, ReadVocabSize(f));

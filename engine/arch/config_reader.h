@@ -41,6 +41,7 @@ class ConfigReader {
   }
   bool Has(const std::string& key) const { return file_.Find(arch_ + "." + key) != nullptr; }
   const GgufFile& file() const { return file_; }
+  const std::string& arch() const { return arch_; }
 
  private:
   const GgufFile& file_;

@@ -20,7 +20,8 @@ StatusOr<ModelConfig> ReadGemma3Config(const GgufFile& f) {
   TLM_RETURN_IF_ERROR(ReadDecoderConfig(r, {.n_ctx_train = 32768, .norm_eps = 1e-6f, .rope_base = 1e6f}, &c));
   if (c.head_dim % 2 != 0) return DataLoss("{}: key_length {} must be even for RoPE", f.path(), c.head_dim);
   TLM_ASSIGN_OR_RETURN(c.rope_base_local, r.FloatOr("rope.freq_base_swa", 10000.f, 1.f, 1e12f));
-  TLM_ASSIGN_OR_RETURN(c.window, r.IntOr("attention.sliding_window", 0, int64_t{1} << 24));
+  // Every Gemma 3 has a sliding window; without it the 5:1 local/global pattern is undefined.
+  TLM_ASSIGN_OR_RETURN(c.window, r.Int("attention.sliding_window", int64_t{1} << 24));
   TLM_ASSIGN_OR_RETURN(float softcap, r.FloatOr("final_logit_softcapping", 0.f, 0.f, 1e6f));
   if (softcap != 0.f)
     return Unimplemented("{}: gemma3.final_logit_softcapping = {} (logit soft-capping) is not supported yet", f.path(),
@@ -45,6 +46,8 @@ StatusOr<ModelConfig> ReadGemma3Config(const GgufFile& f) {
   c.n_rot = c.head_dim;
   c.rope_mode = RopeMode::kNeox;
   c.embd_scale = std::sqrt(static_cast<float>(c.n_embd));
+  // query_pre_attn_scalar: the head size, except Gemma 3 27B (62 layers), which uses n_embd / n_head.
+  if (c.n_layer == 62) c.attn_scale = 1.f / std::sqrt(static_cast<float>(c.n_embd / c.n_head));
   return c;
 }
 

@@ -1,7 +1,11 @@
 // tlmbench: one binary, many subcommands (run, make-model; sweep, agent, compare, ... to come).
 #include <cstdio>
+#include <exception>
+#include <new>
 
 #include <CLI/CLI.hpp>
+
+#include <fmt/format.h>
 
 #include "harness/cli/commands.h"
 
@@ -10,6 +14,11 @@ int main(int argc, char** argv) {
       "tlmbench: benchmark and qualify tiny language models on edge hardware.\n"
       "Runs GGUF models on this device's backends and reports speed, memory and accuracy."};
   app.require_subcommand(1);
+  // Usage errors as one line, like every other error: "error: <what>" plus where to look.
+  app.failure_message([](const CLI::App* failed, const CLI::Error& e) {
+    const std::string where = failed->get_parent() == nullptr ? "tlmbench" : "tlmbench " + failed->get_name();
+    return fmt::format("error: {} (see {} --help)\n", e.what(), where);
+  });
   app.set_version_flag("--version", std::string("tlmbench ") + tlm::BuildCommit());
   tlm::RegisterRunCommand(app);
   tlm::RegisterGenerateCommand(app);
@@ -21,5 +30,13 @@ int main(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
-  return tlm::RunSelectedCommand();
+  try {
+    return tlm::RunSelectedCommand();
+  } catch (const std::bad_alloc&) {
+    std::fputs("error: out of memory\n", stderr);
+    return tlm::kExitFailure;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return tlm::kExitFailure;
+  }
 }

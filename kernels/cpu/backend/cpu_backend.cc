@@ -1,6 +1,7 @@
-// The reference CPU backend: compiles a Graph into a list of steps over preallocated, liveness-
-// reused activation buffers, and runs them with the scalar reference kernels (kernels/cpu/ref)
-// spread over a worker pool by output rows. No heap allocation happens in Run.
+// The CPU backend: compiles a Graph into a list of steps over preallocated, liveness-reused
+// activation buffers, and runs them with the kernels of the dispatch table (kernels/cpu/dispatch.h:
+// AVX2/FMA where the CPU has it, else the scalar reference) spread over a worker pool by output
+// rows. Run allocates only when a step first needs more attention scratch than any before it.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -110,20 +111,22 @@ class CpuExecutable final : public Executable {
     if (activations_ == Activations::kQ8) q8_.resize(static_cast<size_t>(max_q8_blocks));
     weight_rows_.assign(static_cast<size_t>(pool_->size()), std::vector<float>(static_cast<size_t>(max_k)));
     rows_.resize(nodes.size());
+    attention_layers_ = graph_.AttentionNodes().size();
     scores_.resize(static_cast<size_t>(pool_->size()));
     return Status::Ok();
   }
 
   Status Run(const StepInput& input, KvCache& kv_base, std::span<float> logits) override {
-    auto& kv = static_cast<CpuKvCache&>(kv_base);
+    auto* kv_ptr = dynamic_cast<CpuKvCache*>(&kv_base);
+    if (kv_ptr == nullptr) return InvalidArgument("KV cache was not created by the cpu backend");
+    CpuKvCache& kv = *kv_ptr;
     const int64_t T = static_cast<int64_t>(input.tokens.size());
     if (T < 1 || T > graph_.max_tokens)
       return InvalidArgument("step of {} tokens; this executable takes 1..{}", T, graph_.max_tokens);
-    if (kv.spec().layers.size() < graph_.AttentionNodes().size())
-      return InvalidArgument("KV cache has {} layers; the graph needs {}", kv.spec().layers.size(),
-                             graph_.AttentionNodes().size());
+    if (kv.spec().layers.size() < attention_layers_)
+      return InvalidArgument("KV cache has {} layers; the graph needs {}", kv.spec().layers.size(), attention_layers_);
     for (const KvLayerSpec& l : kv.spec().layers)
-      if (l.window == 0 && input.pos0 + T > l.capacity)
+      if ((l.window == 0 || l.capacity < l.window) && input.pos0 + T > l.capacity)
         return ResourceExhausted("context full: positions {}..{} do not fit a context of {}", input.pos0,
                                  input.pos0 + T - 1, l.capacity);
     for (size_t i = 0; i < steps_.size(); ++i) {
@@ -366,6 +369,7 @@ class CpuExecutable final : public Executable {
   std::vector<std::vector<float>> buffers_;
   std::vector<BlockQ8> q8_;
   std::vector<int64_t> rows_;
+  size_t attention_layers_ = 0;
   std::vector<std::vector<float>> scores_;
 };
 
@@ -395,7 +399,7 @@ class CpuBackend final : public Backend {
 
 const bool kRegistered = RegisterBackend({
     .name = "cpu",
-    .description = "CPU, reference kernels",
+    .description = "CPU (dispatch table: AVX2/FMA or scalar reference)",
     .probe = [] { return Status::Ok(); },
     .create = [](const BackendOptions& options) -> StatusOr<std::unique_ptr<Backend>> {
       if (!options.device.empty())

@@ -124,7 +124,10 @@ TEST(CliTest, BadOptionsExitTwoWithOneLine) {
   for (const std::string& args : {std::string("run -m ") + SyntheticModel() + " -p 0",
                                   std::string("run -m no-such-model.gguf"),
                                   std::string("run -m ") + SyntheticModel() + " --backend tpu",
-                                  std::string("run -m ") + SyntheticModel() + " -p 100 -n 100 --ctx 64"}) {
+                                  std::string("run -m ") + SyntheticModel() + " -p 100 -n 100 --ctx 64",
+                                  std::string("run -m ") + SyntheticModel() + " --no-such-option",
+                                  std::string("run"),  // --model missing
+                                  std::string("frobnicate")}) {
     auto r = RunTlmbench(args + " -q");
     EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
     EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << args << "\n" << r.err;
