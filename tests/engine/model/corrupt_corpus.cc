@@ -462,14 +462,24 @@ std::vector<CorruptCase> MakeCorruptCorpus() {
     c.expected_error_substring = std::move(substring);
     cases.push_back(std::move(c));
   };
-  add_engine("wrong_arch", "a complete llama model whose general.architecture is mamba", "mamba",
+  add_engine("wrong_arch", "a complete llama model whose general.architecture is mamba",
+             "architecture 'mamba' is not supported (supported: gemma3, llama)",
              [](GgufWriter* w) { w->SetString("general.architecture", "mamba"); });
   add_engine("missing_tensor", "a llama model without blk.0.attn_q.weight",
-             "blk.0.attn_q.weight",
+             "missing tensor 'blk.0.attn_q.weight' required by llama",
              [](GgufWriter* w) { w->RemoveTensor("blk.0.attn_q.weight"); });
   add_engine("missing_tokens", "a llama model without tokenizer.ggml.tokens",
-             "tokenizer.ggml.tokens",
+             "missing tokenizer.ggml.tokens",
              [](GgufWriter* w) { w->RemoveKey("tokenizer.ggml.tokens"); });
+  add_engine("token_types_short", "a tokenizer whose token_type array is shorter than its token list",
+             "key 'tokenizer.ggml.token_type' has 3 values for",
+             [](GgufWriter* w) { w->SetI32Array("tokenizer.ggml.token_type", {1, 1, 1}); });
+  add_engine("bos_out_of_range", "a tokenizer whose BOS id is past the vocabulary",
+             "key 'tokenizer.ggml.bos_token_id' is 999999, past the",
+             [](GgufWriter* w) { w->SetU32("tokenizer.ggml.bos_token_id", 999999); });
+  add_engine("tokenizer_model_unknown", "a tokenizer of a model type the engine does not know",
+             "wordpiece",
+             [](GgufWriter* w) { w->SetString("tokenizer.ggml.model", "wordpiece"); });
   return cases;
 }
 
