@@ -1,9 +1,7 @@
 // The selected subcommand's action, and build facts.
 #include "harness/cli/commands.h"
 
-#ifndef TLM_GIT_COMMIT
-#define TLM_GIT_COMMIT "unknown"
-#endif
+#include "tlm_build_commit.h"  // generated: TLM_GIT_COMMIT
 
 namespace tlm {
 namespace {
