@@ -1,7 +1,7 @@
 // The CPU backend: compiles a Graph into a list of steps over preallocated, liveness-reused
 // activation buffers, and runs them with the kernels of the dispatch table (kernels/cpu/dispatch.h:
 // AVX2/FMA where the CPU has it, else the scalar reference) spread over a worker pool by output
-// rows. Run allocates only when a step first needs more attention scratch than any before it.
+// rows. Run allocates only on its first step against a KV cache of a larger context.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -129,6 +129,10 @@ class CpuExecutable final : public Executable {
       if ((l.window == 0 || l.capacity < l.window) && input.pos0 + T > l.capacity)
         return ResourceExhausted("context full: positions {}..{} do not fit a context of {}", input.pos0,
                                  input.pos0 + T - 1, l.capacity);
+    // Attention scores: at most n_ctx keys per query. Sized once per context length, so decode
+    // steps allocate nothing.
+    if (scores_.front().size() < static_cast<size_t>(kv.spec().n_ctx))
+      for (auto& sc : scores_) sc.resize(static_cast<size_t>(kv.spec().n_ctx));
     for (size_t i = 0; i < steps_.size(); ++i) {
       const Step& s = steps_[i];
       const Node& n = *s.node;
@@ -313,9 +317,6 @@ class CpuExecutable final : public Executable {
     const int64_t group = a.n_head / a.n_kv_head, cap = layer.capacity;
     float* k_cache = kv.k(a.layer);
     float* v_cache = kv.v(a.layer);
-    const int64_t max_keys = std::min<int64_t>(pos0 + rows, a.window > 0 ? a.window : pos0 + rows);
-    for (auto& sc : scores_)
-      if (static_cast<int64_t>(sc.size()) < max_keys) sc.resize(max_keys);  // grows only on a new maximum
     pool_->ParallelFor(rows * a.n_head, [&](int64_t begin, int64_t end, int worker) {
       float* scores = scores_[worker].data();
       for (int64_t job = begin; job < end; ++job) {

@@ -1,9 +1,23 @@
-// Persistent worker pool for the reference CPU backend.
+// Persistent worker pool with spin-then-sleep waiting.
 #include "kernels/cpu/backend/thread_pool.h"
 
 #include <algorithm>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define TLM_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define TLM_CPU_RELAX() asm volatile("yield")
+#else
+#define TLM_CPU_RELAX() ((void)0)
+#endif
+
 namespace tlm::cpu {
+namespace {
+// About 50-100 us of spinning before a worker sleeps: long enough to span the gap between the ops
+// of one decode step, short enough not to burn a core between steps.
+constexpr int kSpinIterations = 20000;
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)) {
   for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { Worker(i); });
@@ -12,54 +26,56 @@ ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
+    stop_.store(true, std::memory_order_release);
+    generation_.fetch_add(1, std::memory_order_release);
   }
-  start_cv_.notify_all();
+  wake_.notify_all();
   for (auto& w : workers_) w.join();
 }
 
-static void RunSlice(const std::function<void(int64_t, int64_t, int)>& fn, int64_t n, int index, int parts) {
-  const int64_t begin = n * index / parts, end = n * (index + 1) / parts;
-  if (begin < end) fn(begin, end, index);
+void ThreadPool::RunSlice(int index) {
+  const int64_t begin = n_ * index / threads_, end = n_ * (index + 1) / threads_;
+  if (begin < end) call_(ctx_, begin, end, index);
 }
 
-void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn) {
+void ThreadPool::Run(int64_t n, Trampoline call, void* ctx) {
   if (threads_ == 1 || n <= 1) {
-    if (n > 0) fn(0, n, 0);
+    if (n > 0) call(ctx, 0, n, 0);
     return;
   }
+  call_ = call;
+  ctx_ = ctx;
+  n_ = n;
+  pending_.store(threads_ - 1, std::memory_order_relaxed);
   {
+    // The lock orders this publication against a worker that is about to sleep.
     std::lock_guard<std::mutex> lock(mu_);
-    job_ = &fn;
-    job_n_ = n;
-    pending_ = threads_ - 1;
-    ++generation_;
+    generation_.fetch_add(1, std::memory_order_release);
   }
-  start_cv_.notify_all();
-  RunSlice(fn, n, 0, threads_);
-  std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [this] { return pending_ == 0; });
-  job_ = nullptr;
+  if (sleepers_.load(std::memory_order_acquire) > 0) wake_.notify_all();
+  RunSlice(0);
+  while (pending_.load(std::memory_order_acquire) != 0) TLM_CPU_RELAX();
 }
 
 void ThreadPool::Worker(int index) {
   uint64_t seen = 0;
   for (;;) {
-    const std::function<void(int64_t, int64_t, int)>* job;
-    int64_t n;
-    {
+    uint64_t gen = generation_.load(std::memory_order_acquire);
+    for (int spin = 0; gen == seen && spin < kSpinIterations; ++spin) {
+      TLM_CPU_RELAX();
+      gen = generation_.load(std::memory_order_acquire);
+    }
+    if (gen == seen) {
       std::unique_lock<std::mutex> lock(mu_);
-      start_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      job = job_;
-      n = job_n_;
+      sleepers_.fetch_add(1, std::memory_order_acq_rel);
+      wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+      sleepers_.fetch_sub(1, std::memory_order_acq_rel);
+      gen = generation_.load(std::memory_order_acquire);
     }
-    RunSlice(*job, n, index, threads_);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (--pending_ == 0) done_cv_.notify_one();
-    }
+    seen = gen;
+    if (stop_.load(std::memory_order_acquire)) return;
+    RunSlice(index);
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
 

@@ -1,13 +1,14 @@
-// A small persistent worker pool for the reference CPU backend: ParallelFor splits a range into
-// one contiguous slice per worker. (The tuned pool with spin-then-sleep barriers comes with the
-// fast kernels.)
+// A persistent worker pool for the CPU backend: ParallelFor splits a range into one contiguous
+// slice per worker. Workers spin briefly on a generation counter before sleeping, so the many
+// small ops of a decode step do not pay a futex wake-up each; nothing is allocated per call.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace tlm::cpu {
@@ -20,22 +21,35 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return threads_; }
+
   // Calls fn(begin, end, worker) on disjoint slices covering [0, n), worker in [0, size());
-  // returns when all are done.
-  void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn);
+  // returns when all are done. `fn` is called through a plain function pointer: no allocation.
+  template <typename Fn>
+  void ParallelFor(int64_t n, Fn&& fn) {
+    using F = std::remove_reference_t<Fn>;
+    Run(
+        n, [](void* ctx, int64_t b, int64_t e, int w) { (*static_cast<F*>(ctx))(b, e, w); },
+        const_cast<void*>(static_cast<const void*>(&fn)));
+  }
 
  private:
+  using Trampoline = void (*)(void* ctx, int64_t begin, int64_t end, int worker);
+  void Run(int64_t n, Trampoline call, void* ctx);
   void Worker(int index);
+  void RunSlice(int index);
 
   int threads_;
   std::vector<std::thread> workers_;
+  // The current job, published by a release store of generation_.
+  Trampoline call_ = nullptr;
+  void* ctx_ = nullptr;
+  int64_t n_ = 0;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
   std::mutex mu_;
-  std::condition_variable start_cv_, done_cv_;
-  const std::function<void(int64_t, int64_t, int)>* job_ = nullptr;
-  int64_t job_n_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stop_ = false;
+  std::condition_variable wake_;
+  std::atomic<int> sleepers_{0};
 };
 
 }  // namespace tlm::cpu
