@@ -75,6 +75,7 @@ struct BackendOptions {
   int threads = 0;  // 0: all cores
   std::string device;  // the part after "name:" in a backend spec, e.g. "1" in "opencl:1"
   Activations activations = Activations::kF32;
+  bool pin_threads = false;  // bind each worker thread to one CPU
 };
 
 class Backend {

@@ -20,6 +20,7 @@ struct SessionOptions {
   int64_t n_ctx = 0;            // 0: min(training context, 4096)
   int64_t prefill_chunk = 256;  // tokens per prefill step
   Activations activations = Activations::kF32;
+  bool pin_threads = false;
 };
 
 struct SessionLoadMetrics {

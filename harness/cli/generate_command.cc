@@ -23,13 +23,13 @@ struct GenerateOptions {
   int n_ctx = 0;
   bool show_ids = false;
   std::string activations = "f32";
+  bool pin = false;
   SamplerConfig sampler;
 };
 
 int Fail(const Status& s) {
   fmt::print(stderr, "error: {}\n", s.message());
-  return s.code() == StatusCode::kInternal || s.code() == StatusCode::kResourceExhausted ? kExitFailure
-                                                                                         : kExitBadInput;
+  return s.code() == StatusCode::kInternal || s.code() == StatusCode::kResourceExhausted ? kExitFailure : kExitBadInput;
 }
 
 int Generate(const GenerateOptions& o) {
@@ -58,6 +58,7 @@ int Generate(const GenerateOptions& o) {
   so.backend = o.backend;
   so.threads = o.threads;
   so.activations = o.activations == "q8" ? Activations::kQ8 : Activations::kF32;
+  so.pin_threads = o.pin;
   so.n_ctx = o.n_ctx > 0 ? o.n_ctx : static_cast<int64_t>(prompt.size()) + o.n_gen;
   auto session = Session::Create(**model, so);
   if (!session.ok()) return Fail(session.status());
@@ -85,8 +86,8 @@ int Generate(const GenerateOptions& o) {
     for (int32_t id : generated) ids += fmt::format("{} ", id);
     fmt::print("ids: {}\n", ids);
   }
-  fmt::print(stderr, "[generate] {} prompt tokens, {} generated in {:.2f} s ({})\n", prompt.size(),
-             generated.size(), secs, s.backend().device_description());
+  fmt::print(stderr, "[generate] {} prompt tokens, {} generated in {:.2f} s ({})\n", prompt.size(), generated.size(),
+             secs, s.backend().device_description());
   return kExitOk;
 }
 
@@ -104,6 +105,7 @@ void RegisterGenerateCommand(CLI::App& app) {
       ->check(CLI::IsMember({"f32", "q8"}))
       ->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "Worker threads (0: all cores)")->capture_default_str();
+  cmd->add_flag("--pin", o->pin, "Bind each worker thread to one CPU (in the order this process may use them)");
   cmd->add_option("-n,--gen-tokens", o->n_gen, "Maximum tokens to generate")->capture_default_str();
   cmd->add_option("-c,--ctx", o->n_ctx, "Context size (0: prompt + generated)")->capture_default_str();
   cmd->add_option("--temp", o->sampler.temperature, "Temperature (0: greedy)")->capture_default_str();

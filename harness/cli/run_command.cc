@@ -41,6 +41,7 @@ struct RunOptions {
   std::string activations = "f32";
   bool json = false, csv = false, llama_json = false, llama_md = false;
   bool quiet = false;
+  bool pin = false;
 };
 
 // Prompt tokens as llama-bench makes them: random ids, here drawn from the normal (non-control)
@@ -120,13 +121,14 @@ int RunBenchmark(const RunOptions& o) {
   so.n_ctx = n_ctx;
   so.prefill_chunk = std::min(o.n_prompt, 512);
   so.activations = o.activations == "q8" ? Activations::kQ8 : Activations::kF32;
+  so.pin_threads = o.pin;
   auto session = Session::Create(**model, so);
   if (!session.ok()) return Fail(session.status());
   const double load_ms = MsBetween(t_load, Clock::now());
   Session& s = **session;
   if (o.n_prompt + o.n_gen > s.n_ctx())
-    return Fail(InvalidArgument("-p {} plus -n {} exceed the context of {} (raise --ctx)", o.n_prompt, o.n_gen,
-                                s.n_ctx()));
+    return Fail(
+        InvalidArgument("-p {} plus -n {} exceed the context of {} (raise --ctx)", o.n_prompt, o.n_gen, s.n_ctx()));
   progress.Say("loaded {} in {:.0f} ms; backend {}", (*model)->description(), load_ms,
                s.backend().device_description());
 
@@ -236,6 +238,7 @@ void RegisterRunCommand(CLI::App& app) {
       ->check(CLI::IsMember({"f32", "q8"}))
       ->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "Worker threads (0: all cores)")->capture_default_str();
+  cmd->add_flag("--pin", o->pin, "Bind each worker thread to one CPU (in the order this process may use them)");
   cmd->add_option("-p,--prompt-tokens", o->n_prompt, "Prompt tokens to prefill")->capture_default_str();
   cmd->add_option("-n,--gen-tokens", o->n_gen, "Tokens to decode after the prompt")->capture_default_str();
   cmd->add_option("-r,--reps", o->reps, "Measured repetitions")->capture_default_str();

@@ -376,12 +376,13 @@ class CpuExecutable final : public Executable {
 
 class CpuBackend final : public Backend {
  public:
-  CpuBackend(int threads, Activations activations)
-      : pool_(threads), activations_(activations), kernels_(SelectCpuKernels()) {}
+  CpuBackend(int threads, Activations activations, bool pin)
+      : pool_(threads, pin), activations_(activations), kernels_(SelectCpuKernels()) {}
   std::string name() const override { return "cpu"; }
   std::string device_description() const override {
-    return fmt::format("cpu ({} kernels, {} activations, {} threads)", kernels_.isa,
-                       activations_ == Activations::kF32 ? "f32" : "q8", pool_.size());
+    return fmt::format("cpu ({} kernels, {} activations, {} threads{})", kernels_.isa,
+                       activations_ == Activations::kF32 ? "f32" : "q8", pool_.size(),
+                       pool_.pinned() ? ", pinned" : "");
   }
   StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph, const WeightSource& weights) override {
     auto exe = std::make_unique<CpuExecutable>(graph, &pool_, activations_, kernels_);
@@ -408,7 +409,8 @@ const bool kRegistered = RegisterBackend({
       int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
       if (options.threads < 0 || threads > 1024)
         return InvalidArgument("--threads {} is out of range", options.threads);
-      return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(std::max(1, threads), options.activations));
+      return std::unique_ptr<Backend>(
+          std::make_unique<CpuBackend>(std::max(1, threads), options.activations, options.pin_threads));
     },
 });
 

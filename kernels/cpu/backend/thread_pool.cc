@@ -1,6 +1,9 @@
 // Persistent worker pool with spin-then-sleep waiting.
 #include "kernels/cpu/backend/thread_pool.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <algorithm>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -19,8 +22,33 @@ namespace {
 constexpr int kSpinIterations = 20000;
 }  // namespace
 
-ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)) {
-  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { Worker(i); });
+namespace {
+bool PinCurrentThread(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
+}
+}  // namespace
+
+ThreadPool::ThreadPool(int threads, bool pin) : threads_(std::max(1, threads)) {
+  if (pin) {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    std::vector<int> cpus;
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0)
+      for (int c = 0; c < CPU_SETSIZE; ++c)
+        if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+    if (!cpus.empty()) {
+      for (int i = 0; i < threads_; ++i) cpus_.push_back(cpus[static_cast<size_t>(i) % cpus.size()]);
+      pinned_ = PinCurrentThread(cpus_[0]);
+    }
+  }
+  for (int i = 1; i < threads_; ++i)
+    workers_.emplace_back([this, i] {
+      if (pinned_) PinCurrentThread(cpus_[static_cast<size_t>(i)]);
+      Worker(i);
+    });
 }
 
 ThreadPool::~ThreadPool() {

@@ -15,12 +15,17 @@ namespace tlm::cpu {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int threads);
+  // pin: bind worker i (the calling thread is worker 0) to the i-th CPU this process may run on,
+  // wrapping around when there are more workers than CPUs.
+  explicit ThreadPool(int threads, bool pin = false);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return threads_; }
+  bool pinned() const { return pinned_; }
+  // The CPU worker `index` is bound to, or -1 when not pinned.
+  int cpu_of(int index) const { return pinned_ ? cpus_[static_cast<size_t>(index)] : -1; }
 
   // Calls fn(begin, end, worker) on disjoint slices covering [0, n), worker in [0, size());
   // returns when all are done. `fn` is called through a plain function pointer: no allocation.
@@ -39,6 +44,8 @@ class ThreadPool {
   void RunSlice(int index);
 
   int threads_;
+  bool pinned_ = false;
+  std::vector<int> cpus_;  // per worker, when pinned
   std::vector<std::thread> workers_;
   // The current job, published by a release store of generation_.
   Trampoline call_ = nullptr;
