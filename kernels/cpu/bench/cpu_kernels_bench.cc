@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -10,6 +11,10 @@
 #include "engine/tensor/dtype.h"
 #include "kernels/cpu/dispatch.h"
 #include "kernels/cpu/ref/quant.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace tlm::cpu {
 namespace {
@@ -74,7 +79,54 @@ void BM_DotF32(benchmark::State& state, const CpuKernels* kernels) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * n * 4);
 }
 
+// Machine ceiling: read bandwidth, STREAM-like. Sums a buffer far larger than the caches with
+// eight independent partial sums; bytes_per_second is the sustained read rate from memory.
+void BM_ReadBandwidth(benchmark::State& state) {
+  const size_t bytes = static_cast<size_t>(state.range(0)) << 20;
+  std::vector<float> buffer(bytes / sizeof(float));
+  for (size_t i = 0; i < buffer.size(); ++i) buffer[i] = static_cast<float>(i & 1023);
+  for (auto _ : state) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (size_t i = 0; i + 8 <= buffer.size(); i += 8)
+      for (int j = 0; j < 8; ++j) acc[j] += buffer[i + j];
+    benchmark::DoNotOptimize(acc);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bytes));
+}
+
+#if defined(__x86_64__)
+// Machine ceiling: peak f32 FMA throughput of one core, ten independent 8-wide FMA chains (enough
+// to cover the latency of two FMA pipes). Reported as flops (2 per lane per FMA) per second.
+__attribute__((target("avx2,fma"), noinline)) float FmaChains(int64_t iterations) {
+  __m256 acc[10];
+  for (int j = 0; j < 10; ++j) acc[j] = _mm256_set1_ps(0.001f * static_cast<float>(j));
+  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+  for (int64_t i = 0; i < iterations; ++i) {
+    for (int j = 0; j < 10; ++j) acc[j] = _mm256_fmadd_ps(acc[j], a, b);
+    // An empty asm that "changes" the accumulators: no instruction, but the chains cannot be folded.
+    for (int j = 0; j < 10; ++j) asm volatile("" : "+x"(acc[j]));
+  }
+  __m256 sum = acc[0];
+  for (int j = 1; j < 10; ++j) sum = _mm256_add_ps(sum, acc[j]);
+  float out[8];
+  _mm256_storeu_ps(out, sum);
+  return out[0];
+}
+
+void BM_PeakFmaF32(benchmark::State& state) {
+  constexpr int64_t kIterations = 1 << 20;
+  for (auto _ : state) benchmark::DoNotOptimize(FmaChains(kIterations));
+  state.counters["flops"] = benchmark::Counter(static_cast<double>(state.iterations()) * kIterations * 10 * 8 * 2,
+                                               benchmark::Counter::kIsRate);
+}
+#endif
+
 void RegisterAll() {
+  benchmark::RegisterBenchmark("Ceiling/ReadBandwidth", BM_ReadBandwidth)->Arg(256)->Unit(benchmark::kMillisecond);
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    benchmark::RegisterBenchmark("Ceiling/PeakFmaF32", BM_PeakFmaF32)->Unit(benchmark::kMillisecond);
+#endif
   std::vector<const CpuKernels*> tables = {&ReferenceCpuKernels()};
   if (const CpuKernels* avx2 = Avx2CpuKernels()) tables.push_back(avx2);
   // Weight types of Gemma 3 270M (Q8_0, Q5_0, Q4_K, Q6_K) and SmolLM2 (Q4_1, Q8_0), plus Q4_0.
