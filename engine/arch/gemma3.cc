@@ -6,7 +6,7 @@
 
 #include "engine/arch/arch.h"
 #include "engine/arch/config_reader.h"
-#include "engine/arch/graph_builder.h"
+#include "engine/arch/decoder_graph.h"
 
 namespace tlm {
 namespace {
@@ -59,50 +59,7 @@ std::vector<TensorRequirement> Gemma3Tensors(const ModelConfig& c) {
 }
 
 Graph BuildGemma3Graph(const ModelConfig& c, const GraphPhase& phase) {
-  Graph g;
-  g.n_vocab = c.n_vocab;
-  GraphBuilder b(&g);
-  const int64_t q_width = c.n_head * c.head_dim, kv_width = c.n_kv_head * c.head_dim;
-  int tokens = b.Tokens(phase.max_tokens);
-  int x = b.Embedding(tokens, "token_embd.weight", c.n_embd, c.embd_scale);
-  for (int64_t il = 0; il < c.n_layer; ++il) {
-    auto n = [&](const char* s) { return fmt::format("blk.{}.{}.weight", il, s); };
-    const bool local = c.layer_is_local[il];
-    RopeParams rope{.head_dim = c.head_dim,
-                    .n_rot = c.n_rot,
-                    .freq_base = local ? c.rope_base_local : c.rope_base,
-                    .freq_scale = local ? 1.f : c.rope_scale_global,
-                    .mode = c.rope_mode};
-    int h = b.RmsNorm(x, n("attn_norm"), c.n_embd, c.norm_eps);
-    int q = b.MatMul(h, n("attn_q"), q_width);
-    q = b.RmsNorm(q, n("attn_q_norm"), q_width, c.norm_eps, c.head_dim);
-    q = b.Rope(q, q_width, rope, fmt::format("blk.{}.rope_q", il));
-    int k = b.MatMul(h, n("attn_k"), kv_width);
-    k = b.RmsNorm(k, n("attn_k_norm"), kv_width, c.norm_eps, c.head_dim);
-    k = b.Rope(k, kv_width, rope, fmt::format("blk.{}.rope_k", il));
-    int v = b.MatMul(h, n("attn_v"), kv_width);
-    AttentionParams ap{.layer = static_cast<int>(il),
-                       .n_head = c.n_head,
-                       .n_kv_head = c.n_kv_head,
-                       .head_dim = c.head_dim,
-                       .scale = c.attn_scale,
-                       .window = local ? c.window : 0};
-    int a = b.Attention(q, k, v, q_width, ap, fmt::format("blk.{}.attention", il));
-    int o = b.MatMul(a, n("attn_output"), c.n_embd);
-    o = b.RmsNorm(o, n("post_attention_norm"), c.n_embd, c.norm_eps);
-    x = b.Binary(OpKind::kAdd, x, o, c.n_embd, fmt::format("blk.{}.attn_residual", il));
-    h = b.RmsNorm(x, n("ffn_norm"), c.n_embd, c.norm_eps);
-    int gate = b.MatMul(h, n("ffn_gate"), c.n_ff);
-    int up = b.MatMul(h, n("ffn_up"), c.n_ff);
-    int f = b.Binary(OpKind::kGeluTanhGate, gate, up, c.n_ff, fmt::format("blk.{}.ffn_act", il));
-    int d = b.MatMul(f, n("ffn_down"), c.n_embd);
-    d = b.RmsNorm(d, n("post_ffw_norm"), c.n_embd, c.norm_eps);
-    x = b.Binary(OpKind::kAdd, x, d, c.n_embd, fmt::format("blk.{}.ffn_residual", il));
-  }
-  if (phase.last_row_only) x = b.TakeLastRow(x, c.n_embd);
-  x = b.RmsNorm(x, "output_norm.weight", c.n_embd, c.norm_eps);
-  g.output = b.MatMul(x, c.tied_output ? "token_embd.weight" : "output.weight", c.n_vocab);
-  return g;
+  return BuildDecoderGraph(c, phase, {.qk_norm = true, .post_norms = true, .ffn_activation = OpKind::kGeluTanhGate});
 }
 
 }  // namespace
