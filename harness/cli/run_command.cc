@@ -5,13 +5,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <random>
 #include <thread>
 
 #include "devices/probe/cpu_info.h"
 #include "devices/probe/memory.h"
 #include "engine/common/sha256.h"
 #include "engine/model/model.h"
+#include "engine/session/random_prompt.h"
 #include "engine/session/sampler.h"
 #include "engine/session/session.h"
 #include "harness/cli/commands.h"
@@ -43,22 +43,6 @@ struct RunOptions {
   bool quiet = false;
   bool pin = false;
 };
-
-// Prompt tokens as llama-bench makes them: random ids, here drawn from the normal (non-control)
-// tokens, after BOS when the model adds one.
-std::vector<int32_t> MakePrompt(const Tokenizer& tok, int n, uint64_t seed) {
-  std::vector<int32_t> normal;
-  const Vocab& v = tok.vocab();
-  for (int32_t id = 0; id < static_cast<int32_t>(v.kinds.size()); ++id)
-    if (v.kinds[id] == TokenKind::kNormal) normal.push_back(id);
-  if (normal.empty())
-    for (int32_t id = 0; id < tok.n_vocab(); ++id) normal.push_back(id);
-  std::mt19937_64 rng(seed);
-  std::vector<int32_t> prompt;
-  if (v.add_bos && v.bos >= 0) prompt.push_back(v.bos);
-  while (static_cast<int>(prompt.size()) < n) prompt.push_back(normal[rng() % normal.size()]);
-  return prompt;
-}
 
 class Progress {
  public:
@@ -132,7 +116,7 @@ int RunBenchmark(const RunOptions& o) {
   progress.Say("loaded {} in {:.0f} ms; backend {}", (*model)->description(), load_ms,
                s.backend().device_description());
 
-  const std::vector<int32_t> prompt = MakePrompt((*model)->tokenizer(), o.n_prompt, o.seed);
+  const std::vector<int32_t> prompt = MakeRandomPrompt((*model)->tokenizer(), o.n_prompt, o.seed);
   Sampler sampler(SamplerConfig{}, static_cast<int32_t>(s.n_vocab()));
   std::vector<float> logits;
 

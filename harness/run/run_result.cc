@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "harness/run/stats.h"
+#include "engine/common/stats.h"
 
 namespace tlm {
 

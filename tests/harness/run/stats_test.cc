@@ -1,5 +1,5 @@
 // Tests for descriptive statistics against values computed by hand (and numpy's defaults).
-#include "harness/run/stats.h"
+#include "engine/common/stats.h"
 
 #include <cmath>
 #include <vector>

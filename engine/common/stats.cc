@@ -1,5 +1,5 @@
 // Descriptive statistics over repetition samples (see stats.h for the exact definitions).
-#include "harness/run/stats.h"
+#include "engine/common/stats.h"
 
 #include <algorithm>
 #include <cmath>
