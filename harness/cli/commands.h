@@ -16,6 +16,8 @@ inline constexpr int kExitBadInput = 2;  // usage errors, bad files, bad specs
 void RegisterRunCommand(CLI::App& app);
 void RegisterMakeModelCommand(CLI::App& app);
 void RegisterGenerateCommand(CLI::App& app);
+void RegisterSweepCommand(CLI::App& app);
+void RegisterAgentCommand(CLI::App& app);  // and the hidden `worker`
 
 // The command chosen on the command line sets this during parsing (in its callback).
 void SetCommandAction(std::function<int()> action);
