@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "engine/common/stats.h"
 
@@ -446,21 +447,30 @@ std::string RenderLlamaBenchJson(const RunResult& result) {
 }
 
 std::string RenderLlamaBenchMarkdown(const RunResult& result) {
-  const RunConfig& c = result.config;
+  return RenderLlamaBenchMarkdown(std::span<const RunResult>(&result, 1));
+}
+
+std::string RenderLlamaBenchMarkdown(std::span<const RunResult> results) {
   // llama-bench's column widths: strings are left-aligned, numbers right-aligned.
   const std::vector<MarkdownColumn> columns = {
       {"model", 30, true},   {"size", 10, false}, {"params", 10, false}, {"backend", 10, true},
       {"threads", 7, false}, {"test", 15, false}, {"t/s", 20, false},
   };
   std::vector<std::vector<std::string>> rows;
-  for (const LlamaBenchTest& t : LlamaBenchTests(result)) {
-    const double avg = Mean(t.samples_ts);
-    const double sd = SampleStddev(t.samples_ts);
-    rows.push_back({c.model_type, LlamaBenchSize(c.model_size_bytes), LlamaBenchParams(c.model_n_params),
-                    c.backend, fmt::format("{}", c.threads), t.name(),
-                    fmt::format("{} ± {}", Fixed(avg, 2), Fixed(sd, 2))});
+  std::vector<std::string> commits;
+  for (const RunResult& result : results) {
+    const RunConfig& c = result.config;
+    if (std::find(commits.begin(), commits.end(), c.build_commit) == commits.end()) {
+      commits.push_back(c.build_commit);
+    }
+    for (const LlamaBenchTest& t : LlamaBenchTests(result)) {
+      const double avg = Mean(t.samples_ts);
+      const double sd = SampleStddev(t.samples_ts);
+      rows.push_back({c.model_type, LlamaBenchSize(c.model_size_bytes), LlamaBenchParams(c.model_n_params), c.backend,
+                      fmt::format("{}", c.threads), t.name(), fmt::format("{} ± {}", Fixed(avg, 2), Fixed(sd, 2))});
+    }
   }
-  return MarkdownTable(columns, rows) + fmt::format("\nbuild: {}\n", c.build_commit);
+  return MarkdownTable(columns, rows) + fmt::format("\nbuild: {}\n", fmt::join(commits, ", "));
 }
 
 }  // namespace tlm

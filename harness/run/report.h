@@ -1,6 +1,7 @@
 // Renders a RunResult: human table, our JSON and tidy CSV, and llama-bench compatible JSON/markdown.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -59,5 +60,8 @@ std::string RenderLlamaBenchJson(const RunResult& result);
 // | model | size | params | backend | threads | test | t/s |, tests named "pp512" / "tg128", t/s
 // as "avg ± std", then "build: <commit>".
 std::string RenderLlamaBenchMarkdown(const RunResult& result);
+// One table for several runs (as llama-bench prints several tests), then "build: <commit>" with
+// the distinct commits of the runs in order, separated by ", ". One run gives the output above.
+std::string RenderLlamaBenchMarkdown(std::span<const RunResult> results);
 
 }  // namespace tlm
