@@ -1,4 +1,4 @@
-// tlmbench: one binary, many subcommands (run, make-model; sweep, agent, compare, ... to come).
+// tlmbench: one binary, many subcommands (run, generate, make-model, sweep, agent, export; compare, ... to come).
 #include <cstdio>
 #include <exception>
 #include <new>
@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "harness/cli/commands.h"
+#include "harness/cli/export_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -23,6 +24,9 @@ int main(int argc, char** argv) {
   tlm::RegisterRunCommand(app);
   tlm::RegisterGenerateCommand(app);
   tlm::RegisterMakeModelCommand(app);
+  tlm::RegisterSweepCommand(app);
+  tlm::RegisterAgentCommand(app);
+  tlm::RegisterExportCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
