@@ -141,6 +141,7 @@ Status MemorySamples(const Model& m, const Session& s, PeakMemoryTracker& tracke
 
 void LoadSamples(const LoadedModel& m, Emitter& emit) {
   emit.Sample(0, metric::kLoadMs, m.load_ms, unit::kMs);
+  emit.Sample(0, metric::kModelNParams, static_cast<double>(m.model->n_params()), unit::kCount);
   emit.Sample(0, metric::kBackendInitMs, m.session->load_metrics().backend_init_ms, unit::kMs);
   emit.Sample(0, metric::kCompileMs, m.session->load_metrics().compile_ms, unit::kMs);
 }

@@ -34,6 +34,7 @@ inline constexpr std::string_view kTaskAcc = "task_acc";
 inline constexpr std::string_view kNullRepMs = "null_rep_ms";  // one repetition of the null workload
 inline constexpr std::string_view kBackendInitMs = "backend_init_ms";
 inline constexpr std::string_view kCompileMs = "compile_ms";
+inline constexpr std::string_view kModelNParams = "model_n_params";
 }  // namespace metric
 
 namespace unit {

@@ -359,8 +359,11 @@ class Controller {
       AttemptOutcome out = Execute(a, run->spec);
       lock.lock();
       --in_flight_;
+      const size_t pending_before = pending_.size();
       HandleOutcomeLocked(a, std::move(*run), std::move(out));
-      cv_.notify_all();
+      // Wake the idle agents only when there is new work for them (a retry) or nothing is left:
+      // waking 200 threads per finished run would cost more than the run.
+      if (pending_.size() > pending_before || AllDoneLocked()) cv_.notify_all();
     }
   }
 
