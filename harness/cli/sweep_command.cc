@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 
 #include "devices/agent/agent_server.h"
 #include "harness/cli/commands.h"
@@ -67,6 +68,11 @@ int RunSweepCommand(const SweepFlags& f) {
   if (!f.agents.empty() && !f.farm.empty()) return Fail(InvalidArgument("give --agents or --farm, not both"));
   if (f.max_attempts < 1) return Fail(InvalidArgument("--max-attempts must be at least 1"));
 
+  if (const auto parent = std::filesystem::path(f.out).parent_path(); !parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) return Fail(InvalidArgument("--out {}: cannot create the folder {}: {}", f.out, parent.string(), ec.message()));
+  }
   auto dataset = Dataset::Open(f.out);
   if (!dataset.ok()) return Fail(dataset.status());
   Dataset& db = **dataset;
