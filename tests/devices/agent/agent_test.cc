@@ -93,7 +93,9 @@ TEST_F(AgentTest, ReportsDeviceFactsAndRunsANullWorkloadInAWorker) {
   bool cpu_available = false;
   for (const auto& b : info.backends()) {
     if (b.name() == "cpu") cpu_available = b.available();
-    if (!b.available()) EXPECT_FALSE(b.reason().empty()) << b.name();
+    if (!b.available()) {
+      EXPECT_FALSE(b.reason().empty()) << b.name();
+    }
   }
   EXPECT_TRUE(cpu_available);
 
