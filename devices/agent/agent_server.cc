@@ -6,9 +6,11 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -19,6 +21,7 @@
 #include "devices/agent/worker_process.h"
 #include "devices/probe/device_info.h"
 #include "devices/probe/hygiene.h"
+#include "devices/worker/instruction_counter.h"
 #include "devices/worker/workload.h"
 #include "engine/backend/backend.h"
 #include "engine/common/metric_names.h"
@@ -41,6 +44,36 @@ std::string NowIso8601() {
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
+
+std::string FindOnPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string_view rest = path ? path : "/usr/bin:/bin";
+  while (!rest.empty()) {
+    const size_t colon = rest.find(':');
+    const std::string dir(rest.substr(0, colon));
+    rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
+    const std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return {};
+}
+
+// A private folder under $TMPDIR, removed with everything in it.
+class TempFolder {
+ public:
+  TempFolder() {
+    std::string tmpl = (fs::temp_directory_path() / "tlm-worker-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
+  }
+  ~TempFolder() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 // One measurement at a time per device, first come first served.
 class DeviceLock {
@@ -117,6 +150,11 @@ class AgentService final : public v1::Agent::Service {
       std::error_code ec;
       models_root_ = fs::canonical(options_.models_dir, ec);
     }
+    // The worker binary by its real path: under valgrind, /proc/self/exe would name valgrind.
+    std::error_code ec;
+    if (fs::path real = fs::read_symlink(options_.worker_exe, ec); !ec) options_.worker_exe = real.string();
+    perf_instructions_ = PerfInstructionsAvailable();
+    valgrind_ = FindOnPath("valgrind");
   }
 
   const v1::DeviceInfo& device() const { return device_; }
@@ -177,6 +215,11 @@ class AgentService final : public v1::Agent::Service {
       if (!path.ok()) return send_error(v1::REFUSED, path.status().message());
       model_path = *path;
     }
+    const bool callgrind = spec.counter() == "instructions" && !perf_instructions_.ok();
+    if (callgrind && valgrind_.empty())
+      return send_error(v1::REFUSED, fmt::format("cannot count instructions on this device: {}; and valgrind "
+                                                 "(callgrind) is not installed",
+                                                 perf_instructions_.message()));
     if (spec.workload() != "null") {
       std::string why;
       if (!DeviceMatches(device_, {}, {}, spec.backend().empty() ? "cpu" : spec.backend(), &why))
@@ -380,6 +423,8 @@ class AgentService final : public v1::Agent::Service {
   }
 
   AgentOptions options_;
+  Status perf_instructions_;
+  std::string valgrind_;  // "" when not installed
   DeviceProbeOptions probe_;
   v1::DeviceInfo device_;
   fs::path models_root_;

@@ -47,7 +47,8 @@ std::string DescribeSignal(int signal) {
 
 StatusOr<std::unique_ptr<WorkerProcess>> WorkerProcess::Spawn(const std::string& exe,
                                                               const std::vector<std::string>& args,
-                                                              const std::string& stdin_data) {
+                                                              const std::string& stdin_data,
+                                                              const std::vector<std::string>& extra_env) {
   Pipe in, events, err;
   TLM_RETURN_IF_ERROR(MakePipe(&in));
   TLM_RETURN_IF_ERROR(MakePipe(&events));
@@ -74,7 +75,11 @@ StatusOr<std::unique_ptr<WorkerProcess>> WorkerProcess::Spawn(const std::string&
   argv.push_back(nullptr);
   auto proc = std::unique_ptr<WorkerProcess>(new WorkerProcess());
   proc->started_ = Clock::now();
-  const int rc = ::posix_spawn(&proc->pid_, exe.c_str(), &actions, &attr, argv.data(), environ);
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  for (const std::string& e : extra_env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  const int rc = ::posix_spawn(&proc->pid_, exe.c_str(), &actions, &attr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return Internal("cannot start the worker {}: {}", exe, std::strerror(rc));

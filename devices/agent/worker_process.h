@@ -32,8 +32,10 @@ class WorkerProcess {
   enum class Next { kEvent, kEnd, kTimeout };
 
   // Starts exe with args (argv[0] is exe), stdin_data on its stdin, events read from its fd 3.
+  // extra_env ("NAME=value") is added to this process's environment for the worker.
   static StatusOr<std::unique_ptr<WorkerProcess>> Spawn(const std::string& exe, const std::vector<std::string>& args,
-                                                        const std::string& stdin_data);
+                                                        const std::string& stdin_data,
+                                                        const std::vector<std::string>& extra_env = {});
   ~WorkerProcess();  // kills a worker still running and reaps it
   WorkerProcess(const WorkerProcess&) = delete;
   WorkerProcess& operator=(const WorkerProcess&) = delete;

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "devices/probe/memory.h"
+#include "devices/worker/instruction_counter.h"
 #include "engine/common/metric_names.h"
 #include "engine/common/sha256.h"
 #include "engine/common/stats.h"
@@ -167,9 +168,17 @@ StatusOr<v1::RunResult> RunGenerate(const v1::RunSpec& spec, const std::string& 
   const std::vector<int32_t> prompt = MakeRandomPrompt(m.model->tokenizer(), spec.n_prompt(), mp.seed());
   Sampler sampler(SamplerConfig{}, static_cast<int32_t>(s.n_vocab()));
   std::vector<float> logits;
+  std::unique_ptr<InstructionCounter> counter;
+  if (spec.counter() == "instructions") {
+    TLM_ASSIGN_OR_RETURN(counter, InstructionCounter::Create());
+    emit.Progress(fmt::format("counting instructions with {}", counter->source()));
+  } else if (!spec.counter().empty()) {
+    return InvalidArgument("unknown counter '{}' (known: instructions)", spec.counter());
+  }
   auto one_rep = [&](int rep) -> Status {
     s.Reset();
     sampler.Reset();
+    if (counter && rep > 0) TLM_RETURN_IF_ERROR(counter->Start());
     const auto t0 = Clock::now();
     TLM_RETURN_IF_ERROR(s.Prefill(prompt, &logits));
     int32_t token = sampler.Sample(logits);
@@ -185,6 +194,10 @@ StatusOr<v1::RunResult> RunGenerate(const v1::RunSpec& spec, const std::string& 
       t_prev = t;
     }
     if (rep <= 0) return Status::Ok();  // warm-up
+    if (counter) {
+      TLM_ASSIGN_OR_RETURN(uint64_t instructions, counter->Stop());
+      emit.Sample(rep, metric::kInstructions, static_cast<double>(instructions), unit::kCount);
+    }
     const double ttft_ms = MsBetween(t0, t_first);
     emit.Sample(rep, metric::kTtftMs, ttft_ms, unit::kMs);
     emit.Sample(rep, metric::kPrefillTps, spec.n_prompt() / (ttft_ms / 1000.0), unit::kTokensPerS);

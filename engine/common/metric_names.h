@@ -35,6 +35,7 @@ inline constexpr std::string_view kNullRepMs = "null_rep_ms";  // one repetition
 inline constexpr std::string_view kBackendInitMs = "backend_init_ms";
 inline constexpr std::string_view kCompileMs = "compile_ms";
 inline constexpr std::string_view kModelNParams = "model_n_params";
+inline constexpr std::string_view kInstructions = "instructions";  // retired, per repetition (--counter instructions)
 }  // namespace metric
 
 namespace unit {

@@ -25,10 +25,13 @@ struct SweepFlags {
   std::string agents;
   std::string farm;
   std::string out = "results.db";
+  std::string store;  // a PostgreSQL URL: the dataset, instead of --out
   std::string resume;
   std::string models_dir;
+  std::string local_name;
   std::string auth_token_file, tls_ca, tls_cert, tls_key;
   std::string progress = "auto";
+  std::string counter;
   int max_attempts = 3;
   double agent_grace_s = 20;
   bool no_summary = false;
@@ -68,12 +71,18 @@ int RunSweepCommand(const SweepFlags& f) {
   if (!f.agents.empty() && !f.farm.empty()) return Fail(InvalidArgument("give --agents or --farm, not both"));
   if (f.max_attempts < 1) return Fail(InvalidArgument("--max-attempts must be at least 1"));
 
-  if (const auto parent = std::filesystem::path(f.out).parent_path(); !parent.empty()) {
+  // The dataset: --store (a PostgreSQL URL), else --out (an SQLite file, or a PostgreSQL URL too).
+  const std::string& location = f.store.empty() ? f.out : f.store;
+  if (!f.store.empty() && !sql::IsPostgresUrl(f.store))
+    return Fail(InvalidArgument("--store takes a postgresql://... URL (an SQLite file goes to --out)"));
+  if (const auto parent = std::filesystem::path(f.out).parent_path();
+      !parent.empty() && !sql::IsPostgresUrl(location)) {
     std::error_code ec;
     std::filesystem::create_directories(parent, ec);
-    if (ec) return Fail(InvalidArgument("--out {}: cannot create the folder {}: {}", f.out, parent.string(), ec.message()));
+    if (ec)
+      return Fail(InvalidArgument("--out {}: cannot create the folder {}: {}", f.out, parent.string(), ec.message()));
   }
-  auto dataset = Dataset::Open(f.out);
+  auto dataset = Dataset::Open(location);
   if (!dataset.ok()) return Fail(dataset.status());
   Dataset& db = **dataset;
 
@@ -89,6 +98,21 @@ int RunSweepCommand(const SweepFlags& f) {
     scenario = LoadScenario(f.spec);
     sweep.sweep_id = NewSweepId();
     sweep.spec_path = f.spec;
+    // --counter becomes part of the spec stored with the sweep, so that --resume and the spec
+    // hashes see exactly what ran.
+    if (scenario.ok() && !f.counter.empty() && f.counter != "wall") {
+      bool has_counter = false;
+      for (const auto& r : scenario->runs) has_counter |= !r.counter().empty();
+      if (!has_counter) {
+        std::string text = scenario->text;
+        if (!text.empty() && text.back() != '\n') text += '\n';
+        text += "counter: " + f.counter + "  # from tlmbench sweep --counter\n";
+        scenario = ParseScenario(text, f.spec);
+      } else if (scenario->runs.front().counter() != f.counter) {
+        return Fail(InvalidArgument("--counter {} disagrees with the spec's counter: {}", f.counter,
+                                    scenario->runs.front().counter()));
+      }
+    }
   }
   if (!scenario.ok()) return Fail(scenario.status());
   std::vector<tlmbench::v1::RunSpec> runs = scenario->runs;
@@ -136,6 +160,7 @@ int RunSweepCommand(const SweepFlags& f) {
     AgentOptions ao;
     ao.listen = "127.0.0.1:0";
     ao.models_dir = f.models_dir.empty() ? ModelCacheDir() : f.models_dir;
+    ao.name = f.local_name;
     ao.build.set_git_commit(BuildCommit());
     ao.build.set_version(TLM_VERSION_STRING);
     ao.log_runs = false;
@@ -158,7 +183,7 @@ int RunSweepCommand(const SweepFlags& f) {
   sweep.agents = agents_desc;
   if (Status st = db.BeginSweep(sweep); !st.ok()) return Fail(st, kExitFailure);
   fmt::print(stderr, "[sweep] {} {}: {} runs from {} -> {}\n", f.resume.empty() ? "sweep" : "resuming", sweep.sweep_id,
-             runs.size(), sweep.spec_path, f.out);
+             runs.size(), sweep.spec_path, db.path());
 
   struct sigaction sa {};
   sa.sa_handler = OnInterrupt;
@@ -191,9 +216,11 @@ int RunSweepCommand(const SweepFlags& f) {
     counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", n, status);
   fmt::print(stderr, "[sweep] {} {}: {} written this time{}{} in {:.1f} s; dataset {}\n", sweep.sweep_id,
              interrupted ? "interrupted" : "done", outcome->written, counts.empty() ? "" : " (" + counts + ")",
-             outcome->skipped ? fmt::format(", {} already finished", outcome->skipped) : "", outcome->wall_s, f.out);
+             outcome->skipped ? fmt::format(", {} already finished", outcome->skipped) : "", outcome->wall_s,
+             db.path());
   if (interrupted) {
-    fmt::print(stderr, "[sweep] finish it with: tlmbench sweep --resume {} --out {}\n", sweep.sweep_id, f.out);
+    fmt::print(stderr, "[sweep] finish it with: tlmbench sweep --resume {} {} {}\n", sweep.sweep_id,
+               f.store.empty() ? "--out" : "--store", db.path());
     return 130;
   }
   return not_ok > 0 ? kExitFailure : kExitOk;
@@ -212,9 +239,15 @@ void RegisterSweepCommand(CLI::App& app) {
   cmd->add_option("--agents", f->agents, "Agents to use: host:port,host:port,...");
   cmd->add_option("--farm", f->farm, "Farm file listing agents and their credentials (see docs/farm.md)");
   cmd->add_option("-o,--out", f->out, "Dataset file (SQLite), created if missing")->capture_default_str();
+  cmd->add_option("--store", f->store,
+                  "Shared dataset on PostgreSQL instead of --out: postgresql://USER:PASSWORD@HOST:PORT/DB "
+                  "(schema created if missing; see docs/dataset.md)");
   cmd->add_option("--resume", f->resume,
                   "Finish an interrupted sweep of --out by its id (runs already written are kept)");
   cmd->add_option("--models-dir", f->models_dir, "Models of the local agent (default: the model cache)");
+  cmd->add_option("--local-name", f->local_name,
+                  "Device name of the local agent in the dataset (default: the host name); a stable name lets "
+                  "datasets from different machines be compared");
   cmd->add_option("--auth-token-file", f->auth_token_file, "Token the agents require");
   cmd->add_option("--tls-ca", f->tls_ca, "Reach agents over TLS, trusting this CA (PEM)");
   cmd->add_option("--tls-cert", f->tls_cert, "Client certificate for mutual TLS (PEM)");
@@ -226,6 +259,10 @@ void RegisterSweepCommand(CLI::App& app) {
   cmd->add_option("--progress", f->progress, "auto (a bar on a terminal, lines otherwise), bar, lines, quiet")
       ->check(CLI::IsMember({"auto", "bar", "lines", "quiet"}))
       ->capture_default_str();
+  cmd->add_option("--counter", f->counter,
+                  "instructions: also count retired instructions per repetition (perf_event_open where the "
+                  "device allows it, callgrind otherwise): deterministic figures for per-commit gates")
+      ->check(CLI::IsMember({"wall", "instructions"}));
   cmd->add_flag("--no-summary", f->no_summary, "Do not print the summary table at the end");
   cmd->callback([f] { SetCommandAction([f] { return RunSweepCommand(*f); }); });
 }

@@ -668,7 +668,7 @@ StatusOr<Scenario> Parser::Run() {
   }
 
   static const std::vector<std::string_view> kKeys = {"name",    "description", "workload", "timeout_s", "measurement",
-                                                      "devices", "accuracy",    "null",     "matrix"};
+                                                      "devices", "accuracy",    "null",     "matrix",    "counter"};
   TLM_ASSIGN_OR_RETURN(std::vector<MapEntry> entries, ReadMap(Field{root, root_mark, ""}, &kKeys));
 
   Scenario s;
@@ -690,6 +690,12 @@ StatusOr<Scenario> Parser::Run() {
   double timeout_s = kDefaultTimeoutS;
   if (const MapEntry* e = Find(entries, "timeout_s")) {
     TLM_ASSIGN_OR_RETURN(timeout_s, ReadDouble(e->value, 0, false));
+  }
+
+  std::string counter;
+  if (const MapEntry* e = Find(entries, "counter")) {
+    TLM_ASSIGN_OR_RETURN(counter, ReadChoice(e->value, {"wall", "instructions"}));
+    if (counter == "wall") counter.clear();
   }
 
   tlmbench::v1::Measurement measurement;
@@ -749,6 +755,7 @@ StatusOr<Scenario> Parser::Run() {
     r.mutable_labels()->insert(s.labels.begin(), s.labels.end());
     for (const std::string& c : s.capabilities) r.add_capabilities(c);
     if (workload_ == kWorkloadNull) *r.mutable_null_workload() = null_workload;
+    r.set_counter(counter);
     r.set_source(Source(p.mark));
     r.set_spec_hash(ComputeSpecHash(r));
     s.runs.push_back(std::move(r));
