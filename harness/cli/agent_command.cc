@@ -77,8 +77,7 @@ int RunAgent(const AgentFlags& f) {
   o.default_timeout_s = f.default_timeout_s;
   o.null_in_process = f.null_in_process;
   o.log_runs = !f.quiet;
-  o.build.set_git_commit(BuildCommit());
-  o.build.set_version(TLM_VERSION_STRING);
+  o.build = BuildInfoOfThisBinary();
 
   // SIGINT/SIGTERM end the agent cleanly: block them here, before gRPC starts its threads, and
   // wait for them on a thread of our own.

@@ -1,7 +1,7 @@
 // The selected subcommand's action, and build facts.
 #include "harness/cli/commands.h"
 
-#include "tlm_build_commit.h"  // generated: TLM_GIT_COMMIT
+#include "tlm_build_commit.h"  // generated: TLM_GIT_COMMIT, TLM_GIT_COMMIT_TIME
 
 namespace tlm {
 namespace {
@@ -19,5 +19,13 @@ int RunSelectedCommand() {
 }
 
 const char* BuildCommit() { return TLM_GIT_COMMIT; }
+
+tlmbench::v1::BuildInfo BuildInfoOfThisBinary() {
+  tlmbench::v1::BuildInfo build;
+  build.set_git_commit(TLM_GIT_COMMIT);
+  build.set_commit_time(TLM_GIT_COMMIT_TIME);
+  build.set_version(TLM_VERSION_STRING);
+  return build;
+}
 
 }  // namespace tlm

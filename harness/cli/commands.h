@@ -6,6 +6,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "tlmbench/v1/run.pb.h"
+
 namespace tlm {
 
 // Exit codes shared by all commands.
@@ -24,5 +26,7 @@ void SetCommandAction(std::function<int()> action);
 int RunSelectedCommand();
 
 const char* BuildCommit();
+// Commit, commit time and version of this binary, as results record them.
+tlmbench::v1::BuildInfo BuildInfoOfThisBinary();
 
 }  // namespace tlm

@@ -136,6 +136,7 @@ int RunSweepCommand(const SweepFlags& f) {
 
   SweepOptions options;
   options.max_attempts = f.max_attempts;
+  options.controller_build = BuildInfoOfThisBinary();
   options.agent_grace_s = f.agent_grace_s;
   using PS = SweepOptions::ProgressStyle;
   options.progress = f.progress == "bar"     ? PS::kBar
@@ -161,8 +162,7 @@ int RunSweepCommand(const SweepFlags& f) {
     ao.listen = "127.0.0.1:0";
     ao.models_dir = f.models_dir.empty() ? ModelCacheDir() : f.models_dir;
     ao.name = f.local_name;
-    ao.build.set_git_commit(BuildCommit());
-    ao.build.set_version(TLM_VERSION_STRING);
+    ao.build = BuildInfoOfThisBinary();
     ao.log_runs = false;
     auto server = AgentServer::Start(ao);
     if (!server.ok()) return Fail(server.status().WithContext("starting the local agent"));

@@ -404,6 +404,7 @@ class Controller {
     if (interrupt_.load()) ctx.TryCancel();
     v1::RunScenarioRequest req;
     *req.mutable_spec() = spec;
+    *req.mutable_controller_build() = options_.controller_build;
     auto reader = a.stub->RunScenario(&ctx, req);
     progress_->Started(spec, a.device.name());
     v1::RunEvent e;

@@ -30,6 +30,7 @@ struct SweepOptions {
   double agent_grace_s = 20;  // a lost agent is retried this long before it is given up
   double connect_timeout_s = 5;
   enum class ProgressStyle { kAuto, kBar, kLines, kQuiet } progress = ProgressStyle::kAuto;
+  tlmbench::v1::BuildInfo controller_build;  // sent with every run
 };
 
 struct SweepOutcome {
