@@ -168,9 +168,10 @@ class AgentService final : public v1::Agent::Service {
                              v1::DeviceInfo* reply) override {
     if (grpc::Status st = CheckAuth(ctx); !st.ok()) return st;
     // Models come and go: list them afresh; the rest was probed at start.
-    v1::DeviceInfo fresh = ProbeDevice(probe_);
     *reply = device_;
-    *reply->mutable_models() = fresh.models();
+    reply->clear_models();
+    if (!options_.models_dir.empty())
+      for (v1::ModelFile& m : ListModelFiles(options_.models_dir)) *reply->add_models() = std::move(m);
     return grpc::Status::OK;
   }
 
