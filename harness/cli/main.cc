@@ -1,4 +1,4 @@
-// tlmbench: one binary, many subcommands (run, generate, make-model, sweep, agent, export; compare, ... to come).
+// tlmbench: one binary, many subcommands (run, generate, make-model, sweep, agent, export, compare, history; ... to come).
 #include <cstdio>
 #include <exception>
 #include <new>
@@ -8,7 +8,9 @@
 #include <fmt/format.h>
 
 #include "harness/cli/commands.h"
+#include "harness/cli/compare_command.h"
 #include "harness/cli/export_command.h"
+#include "harness/cli/history_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -27,6 +29,8 @@ int main(int argc, char** argv) {
   tlm::RegisterSweepCommand(app);
   tlm::RegisterAgentCommand(app);
   tlm::RegisterExportCommand(app);
+  tlm::RegisterCompareCommand(app);
+  tlm::RegisterHistoryCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
