@@ -20,6 +20,8 @@ find_package(CLI11 CONFIG ${_tlm_req})
 find_package(nlohmann_json ${_tlm_req})
 find_package(yaml-cpp ${_tlm_req})
 find_package(SQLite3 ${_tlm_req})
+# libpq: the PostgreSQL dataset (tlmbench sweep --store postgresql://...); without it, SQLite only.
+pkg_check_modules(LIBPQ ${_tlm_req} IMPORTED_TARGET libpq)
 find_program(GLSLC_EXECUTABLE glslc ${_tlm_req})
 
 # XNNPACK ships no CMake config in Debian: find the header and libraries directly.
@@ -35,4 +37,4 @@ endif()
 
 message(STATUS "tlmbench packages: fmt=${fmt_FOUND} benchmark=${benchmark_FOUND} gtest=${GTest_FOUND} "
                "opencl=${OpenCL_FOUND} vulkan=${Vulkan_FOUND} protobuf=${Protobuf_FOUND} grpc=${gRPC_FOUND} "
-               "xnnpack=${XNNPACK_LIBRARY} glslc=${GLSLC_EXECUTABLE}")
+               "xnnpack=${XNNPACK_LIBRARY} glslc=${GLSLC_EXECUTABLE} libpq=${LIBPQ_FOUND}")

@@ -1,8 +1,10 @@
-// The comparison dataset on SQLite: schema creation and migration, and the writes of the sweep
+// The comparison dataset on SQLite or PostgreSQL (harness/store/sql.h): schema creation and migration, and the writes of the sweep
 // controller (sweeps, devices, attempts, final results with their samples, exactly once).
 #include "harness/store/dataset.h"
 
 #include <chrono>
+#include <cstdlib>
+#include <thread>
 #include <map>
 #include <utility>
 #include <vector>
@@ -11,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness/run/run_result.h"
+#include "harness/store/sqlite_backend.h"
 
 namespace tlm {
 namespace {
@@ -175,41 +178,69 @@ std::string_view VerdictName(v1::Verdict verdict) {
 
 Status Dataset::Context(const Status& st) const { return st.WithContext(fmt::format("dataset {}", path_)); }
 
+std::string DatasetSchemaSql(sql::Dialect dialect) {
+  if (dialect == sql::Dialect::kSqlite) return std::string(kSchemaV1);
+  // PostgreSQL: the same tables and columns. 64-bit integers and doubles as SQLite has them, text
+  // compared bytewise as SQLite does, no WITHOUT ROWID, and runs.rowid (write order, SQLite's rowid)
+  // as a real column at the end.
+  std::string ddl(kSchemaV1);
+  auto replace_all = [&ddl](std::string_view from, std::string_view to) {
+    for (size_t p = ddl.find(from); p != std::string::npos; p = ddl.find(from, p + to.size())) {
+      ddl.replace(p, from.size(), to);
+    }
+  };
+  replace_all(" TEXT", " TEXT COLLATE \"C\"");
+  replace_all(" INTEGER", " BIGINT");
+  replace_all(" REAL", " DOUBLE PRECISION");
+  replace_all(") WITHOUT ROWID;", ");");
+  replace_all("  written_at              TEXT COLLATE \"C\" NOT NULL\n);",
+              "  written_at              TEXT COLLATE \"C\" NOT NULL,\n"
+              "  rowid                   BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE\n);");
+  return ddl;
+}
+
 StatusOr<std::unique_ptr<Dataset>> Dataset::Open(const std::string& path) {
   if (path.empty()) return InvalidArgument("dataset path is empty");
-  auto db = sqlite::Connection::Open(path);
+  const bool postgres = sql::IsPostgresUrl(path);
+  auto db = postgres ? sql::OpenPostgres(path) : sql::OpenSqlite(path);
   if (!db.ok()) return db.status().WithContext("dataset");
-  std::unique_ptr<Dataset> dataset(new Dataset(std::move(*db), path));
-  TLM_RETURN_IF_ERROR(dataset->Configure());
-  TLM_RETURN_IF_ERROR(dataset->Migrate());
+  std::unique_ptr<Dataset> dataset(new Dataset(std::move(*db), sql::RedactUrl(path)));
+  if (postgres) {
+    TLM_RETURN_IF_ERROR(dataset->MigratePostgres());
+  } else {
+    TLM_RETURN_IF_ERROR(dataset->Configure());
+    TLM_RETURN_IF_ERROR(dataset->Migrate());
+  }
   return dataset;
 }
 
 Status Dataset::Configure() {
-  sqlite3_busy_timeout(db_->handle(), kBusyTimeoutMs);
+  sqlite::Connection& lite = *sql::SqliteOf(*db_);
+  sqlite3_busy_timeout(lite.handle(), kBusyTimeoutMs);
   // The first read of the file: a file that is not SQLite fails here with a clear message.
   {
-    auto probe = db_->Prepare("SELECT count(*) FROM sqlite_master");
+    auto probe = lite.Prepare("SELECT count(*) FROM sqlite_master");
     Status st = probe.ok() ? probe->Step().status() : probe.status();
     if (!st.ok()) {
       if (st.code() == StatusCode::kDataLoss) {
         return DataLoss("{} is not a tlmbench dataset: not an SQLite database, or a corrupt one ({})", path_,
-                        db_->LastError());
+                        lite.LastError());
       }
       return Context(st);
     }
   }
   // WAL: readers (export, report) never block the controller's writes, nor it them.
   {
-    TLM_ASSIGN_OR_RETURN(sqlite::Statement wal, db_->Prepare("PRAGMA journal_mode=WAL"));
+    TLM_ASSIGN_OR_RETURN(sqlite::Statement wal, lite.Prepare("PRAGMA journal_mode=WAL"));
     if (Status st = wal.Run(); !st.ok()) return Context(st);
   }
-  return Context(db_->Exec("PRAGMA foreign_keys=ON"));
+  return Context(lite.Exec("PRAGMA foreign_keys=ON"));
 }
 
 Status Dataset::Migrate() {
-  auto read_version = [this]() -> StatusOr<int64_t> {
-    TLM_ASSIGN_OR_RETURN(sqlite::Statement stmt, db_->Prepare("PRAGMA user_version"));
+  sqlite::Connection& lite = *sql::SqliteOf(*db_);
+  auto read_version = [&lite]() -> StatusOr<int64_t> {
+    TLM_ASSIGN_OR_RETURN(sqlite::Statement stmt, lite.Prepare("PRAGMA user_version"));
     TLM_ASSIGN_OR_RETURN(bool row, stmt.Step());
     return row ? stmt.Int(0) : 0;
   };
@@ -220,35 +251,93 @@ Status Dataset::Migrate() {
                          path_, version, kDatasetSchemaVersion);
   }
   // Another process may be creating the schema right now: decide under the write lock.
-  auto tx = sqlite::Transaction::Begin(*db_);
+  auto tx = sql::Transaction::Begin(*db_);
   if (!tx.ok()) return Context(tx.status());
   TLM_ASSIGN_OR_RETURN(version, read_version());
   if (version == kDatasetSchemaVersion) return Context((*tx)->Commit());
   if (version == 0) {
-    TLM_ASSIGN_OR_RETURN(sqlite::Statement tables, db_->Prepare("SELECT count(*) FROM sqlite_master"));
+    TLM_ASSIGN_OR_RETURN(sqlite::Statement tables, lite.Prepare("SELECT count(*) FROM sqlite_master"));
     TLM_ASSIGN_OR_RETURN(bool row, tables.Step());
     if (row && tables.Int(0) > 0) {
       return InvalidArgument(
           "{} is an SQLite database but not a tlmbench dataset (it has tables and no schema version)", path_);
     }
-    if (Status st = db_->Exec(kSchemaV1); !st.ok()) return Context(st);
-    TLM_ASSIGN_OR_RETURN(sqlite::Statement info,
-                         db_->Prepare("INSERT INTO schema_info(key, value) VALUES ('schema_version', ?1), "
-                                      "('created_at', ?2)"));
-    info.BindText(1, fmt::format("{}", kDatasetSchemaVersion)).BindText(2, NowUtc());
-    if (Status st = info.Run(); !st.ok()) return Context(st);
+    if (Status st = CreateSchemaLocked(); !st.ok()) return Context(st);
     // Later versions migrate here, one step at a time: if (version == 1) { ...; version = 2; }
   }
-  if (Status st = db_->Exec(fmt::format("PRAGMA user_version = {}", kDatasetSchemaVersion)); !st.ok()) {
+  if (Status st = lite.Exec(fmt::format("PRAGMA user_version = {}", kDatasetSchemaVersion)); !st.ok()) {
     return Context(st);
   }
   return Context((*tx)->Commit());
 }
 
-sqlite3* Dataset::handle() { return db_->handle(); }
+Status Dataset::CreateSchemaLocked() {
+  TLM_RETURN_IF_ERROR(db_->Exec(DatasetSchemaSql(db_->dialect())));
+  TLM_ASSIGN_OR_RETURN(sql::Statement info, db_->Prepare("INSERT INTO schema_info(key, value) VALUES "
+                                                         "('schema_version', $1), ('created_at', $2)"));
+  info.BindText(1, fmt::format("{}", kDatasetSchemaVersion)).BindText(2, NowUtc());
+  return info.Run();
+}
+
+// PostgreSQL keeps the version in schema_info only. Several controllers may open a fresh database at
+// once: the schema is created under a transaction-scoped advisory lock, by the first of them.
+Status Dataset::MigratePostgres() {
+  auto read_version = [this]() -> StatusOr<int64_t> {
+    // pg_tables, not to_regclass: a name looked up before the lock may be cached as missing.
+    TLM_ASSIGN_OR_RETURN(sql::Statement has,
+                         db_->Prepare("SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
+                                      "AND tablename = 'schema_info'"));
+    TLM_ASSIGN_OR_RETURN(bool row, has.Step());
+    if (!row || has.Int(0) == 0) return 0;
+    TLM_ASSIGN_OR_RETURN(sql::Statement stmt,
+                         db_->Prepare("SELECT value FROM schema_info WHERE key = 'schema_version'"));
+    TLM_ASSIGN_OR_RETURN(row, stmt.Step());
+    return row ? std::strtoll(stmt.Text(0).c_str(), nullptr, 10) : 0;
+  };
+  auto check = [this](int64_t version) -> Status {
+    if (version > kDatasetSchemaVersion) {
+      return Unimplemented("dataset {} has schema version {}, newer than this tlmbench reads ({}); update tlmbench",
+                           path_, version, kDatasetSchemaVersion);
+    }
+    return Status::Ok();
+  };
+  auto version = read_version();
+  if (!version.ok()) return Context(version.status());
+  if (*version == kDatasetSchemaVersion) return Status::Ok();
+  TLM_RETURN_IF_ERROR(check(*version));
+  auto tx = sql::Transaction::Begin(*db_);
+  if (!tx.ok()) return Context(tx.status());
+  if (Status st = db_->Exec("SELECT pg_advisory_xact_lock(7596133526201270884)"); !st.ok()) return Context(st);
+  version = read_version();
+  if (!version.ok()) return Context(version.status());
+  TLM_RETURN_IF_ERROR(check(*version));
+  if (*version == kDatasetSchemaVersion) return Context((*tx)->Commit());
+  if (*version == 0) {
+    // A shared database may hold other tables; refuse only one that holds ours without a version.
+    TLM_ASSIGN_OR_RETURN(sql::Statement tables,
+                         db_->Prepare("SELECT count(*) FROM information_schema.tables WHERE table_schema = "
+                                      "current_schema() AND table_name IN ('sweeps', 'devices', 'runs', "
+                                      "'attempts', 'samples')"));
+    TLM_ASSIGN_OR_RETURN(bool row, tables.Step());
+    if (row && tables.Int(0) > 0) {
+      return InvalidArgument(
+          "{} has tables named like a tlmbench dataset's (sweeps, runs, ...) but no schema_info: not a tlmbench "
+          "dataset (use another database, or another schema with ?options=-csearch_path%3DNAME)",
+          path_);
+    }
+    if (Status st = CreateSchemaLocked(); !st.ok()) return Context(st);
+    // Later versions migrate here, one step at a time.
+  }
+  return Context((*tx)->Commit());
+}
+
+sqlite3* Dataset::handle() {
+  sqlite::Connection* lite = sql::SqliteOf(*db_);
+  return lite != nullptr ? lite->handle() : nullptr;
+}
 
 StatusOr<bool> Dataset::HasSweepLocked(std::string_view sweep_id) {
-  TLM_ASSIGN_OR_RETURN(sqlite::Statement stmt, db_->Prepare("SELECT 1 FROM sweeps WHERE sweep_id = ?1"));
+  TLM_ASSIGN_OR_RETURN(sql::Statement stmt, db_->Prepare("SELECT 1 FROM sweeps WHERE sweep_id = $1"));
   stmt.BindText(1, sweep_id);
   return stmt.Step();
 }
@@ -272,7 +361,7 @@ Status Dataset::BeginSweep(const SweepRecord& sweep) {
   auto stmt = db_->Prepare(R"sql(
     INSERT INTO sweeps (sweep_id, name, spec_path, spec_text, started_at, finished_at, status,
                         controller_commit, controller_host, n_runs, agents)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
     ON CONFLICT (sweep_id) DO UPDATE SET
       status = 'running', finished_at = NULL, controller_commit = excluded.controller_commit,
       controller_host = excluded.controller_host, n_runs = excluded.n_runs, agents = excluded.agents)sql");
@@ -296,7 +385,7 @@ Status Dataset::FinishSweep(std::string_view sweep_id, std::string_view status, 
     return InvalidArgument("sweep {}: status '{}' is not one of running, done, interrupted, failed", sweep_id, status);
   }
   std::lock_guard<std::mutex> lock(mu_);
-  auto stmt = db_->Prepare("UPDATE sweeps SET status = ?2, finished_at = ?3 WHERE sweep_id = ?1");
+  auto stmt = db_->Prepare("UPDATE sweeps SET status = $2, finished_at = $3 WHERE sweep_id = $1");
   if (!stmt.ok()) return Context(stmt.status());
   stmt->BindText(1, sweep_id).BindText(2, status).BindTextOrNull(3, finished_at);
   if (Status st = stmt->Run(); !st.ok()) return Context(st);
@@ -308,7 +397,7 @@ StatusOr<SweepRecord> Dataset::LoadSweep(std::string_view sweep_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto stmt = db_->Prepare(
       "SELECT sweep_id, name, spec_path, spec_text, started_at, finished_at, status, controller_commit, "
-      "controller_host, n_runs, agents FROM sweeps WHERE sweep_id = ?1");
+      "controller_host, n_runs, agents FROM sweeps WHERE sweep_id = $1");
   if (!stmt.ok()) return Context(stmt.status());
   stmt->BindText(1, sweep_id);
   auto row = stmt->Step();
@@ -338,7 +427,7 @@ Status Dataset::UpsertDevice(const v1::DeviceInfo& device, std::string_view seen
   std::lock_guard<std::mutex> lock(mu_);
   auto stmt = db_->Prepare(R"sql(
     INSERT INTO devices (name, hostname, labels_json, facts_json, first_seen, last_seen)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+    VALUES ($1, $2, $3, $4, $5, $5)
     ON CONFLICT (name) DO UPDATE SET
       hostname = excluded.hostname, labels_json = excluded.labels_json, facts_json = excluded.facts_json,
       last_seen = excluded.last_seen)sql");
@@ -357,7 +446,7 @@ Status Dataset::RecordAttempt(const v1::RunSpec& spec, std::string_view agent, v
   std::lock_guard<std::mutex> lock(mu_);
   auto stmt = db_->Prepare(R"sql(
     INSERT INTO attempts (run_id, attempt, sweep_id, agent, status, error, started_at, finished_at)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
     ON CONFLICT (run_id, attempt) DO UPDATE SET
       sweep_id = excluded.sweep_id, agent = excluded.agent, status = excluded.status, error = excluded.error,
       started_at = excluded.started_at, finished_at = excluded.finished_at)sql");
@@ -384,13 +473,28 @@ Status Dataset::WriteResult(const v1::RunSpec& spec, const v1::RunResult& result
     return InvalidArgument("WriteResult: run {} has no status", run_id);
   }
   TLM_ASSIGN_OR_RETURN(std::string spec_json, ProtoJson(spec));
-  auto context = [&](const Status& st) { return Context(st.WithContext(fmt::format("run {}", run_id))); };
 
   std::lock_guard<std::mutex> lock(mu_);
-  auto tx = sqlite::Transaction::Begin(*db_);
+  // PostgreSQL: a lost connection, a deadlock or a serialization failure rolls the transaction back;
+  // it is tried again from the start (the row is still written at most once). SQLite has waited for
+  // its busy timeout already.
+  const int tries = db_->dialect() == sql::Dialect::kPostgres ? 4 : 1;
+  for (int attempt = 1;; ++attempt) {
+    Status st = WriteResultLocked(spec, result, spec_json, written);
+    if (st.ok() || st.code() != StatusCode::kUnavailable || attempt >= tries) return st;
+    if (written != nullptr) *written = false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
+  }
+}
+
+Status Dataset::WriteResultLocked(const v1::RunSpec& spec, const v1::RunResult& result, const std::string& spec_json,
+                                  bool* written) {
+  const std::string& run_id = spec.run_id();
+  auto context = [&](const Status& st) { return Context(st.WithContext(fmt::format("run {}", run_id))); };
+  auto tx = sql::Transaction::Begin(*db_);
   if (!tx.ok()) return context(tx.status());
   {
-    auto exists = db_->Prepare("SELECT 1 FROM runs WHERE run_id = ?1");
+    auto exists = db_->Prepare("SELECT 1 FROM runs WHERE run_id = $1");
     if (!exists.ok()) return context(exists.status());
     exists->BindText(1, run_id);
     auto row = exists->Step();
@@ -447,13 +551,16 @@ Status Dataset::WriteResult(const v1::RunSpec& spec, const v1::RunResult& result
   std::string names, params;
   for (size_t i = 0; i < std::size(kColumns); ++i) {
     names += fmt::format("{}{}", i ? ", " : "", kColumns[i]);
-    params += fmt::format("{}?{}", i ? ", " : "", i + 1);
+    params += fmt::format("{}${}", i ? ", " : "", i + 1);
   }
-  auto insert = db_->Prepare(fmt::format("INSERT INTO runs ({}) VALUES ({})", names, params));
+  // Concurrent writers of one run (two controllers, a replayed stream): the first commit wins, the
+  // others insert nothing (PostgreSQL's ON CONFLICT waits for the first writer's transaction).
+  auto insert = db_->Prepare(
+      fmt::format("INSERT INTO runs ({}) VALUES ({}) ON CONFLICT (run_id) DO NOTHING", names, params));
   if (!insert.ok()) return context(insert.status());
   // Binds the columns in kColumns order.
   struct Binder {
-    sqlite::Statement& s;
+    sql::Statement& s;
     int i = 0;
     Binder& Text(std::string_view v) { return s.BindText(++i, v), *this; }
     Binder& TextOrNull(std::string_view v) { return s.BindTextOrNull(++i, v), *this; }
@@ -465,7 +572,7 @@ Status Dataset::WriteResult(const v1::RunSpec& spec, const v1::RunResult& result
       return s.BindNull(++i), *this;
     }
   };
-  sqlite::Statement& s = *insert;
+  sql::Statement& s = *insert;
   const v1::Hygiene& h = result.hygiene();
   const bool hygiene = result.has_hygiene();
   const int threads = result.threads() > 0 ? result.threads() : spec.threads();
@@ -511,9 +618,10 @@ Status Dataset::WriteResult(const v1::RunSpec& spec, const v1::RunResult& result
       .TextOrNull(result.build().commit_time())
       .Text(NowUtc());
   if (Status st = s.Run(); !st.ok()) return context(st);
+  if (db_->Changes() == 0) return Status::Ok();  // another writer's row won: exactly once
 
   auto sample =
-      db_->Prepare("INSERT INTO samples (run_id, repetition, metric, value, unit) VALUES (?1, ?2, ?3, ?4, ?5)");
+      db_->Prepare("INSERT INTO samples (run_id, repetition, metric, value, unit) VALUES ($1, $2, $3, $4, $5)");
   if (!sample.ok()) return context(sample.status());
   for (const v1::Sample& x : result.samples()) {
     if (x.metric().empty())
@@ -539,7 +647,7 @@ Status Dataset::WriteResult(const v1::RunSpec& spec, const v1::RunResult& result
 
 StatusOr<std::set<std::string>> Dataset::FinishedRunIds(std::string_view sweep_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto stmt = db_->Prepare("SELECT run_id FROM runs WHERE sweep_id = ?1");
+  auto stmt = db_->Prepare("SELECT run_id FROM runs WHERE sweep_id = $1");
   if (!stmt.ok()) return Context(stmt.status());
   stmt->BindText(1, sweep_id);
   std::set<std::string> ids;
@@ -554,7 +662,7 @@ StatusOr<std::set<std::string>> Dataset::FinishedRunIds(std::string_view sweep_i
 
 StatusOr<int64_t> Dataset::CountRuns(std::string_view sweep_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto stmt = db_->Prepare("SELECT count(*) FROM runs WHERE ?1 = '' OR sweep_id = ?1");
+  auto stmt = db_->Prepare("SELECT count(*) FROM runs WHERE $1 = '' OR sweep_id = $1");
   if (!stmt.ok()) return Context(stmt.status());
   stmt->BindText(1, sweep_id);
   auto row = stmt->Step();
@@ -565,7 +673,7 @@ StatusOr<int64_t> Dataset::CountRuns(std::string_view sweep_id) {
 StatusOr<int64_t> Dataset::CountSamples(std::string_view sweep_id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto stmt = db_->Prepare(
-      "SELECT count(*) FROM samples AS s JOIN runs AS r ON r.run_id = s.run_id WHERE ?1 = '' OR r.sweep_id = ?1");
+      "SELECT count(*) FROM samples AS s JOIN runs AS r ON r.run_id = s.run_id WHERE $1 = '' OR r.sweep_id = $1");
   if (!stmt.ok()) return Context(stmt.status());
   stmt->BindText(1, sweep_id);
   auto row = stmt->Step();

@@ -1,5 +1,6 @@
-// The comparison dataset: one SQLite file holding sweeps, devices, runs, their attempts and tidy
-// samples (one row per run, repetition and metric). The schema is documented in docs/dataset.md.
+// The comparison dataset: one SQLite file, or one PostgreSQL database shared by a farm, holding
+// sweeps, devices, runs, their attempts and tidy samples (one row per run, repetition and metric).
+// The schema is documented in docs/dataset.md; both backends hold the same tables and columns.
 #pragma once
 
 #include <cstdint>
@@ -10,13 +11,18 @@
 #include <string_view>
 
 #include "engine/common/status.h"
+#include "harness/store/sql.h"
 #include "harness/store/sqlite.h"
 #include "tlmbench/v1/run.pb.h"
 
 namespace tlm {
 
-// The schema version this build writes (PRAGMA user_version and schema_info).
+// The schema version this build writes (schema_info, and PRAGMA user_version on SQLite).
 inline constexpr int kDatasetSchemaVersion = 1;
+
+// The schema's DDL as each backend gets it (PostgreSQL: BIGINT, DOUBLE PRECISION, TEXT COLLATE "C",
+// and runs.rowid as a column).
+std::string DatasetSchemaSql(sql::Dialect dialect);
 
 struct SweepRecord {
   std::string sweep_id, name, spec_path, spec_text, started_at, finished_at,
@@ -31,14 +37,16 @@ struct SweepRecord {
 std::string_view RunStatusName(tlmbench::v1::RunStatus status);
 std::string_view VerdictName(tlmbench::v1::Verdict verdict);
 
-// One connection to a dataset file. Methods are safe to call from several threads (they take a
-// mutex); several Dataset objects, in one process or many, may write the same file at once (WAL,
-// IMMEDIATE transactions, a busy timeout).
+// One connection to a dataset: an SQLite file, or a PostgreSQL database given by URL. Methods are
+// safe to call from several threads (they take a mutex); several Dataset objects, in one process or
+// many, may write the same dataset at once (SQLite: WAL, IMMEDIATE transactions, a busy timeout;
+// PostgreSQL: transactions and ON CONFLICT, a run's row and samples still written exactly once).
 class Dataset {
  public:
-  // Opens or creates the file; creates/migrates the schema (PRAGMA user_version). WAL mode, busy timeout, foreign keys
-  // on.
-  static StatusOr<std::unique_ptr<Dataset>> Open(const std::string& path);
+  // `location`: postgresql://USER:PASSWORD@HOST:PORT/DB?OPTIONS or postgres://... opens PostgreSQL
+  // (libpq's URL; the schema is created when the database has none); anything else is an SQLite file,
+  // opened or created, schema created/migrated (PRAGMA user_version), WAL, busy timeout, foreign keys.
+  static StatusOr<std::unique_ptr<Dataset>> Open(const std::string& location);
   Status BeginSweep(const SweepRecord& sweep);  // insert, or update status to running when resuming an existing id
   Status FinishSweep(std::string_view sweep_id, std::string_view status, std::string_view finished_at);
   StatusOr<SweepRecord> LoadSweep(std::string_view sweep_id);  // NotFound with a clear message
@@ -53,23 +61,34 @@ class Dataset {
   // Counts for tests and summaries ("" counts every sweep).
   StatusOr<int64_t> CountRuns(std::string_view sweep_id = {});
   StatusOr<int64_t> CountSamples(std::string_view sweep_id = {});
-  sqlite3* handle();  // for read-only queries by export/report
-  sqlite::Connection& connection() { return *db_; }
+
+  // Read-only queries by export, summary, compare, history, report: backend-neutral (sql.h lists
+  // the portable SQL). Prepare, bind $1.., Step, read columns; not thread-safe: use it from one
+  // thread, or hold no other call of this Dataset at the same time.
+  sql::Connection& connection() { return *db_; }
+  sql::Dialect dialect() const { return db_->dialect(); }
+  // SQLite only (nullptr on PostgreSQL): the raw handle.
+  sqlite3* handle();
+  // The file path, or the URL with its password hidden.
   const std::string& path() const { return path_; }
 
   // Whether the dataset holds this sweep.
   StatusOr<bool> HasSweep(std::string_view sweep_id);
 
  private:
-  Dataset(std::unique_ptr<sqlite::Connection> db, std::string path) : db_(std::move(db)), path_(std::move(path)) {}
-  Status Configure();
-  Status Migrate();
+  Dataset(std::unique_ptr<sql::Connection> db, std::string path) : db_(std::move(db)), path_(std::move(path)) {}
+  Status Configure();        // SQLite
+  Status Migrate();          // SQLite
+  Status MigratePostgres();  // PostgreSQL
+  Status CreateSchemaLocked();
+  Status WriteResultLocked(const tlmbench::v1::RunSpec& spec, const tlmbench::v1::RunResult& result,
+                           const std::string& spec_json, bool* written);
   StatusOr<bool> HasSweepLocked(std::string_view sweep_id);
   // Prefixes "dataset PATH: " to an error.
   Status Context(const Status& st) const;
 
   std::mutex mu_;
-  std::unique_ptr<sqlite::Connection> db_;
+  std::unique_ptr<sql::Connection> db_;
   std::string path_;
 };
 

@@ -22,28 +22,28 @@ using ojson = nlohmann::ordered_json;
 std::string CsvNumber(double v) { return std::isfinite(v) ? fmt::format("{}", v) : std::string(); }
 
 // A column of the current row as CSV text: integers and reals exactly, NULL as "".
-std::string CellText(const sqlite::Statement& stmt, int col) {
+std::string CellText(const sql::Statement& stmt, int col) {
   switch (stmt.ColumnType(col)) {
-    case SQLITE_INTEGER:
+    case sql::Type::kInt:
       return fmt::format("{}", stmt.Int(col));
-    case SQLITE_FLOAT:
+    case sql::Type::kReal:
       return CsvNumber(stmt.Real(col));
-    case SQLITE_NULL:
+    case sql::Type::kNull:
       return "";
     default:
       return stmt.Text(col);
   }
 }
 
-ojson CellJson(const sqlite::Statement& stmt, int col) {
+ojson CellJson(const sql::Statement& stmt, int col) {
   switch (stmt.ColumnType(col)) {
-    case SQLITE_INTEGER:
+    case sql::Type::kInt:
       return stmt.Int(col);
-    case SQLITE_FLOAT: {
+    case sql::Type::kReal: {
       const double v = stmt.Real(col);
       return std::isfinite(v) ? ojson(v) : ojson(nullptr);
     }
-    case SQLITE_NULL:
+    case sql::Type::kNull:
       return nullptr;
     default:
       return stmt.Text(col);
@@ -52,7 +52,7 @@ ojson CellJson(const sqlite::Statement& stmt, int col) {
 
 // Reads every row of a statement.
 template <typename F>
-Status ForEachRow(sqlite::Statement& stmt, F&& f) {
+Status ForEachRow(sql::Statement& stmt, F&& f) {
   while (true) {
     TLM_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) return Status::Ok();
@@ -60,12 +60,12 @@ Status ForEachRow(sqlite::Statement& stmt, F&& f) {
   }
 }
 
-StatusOr<std::string> ExportCsv(sqlite::Connection& db, std::string_view sweep_id) {
-  TLM_ASSIGN_OR_RETURN(sqlite::Statement stmt, db.Prepare(R"sql(
+StatusOr<std::string> ExportCsv(sql::Connection& db, std::string_view sweep_id) {
+  TLM_ASSIGN_OR_RETURN(sql::Statement stmt, db.Prepare(R"sql(
     SELECT r.sweep_id, r.run_id, r.device, r.backend, r.model, r.threads, r.n_prompt, r.n_gen, r.activations,
            r.status, r.verdict, s.repetition, s.metric, s.value, s.unit
     FROM runs AS r JOIN samples AS s ON s.run_id = r.run_id
-    WHERE ?1 = '' OR r.sweep_id = ?1
+    WHERE $1 = '' OR r.sweep_id = $1
     ORDER BY r.rowid, s.repetition, s.metric)sql"));
   stmt.BindText(1, sweep_id);
   std::string out(kExportCsvHeader);
@@ -81,12 +81,12 @@ StatusOr<std::string> ExportCsv(sqlite::Connection& db, std::string_view sweep_i
   return out;
 }
 
-StatusOr<std::string> ExportJsonl(sqlite::Connection& db, std::string_view sweep_id) {
-  TLM_ASSIGN_OR_RETURN(sqlite::Statement runs,
-                       db.Prepare("SELECT * FROM runs WHERE ?1 = '' OR sweep_id = ?1 ORDER BY rowid"));
+StatusOr<std::string> ExportJsonl(sql::Connection& db, std::string_view sweep_id) {
+  TLM_ASSIGN_OR_RETURN(sql::Statement runs,
+                       db.Prepare("SELECT * FROM runs WHERE $1 = '' OR sweep_id = $1 ORDER BY rowid"));
   runs.BindText(1, sweep_id);
-  TLM_ASSIGN_OR_RETURN(sqlite::Statement samples,
-                       db.Prepare("SELECT repetition, metric, value, unit FROM samples WHERE run_id = ?1 "
+  TLM_ASSIGN_OR_RETURN(sql::Statement samples,
+                       db.Prepare("SELECT repetition, metric, value, unit FROM samples WHERE run_id = $1 "
                                   "ORDER BY repetition, metric"));
   std::string out;
   TLM_RETURN_IF_ERROR(ForEachRow(runs, [&]() -> Status {
@@ -94,6 +94,7 @@ StatusOr<std::string> ExportJsonl(sqlite::Connection& db, std::string_view sweep
     std::string run_id;
     for (int col = 0; col < runs.ColumnCount(); ++col) {
       const std::string name = runs.ColumnName(col);
+      if (name == "rowid") continue;  // a column on PostgreSQL only (SQLite's * leaves its rowid out)
       if (name == "run_id") run_id = runs.Text(col);
       if (name == "spec_json" && !runs.IsNull(col)) {
         ojson spec = ojson::parse(runs.Text(col), nullptr, /*allow_exceptions=*/false);
@@ -122,17 +123,17 @@ StatusOr<std::string> ExportJsonl(sqlite::Connection& db, std::string_view sweep
 
 // One finished run as `tlmbench run` would have described it, split into a prompt-only and a
 // generation-only result so that each gives exactly its own llama-bench record.
-StatusOr<std::vector<RunResult>> LlamaBenchResults(sqlite::Connection& db, std::string_view sweep_id) {
-  TLM_ASSIGN_OR_RETURN(sqlite::Statement runs, db.Prepare(R"sql(
+StatusOr<std::vector<RunResult>> LlamaBenchResults(sql::Connection& db, std::string_view sweep_id) {
+  TLM_ASSIGN_OR_RETURN(sql::Statement runs, db.Prepare(R"sql(
     SELECT r.run_id, r.model, r.model_sha256, r.model_description, r.backend, r.backend_device, r.threads,
            r.n_prompt, r.n_gen, r.n_ctx, r.git_commit, r.started_at, d.facts_json
     FROM runs AS r LEFT JOIN devices AS d ON d.name = r.device
-    WHERE (?1 = '' OR r.sweep_id = ?1) AND r.status = 'ok'
+    WHERE ($1 = '' OR r.sweep_id = $1) AND r.status = 'ok'
     ORDER BY r.rowid)sql"));
   runs.BindText(1, sweep_id);
-  TLM_ASSIGN_OR_RETURN(sqlite::Statement samples, db.Prepare(R"sql(
+  TLM_ASSIGN_OR_RETURN(sql::Statement samples, db.Prepare(R"sql(
     SELECT metric, value FROM samples
-    WHERE run_id = ?1 AND value IS NOT NULL
+    WHERE run_id = $1 AND value IS NOT NULL
       AND ((metric IN ('prefill_tps', 'decode_tps') AND repetition >= 1) OR metric IN ('weights_bytes', 'model_n_params'))
     ORDER BY repetition)sql"));
   std::vector<RunResult> results;
@@ -230,7 +231,7 @@ StatusOr<std::string> ExportDataset(Dataset& dataset, std::string_view sweep_id,
     TLM_ASSIGN_OR_RETURN(bool has, dataset.HasSweep(sweep_id));
     if (!has) return NotFound("sweep '{}' is not in dataset {}", sweep_id, dataset.path());
   }
-  sqlite::Connection& db = dataset.connection();
+  sql::Connection& db = dataset.connection();
   StatusOr<std::string> out = std::string();
   switch (format) {
     case ExportFormat::kCsv:

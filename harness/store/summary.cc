@@ -42,14 +42,14 @@ std::string OrDash(std::string s) { return s.empty() ? "-" : s; }
 
 StatusOr<std::string> RenderSweepSummary(Dataset& dataset, std::string_view sweep_id) {
   TLM_ASSIGN_OR_RETURN(SweepRecord sweep, dataset.LoadSweep(sweep_id));
-  sqlite::Connection& db = dataset.connection();
+  sql::Connection& db = dataset.connection();
 
   // Samples of the summarized metrics, by run.
   std::map<std::string, std::map<std::string, std::vector<double>>> values;
   {
-    TLM_ASSIGN_OR_RETURN(sqlite::Statement stmt,
+    TLM_ASSIGN_OR_RETURN(sql::Statement stmt,
                          db.Prepare("SELECT s.run_id, s.metric, s.value FROM samples AS s JOIN runs AS r "
-                                    "ON r.run_id = s.run_id WHERE r.sweep_id = ?1 AND s.value IS NOT NULL"));
+                                    "ON r.run_id = s.run_id WHERE r.sweep_id = $1 AND s.value IS NOT NULL"));
     stmt.BindText(1, sweep_id);
     while (true) {
       TLM_ASSIGN_OR_RETURN(bool row, stmt.Step());
@@ -75,10 +75,11 @@ StatusOr<std::string> RenderSweepSummary(Dataset& dataset, std::string_view swee
   std::vector<std::vector<std::string>> rows;
   std::map<std::string, int> by_status;
   {
-    TLM_ASSIGN_OR_RETURN(sqlite::Statement stmt,
+    TLM_ASSIGN_OR_RETURN(sql::Statement stmt,
                          db.Prepare("SELECT run_id, device, model, backend, threads, n_prompt, n_gen, activations, "
-                                    "status, verdict FROM runs WHERE sweep_id = ?1 ORDER BY device, model, backend, "
-                                    "threads, n_prompt, n_gen, activations, run_id"));
+                                    "status, verdict FROM runs WHERE sweep_id = $1 ORDER BY device NULLS FIRST, "
+                                    "model NULLS FIRST, backend NULLS FIRST, threads NULLS FIRST, n_prompt NULLS "
+                                    "FIRST, n_gen NULLS FIRST, activations NULLS FIRST, run_id"));
     stmt.BindText(1, sweep_id);
     while (true) {
       TLM_ASSIGN_OR_RETURN(bool row, stmt.Step());
