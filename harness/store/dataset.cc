@@ -127,7 +127,8 @@ bool IsSweepStatus(std::string_view status) {
 std::string NowUtc() { return FormatIso8601Utc(std::chrono::system_clock::now()); }
 
 // Proto messages as JSON with the .proto field names and every field present, so that json_extract
-// finds zeros and empty strings too.
+// finds zeros and empty strings too; keys sorted, so that equal messages give equal text (protobuf
+// prints map fields, labels, in no fixed order).
 StatusOr<std::string> ProtoJson(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
@@ -135,7 +136,8 @@ StatusOr<std::string> ProtoJson(const google::protobuf::Message& message) {
   std::string json;
   auto st = google::protobuf::util::MessageToJsonString(message, &json, options);
   if (!st.ok()) return Internal("printing {} as JSON: {}", message.GetTypeName(), st.ToString());
-  return json;
+  const nlohmann::json sorted = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+  return sorted.is_discarded() ? json : sorted.dump();
 }
 
 }  // namespace
