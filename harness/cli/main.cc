@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "dashboards/report_command.h"
 #include "harness/cli/commands.h"
 #include "harness/cli/compare_command.h"
 #include "harness/cli/export_command.h"
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   tlm::RegisterExportCommand(app);
   tlm::RegisterCompareCommand(app);
   tlm::RegisterHistoryCommand(app);
+  tlm::RegisterReportCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
