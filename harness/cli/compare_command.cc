@@ -33,10 +33,12 @@ void RegisterCompareCommand(CLI::App& app) {
   cmd->add_option("--noise-cv", r->options.noise_cv, "Coefficient of variation above which a side is noisy")
       ->capture_default_str();
   cmd->add_option("--threshold", r->threshold_assignments,
-                  "METRIC=PERCENT, e.g. decode_tps=3% (repeatable; default=PERCENT sets the default, 5%)");
+                  "METRIC=PERCENT, e.g. decode_tps=3% (repeatable; default=PERCENT sets the default, 5%)")
+      ->allow_extra_args(false);
   cmd->add_option("--config", r->config_path,
                   "YAML thresholds: 'default: 5%' and 'metrics: {decode_tps: 3%, ...}' (--threshold wins)");
-  cmd->add_option("--metric", r->options.metrics, "Only these metrics (repeatable; default every shared metric)");
+  cmd->add_option("--metric", r->options.metrics, "Only these metrics (repeatable; default every shared metric)")
+      ->allow_extra_args(false);
   cmd->add_option("--resamples", r->options.bootstrap.resamples, "Bootstrap resamples for the interval")
       ->capture_default_str();
   cmd->add_option("-f,--format", r->format, "What to print: markdown (for a CI job summary) or json")

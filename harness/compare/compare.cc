@@ -194,8 +194,10 @@ int CompareExitCode(const CompareReport& report) { return report.HasRegression()
 std::string RenderCompareMarkdown(const CompareReport& r) {
   std::string out = "## tlmbench compare\n\n";
   auto side_line = [](const char* name, const SideData& s) {
-    return fmt::format("- {}: {} ({} ok runs{}{})\n", name, s.description, s.n_runs, s.commits.empty() ? "" : ", commit ",
-                       fmt::join(s.commits, ", "));
+    std::vector<std::string> commits;
+    for (const std::string& c : s.commits) commits.push_back(ShortCommit(c));
+    return fmt::format("- {}: {} ({} ok run{}{}{})\n", name, s.description, s.n_runs, s.n_runs == 1 ? "" : "s",
+                       commits.empty() ? "" : commits.size() == 1 ? ", commit " : ", commits ", fmt::join(commits, ", "));
   };
   out += side_line("base", r.base);
   out += side_line("candidate", r.cand);
@@ -205,11 +207,12 @@ std::string RenderCompareMarkdown(const CompareReport& r) {
   const int regressions = r.Count(ChangeVerdict::kRegression);
   out += fmt::format(
       "**{}**: {} regression{}, {} improvement{}, {} changed, {} unchanged, {} noisy, {} not enough samples "
-      "({} metrics in {} scenarios; p < {}, at least {} samples a side, noisy above CV {:.0f}%)\n\n",
+      "({} metric{} in {} scenario{}; p < {}, at least {} samples a side, noisy above CV {:.0f}%)\n\n",
       regressions > 0 ? "REGRESSION" : "no regression", regressions, regressions == 1 ? "" : "s",
       r.Count(ChangeVerdict::kImprovement), r.Count(ChangeVerdict::kImprovement) == 1 ? "" : "s",
       r.Count(ChangeVerdict::kChanged), r.Count(ChangeVerdict::kUnchanged), r.Count(ChangeVerdict::kNoisy),
-      r.Count(ChangeVerdict::kNotEnoughSamples), n_metrics, r.scenarios.size(), r.options.alpha, r.options.min_samples,
+      r.Count(ChangeVerdict::kNotEnoughSamples), n_metrics, n_metrics == 1 ? "" : "s", r.scenarios.size(),
+      r.scenarios.size() == 1 ? "" : "s", r.options.alpha, r.options.min_samples,
       r.options.noise_cv * 100);
   if (regressions > 0) {
     out += "Regressions:\n\n";

@@ -38,18 +38,6 @@ std::string FormatChange(double rel) { return std::isfinite(rel) ? fmt::format("
 
 }  // namespace
 
-std::string ShortCommit(const std::string& commit) {
-  constexpr size_t kShort = 10;
-  const std::string dirty = "-dirty";
-  std::string hash = commit, suffix;
-  if (hash.size() > dirty.size() && hash.compare(hash.size() - dirty.size(), dirty.size(), dirty) == 0) {
-    suffix = dirty;
-    hash.resize(hash.size() - dirty.size());
-  }
-  if (hash.size() > kShort) hash.resize(kShort);
-  return hash + suffix;
-}
-
 StatusOr<std::vector<HistorySeries>> LoadHistory(const std::string& dataset_path, const HistoryQuery& q) {
   std::error_code ec;
   if (!IsDatasetUrl(dataset_path) && !std::filesystem::is_regular_file(dataset_path, ec))

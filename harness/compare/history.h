@@ -7,6 +7,7 @@
 
 #include "engine/common/status.h"
 #include "harness/analysis/change_points.h"
+#include "harness/compare/side.h"  // ShortCommit
 
 namespace tlm {
 
@@ -46,8 +47,5 @@ struct HistoryRequest {
   std::string format = "markdown";  // markdown | json
 };
 int RunHistory(const HistoryRequest& request, std::string* output, std::string* error);
-
-// "0123456789abcdef...-dirty" -> "0123456789-dirty"; short commits unchanged.
-std::string ShortCommit(const std::string& commit);
 
 }  // namespace tlm

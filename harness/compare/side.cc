@@ -151,6 +151,18 @@ StatusOr<SideData> LoadSide(const SideRef& ref) {
   return side;
 }
 
+std::string ShortCommit(const std::string& commit) {
+  constexpr size_t kShort = 10;
+  const std::string dirty = "-dirty";
+  std::string hash = commit, suffix;
+  if (hash.size() > dirty.size() && hash.compare(hash.size() - dirty.size(), dirty.size(), dirty) == 0) {
+    suffix = dirty;
+    hash.resize(hash.size() - dirty.size());
+  }
+  if (hash.size() > kShort) hash.resize(kShort);
+  return hash + suffix;
+}
+
 std::string ScenarioLabel(const ScenarioSamples& s) {
   return fmt::format("{} {} {} t{} p{} g{} {}", s.scenario, s.model, s.backend, s.threads, s.n_prompt, s.n_gen,
                      s.activations);

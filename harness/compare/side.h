@@ -60,6 +60,9 @@ struct SideData {
 // or an id that is neither a sweep nor a run of the file; errors name the file.
 StatusOr<SideData> LoadSide(const SideRef& ref);
 
+// "0123456789abcdef...-dirty" -> "0123456789-dirty"; short commits unchanged.
+std::string ShortCommit(const std::string& commit);
+
 // A scenario in words: "smoke gemma-3-270m-q4_k_m.gguf cpu t2 p64 g16 f32".
 std::string ScenarioLabel(const ScenarioSamples& s);
 
