@@ -4,28 +4,23 @@
 #include <cmath>
 #include <limits>
 
-#if TLM_DASHBOARD_HAVE_EDIVISIVE
 #include "harness/analysis/change_points.h"
-#endif
 
 namespace tlm {
 
 std::vector<SeriesChangePoint> FindSeriesChangePoints(std::span<const double> values) {
   std::vector<SeriesChangePoint> out;
-#if TLM_DASHBOARD_HAVE_EDIVISIVE
   for (double v : values) {
-    if (!std::isfinite(v)) return out;  // the detector takes no NaN; a timeline point is a median, never NaN
+    if (!std::isfinite(v)) return out;  // the detector takes no NaN (a timeline point is a median: never NaN)
   }
   for (const ChangePoint& cp : EDivisive(values)) {
     SeriesChangePoint p;
     p.index = cp.index;
-    p.magnitude_pct = std::isfinite(cp.relative_change) ? cp.relative_change * 100 : std::numeric_limits<double>::quiet_NaN();
+    p.magnitude_pct =
+        std::isfinite(cp.relative_change) ? cp.relative_change * 100 : std::numeric_limits<double>::quiet_NaN();
     p.p_value = cp.p_value;
     out.push_back(p);
   }
-#else
-  (void)values;
-#endif
   return out;
 }
 

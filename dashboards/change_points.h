@@ -14,8 +14,8 @@ struct SeriesChangePoint {
   double p_value = 1;        // of the change being real (permutation test); NaN when unknown
 };
 
-// Change points of `values` (oldest first), by E-divisive (harness/analysis/change_points.h);
-// empty when this build has no detector.
+// Change points of `values` (oldest first), by E-divisive (harness/analysis/change_points.h) with
+// its default options: at least 3 points each side of a change, permutation p-value below 0.05.
 std::vector<SeriesChangePoint> FindSeriesChangePoints(std::span<const double> values);
 
 }  // namespace tlm

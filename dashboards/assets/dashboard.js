@@ -242,7 +242,7 @@
     var maxChars = 44;
     var labels = opts.categories.map(function (c) { return truncate(c, maxChars); });
     var longest = labels.reduce(function (m, l) { return Math.max(m, l.length); }, 0);
-    var left = 36 + longest * 11 * CHAR_W, right = 24, top = 10;  // 36: the rotated axis title
+    var left = Math.max(90, 36 + longest * 11 * CHAR_W), right = 24, top = 10;  // 36: the rotated axis title
     var groupH = nS * barH + groupGap, plotH = opts.categories.length * groupH;
     var plotW = W - left - right;
     var all = [];
@@ -481,6 +481,12 @@
                                                    h('div', { className: 'label', text: label })]);
   }
 
+  // A titled block that starts folded when it is long (its rows stay in the DOM either way).
+  function fold(title, n, content, open) {
+    return h('details', { className: 'fold', open: open || n <= 6 ? 'open' : null },
+             [h('summary', null, h('h3', { text: title + ' (' + n + ')' })), content]);
+  }
+
   function renderOverview(d) {
     var o = d.overview, c = o.counts;
     var statusText = Object.keys(c.runs_by_status).map(function (k) { return c.runs_by_status[k] + ' ' + k; }).join(', ');
@@ -514,8 +520,9 @@
                                            cls: function () { return 'wrap'; } }],
       o.problems, 'Every run ended ok.');
     return section('overview', 'Overview', 'What this dataset holds: sweeps, the devices that ran them, and the build commits measured.',
-                   [cards, h('h3', { text: 'Sweeps' }), sweeps, h('h3', { text: 'Devices' }), devices,
-                    h('h3', { text: 'Build commits' }), commits, h('h3', { text: 'Runs that did not end ok' }), problems]);
+                   [cards, fold('Sweeps', o.sweeps.length, sweeps), fold('Devices', o.devices.length, devices),
+                    fold('Build commits', o.commits.length, commits),
+                    fold('Runs that did not end ok', o.problems.length, problems, true)]);
   }
 
   function barSeries(rows, metrics, names) {
