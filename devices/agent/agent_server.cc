@@ -294,8 +294,20 @@ class AgentService final : public v1::Agent::Service {
     } else {
       std::string input;
       spec.SerializeToString(&input);
-      auto proc = WorkerProcess::Spawn(
-          options_.worker_exe, {options_.worker_exe, "worker", "--event-fd", "3", "--model-path", model_path}, input);
+      std::vector<std::string> args = {options_.worker_exe, "worker", "--event-fd", "3", "--model-path", model_path};
+      std::string exe = options_.worker_exe;
+      std::vector<std::string> env;
+      std::optional<TempFolder> callgrind_dir;
+      if (callgrind) {
+        // No PMU here: count under callgrind, collecting only inside measured repetitions.
+        callgrind_dir.emplace();
+        const std::string out = callgrind_dir->path() + "/callgrind.out";
+        args.insert(args.begin(), {valgrind_, "--tool=callgrind", "--collect-atstart=no", "--dump-instr=no", "-q",
+                                   "--callgrind-out-file=" + out});
+        exe = valgrind_;
+        env.push_back("TLM_CALLGRIND_OUT=" + out);
+      }
+      auto proc = WorkerProcess::Spawn(exe, args, input, env);
       if (!proc.ok()) {
         freq.Stop();
         return send_error(v1::FAILED, proc.status().message(), {}, true);

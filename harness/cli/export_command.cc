@@ -12,6 +12,8 @@
 
 #include "harness/cli/commands.h"
 #include "harness/store/dataset.h"
+#include "harness/store/sql.h"
+#include "harness/store/sql.h"
 #include "harness/store/export.h"
 
 namespace tlm {
@@ -34,7 +36,7 @@ int RunExport(const ExportOptions& o) {
   if (!format.ok()) return Fail(format.status());
   // Open() would create a missing file: an export of nothing is a typo, not an empty dataset.
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(o.dataset, ec)) {
+  if (!sql::IsPostgresUrl(o.dataset) && !std::filesystem::is_regular_file(o.dataset, ec)) {
     return Fail(NotFound("dataset {} does not exist (or is not a file)", o.dataset));
   }
   auto dataset = Dataset::Open(o.dataset);

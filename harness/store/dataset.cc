@@ -236,6 +236,9 @@ Status Dataset::Configure() {
     TLM_ASSIGN_OR_RETURN(sqlite::Statement wal, lite.Prepare("PRAGMA journal_mode=WAL"));
     if (Status st = wal.Run(); !st.ok()) return Context(st);
   }
+  // In WAL mode, NORMAL survives a crash or kill -9 of any writer (only a power loss may drop the
+  // last transactions) and saves an fsync per result: 0.3 ms a run at farm scale.
+  TLM_RETURN_IF_ERROR(Context(lite.Exec("PRAGMA synchronous=NORMAL")));
   return Context(lite.Exec("PRAGMA foreign_keys=ON"));
 }
 

@@ -6,6 +6,10 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -337,6 +341,50 @@ TEST_F(AgentTest, ServesTheStandardHealthService) {
   std::string bytes;
   for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
   EXPECT_EQ(bytes, std::string("\x08\x01", 2)) << "status: SERVING";
+}
+
+// --counter instructions: on this VM there is no PMU, so the agent runs the worker under callgrind;
+// where perf_event_open works it is used instead. Either way the counts must be steady across
+// repetitions (the point of the mode) and present for every measured repetition.
+TEST_F(AgentTest, CountsInstructionsPerRepetitionDeterministically) {
+  const std::string model = models_ + "/synthetic-tiny.gguf";
+  CommandResult made =
+      RunCommand({TlmbenchBinary(), "make-model", "--arch",  "llama", "--layers",   "1", "--embd",     "64",
+                  "--ff",           "128",        "--heads", "2",     "--kv-heads", "1", "--head-dim", "32",
+                  "--vocab",        "512",        "--type",  "q8_0",  "--seed",     "0", "-o",         model},
+                 dir_ / "make-model");
+  ASSERT_EQ(made.code, 0) << made.err;
+  AgentProcess agent;
+  ASSERT_TRUE(agent.Start("count", models_, dir_.path().string()));
+  auto stub = Connect(agent.address());
+  v1::RunSpec spec;
+  spec.set_run_id("count-1");
+  spec.set_workload("generate");
+  spec.set_backend("cpu");
+  spec.set_model("synthetic-tiny.gguf");
+  spec.set_threads(1);
+  spec.set_n_prompt(8);
+  spec.set_n_gen(4);
+  spec.set_counter("instructions");
+  spec.set_timeout_s(120);
+  spec.mutable_measurement()->set_warmup(1);
+  spec.mutable_measurement()->set_min_reps(3);
+  spec.mutable_measurement()->set_max_reps(3);
+  Events ev = RunSpecOn(*stub, spec);
+  ASSERT_TRUE(ev.Last() && ev.Last()->has_result())
+      << (ev.Last() ? ev.Last()->DebugString() : ev.status.error_message());
+  std::vector<double> counts;
+  std::string source;
+  for (const auto& e : ev.all)
+    if (e.has_progress() && e.progress().message().find("counting instructions with") != std::string::npos)
+      source = e.progress().message();
+  for (const auto& smp : ev.Last()->result().samples())
+    if (smp.metric() == "instructions") counts.push_back(smp.value());
+  std::printf("%s: %s\n", source.c_str(), fmt::format("{}", fmt::join(counts, ", ")).c_str());
+  ASSERT_EQ(counts.size(), 3u);
+  const auto [lo, hi] = std::minmax_element(counts.begin(), counts.end());
+  EXPECT_GT(*lo, 10000.0) << "a forward pass retires more than that";
+  EXPECT_LT((*hi - *lo) / *lo, 0.005) << "instruction counts vary by more than 0.5% between repetitions";
 }
 
 }  // namespace

@@ -334,7 +334,9 @@ TEST_F(PostgresTest, PortableParametersAndTypes) {
     types->BindText(1, column);
     ASSERT_TRUE(*types->Step()) << column;
     EXPECT_EQ(types->Text(0), type) << column;
-    if (type == "text") EXPECT_EQ(types->Text(1), "C");
+    if (type == "text") {
+      EXPECT_EQ(types->Text(1), "C");
+    }
   }
 }
 
