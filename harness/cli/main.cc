@@ -1,4 +1,5 @@
-// tlmbench: one binary, many subcommands (run, generate, make-model, sweep, agent, export, compare, history; ... to come).
+// tlmbench: one binary, many subcommands (run, generate, make-model, sweep, agent, export, compare,
+// history, report; conform, compile, qualify to come).
 #include <cstdio>
 #include <exception>
 #include <new>
