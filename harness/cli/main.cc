@@ -13,6 +13,7 @@
 #include "harness/cli/compare_command.h"
 #include "harness/cli/export_command.h"
 #include "harness/cli/history_command.h"
+#include "harness/cli/qualify_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   tlm::RegisterCompareCommand(app);
   tlm::RegisterHistoryCommand(app);
   tlm::RegisterReportCommand(app);
+  tlm::RegisterQualifyCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
