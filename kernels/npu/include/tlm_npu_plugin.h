@@ -7,7 +7,18 @@
  * Two halves, as in LiteRT: a compiler half (capabilities, partition, compile a subgraph for a SoC into
  * a blob, ahead of time) and a dispatch half (context, load blob, bind buffers, invoke, synchronize,
  * metrics, destroy). Every call returns a TlmNpuStatus; last_error() says what went wrong in words.
- * Handles are validated by the plugin: a stale or foreign handle is an error code, never a crash. */
+ * Handles are validated by the plugin: a stale or foreign handle is an error code, never a crash.
+ *
+ * The contract `tlmbench qualify` checks (docs/npu.md):
+ *  - a NULL pointer argument: TLM_NPU_ERR_INVALID_ARGUMENT (a NULL context may give INVALID_HANDLE);
+ *  - a destroyed context: TLM_NPU_ERR_INVALID_HANDLE (so a second destroy is an error, not a double free);
+ *  - out of order: TLM_NPU_ERR_BAD_STATE for bind/invoke before load_blob, a second load_blob, invoke with
+ *    a buffer unbound, a second invoke before synchronize, synchronize with nothing invoked, get_metrics
+ *    before any invoke completed;
+ *  - a blob that is not this plugin's, is corrupt, truncated, extended or made for another SoC:
+ *    TLM_NPU_ERR_BAD_BLOB, and the context stays empty and usable;
+ *  - bind sizes must equal the tensor's byte size exactly; a plugin never writes past a bound buffer;
+ *  - every failure sets a message that last_error() returns. */
 #ifndef TLM_NPU_PLUGIN_H_
 #define TLM_NPU_PLUGIN_H_
 
