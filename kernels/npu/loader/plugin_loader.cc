@@ -84,9 +84,11 @@ StatusOr<std::unique_ptr<NpuPlugin>> LoadNpuPlugin(const std::string& plugin, co
   if (plugin.empty()) return InvalidArgument("no NPU plugin named");
   const std::string dir = RealPath(plugin_dir);
   if (dir.empty()) return NotFound("NPU plugin folder '{}' does not exist", plugin_dir);
-  const bool is_path = plugin.find('/') != std::string::npos || plugin.ends_with(".so");
+  // "vnpu" -> <dir>/tlm_npu_vnpu.so; "x.so" -> <dir>/x.so; anything with a slash is a path (still checked).
   const std::string candidate =
-      is_path ? plugin : (std::filesystem::path(plugin_dir) / ("tlm_npu_" + plugin + ".so")).string();
+      plugin.find('/') != std::string::npos ? plugin
+      : plugin.ends_with(".so")             ? (std::filesystem::path(plugin_dir) / plugin).string()
+                                            : (std::filesystem::path(plugin_dir) / ("tlm_npu_" + plugin + ".so")).string();
   const std::string real = RealPath(candidate);
   if (real.empty()) return NotFound("NPU plugin '{}' not found (looked for {})", plugin, candidate);
   if (!real.starts_with(dir + "/"))

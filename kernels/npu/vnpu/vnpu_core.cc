@@ -66,9 +66,13 @@ struct Tensor {
   bool constant = false;
   std::vector<float> channel_scales;
   std::vector<uint8_t> data;  // constants only
-  uint64_t Elements() const {
+  uint64_t Elements() const {  // saturates: a hostile blob may carry huge dimensions
     uint64_t n = 1;
-    for (uint32_t i = 0; i < rank; ++i) n *= static_cast<uint64_t>(dims[i]);
+    for (uint32_t i = 0; i < rank; ++i) {
+      const uint64_t d = static_cast<uint64_t>(dims[i]);
+      if (d != 0 && n > std::numeric_limits<uint64_t>::max() / 8 / d) return std::numeric_limits<uint64_t>::max() / 8;
+      n *= d;
+    }
     return n;
   }
   uint64_t Bytes() const { return Elements() * DTypeBytes(dtype); }
@@ -522,7 +526,11 @@ TlmNpuStatus VLoadBlob(TlmNpuContext* c, const void* data, size_t size) {
   if (h.format_version != kBlobFormatVersion || h.header_size != sizeof(h))
     return Fail(TLM_NPU_ERR_BAD_BLOB, "load_blob: vnpu blob format " + std::to_string(h.format_version) +
                                           ", this plugin reads format " + std::to_string(kBlobFormatVersion));
-  h.soc[sizeof(h.soc) - 1] = '\0';
+  // The SoC name: NUL-terminated and zero-padded, so that no header byte goes unchecked.
+  const size_t soc_len = strnlen(h.soc, sizeof(h.soc));
+  if (soc_len == sizeof(h.soc)) return Fail(TLM_NPU_ERR_BAD_BLOB, "load_blob: SoC name in the header is not terminated");
+  for (size_t i = soc_len; i < sizeof(h.soc); ++i)
+    if (h.soc[i] != '\0') return Fail(TLM_NPU_ERR_BAD_BLOB, "load_blob: SoC name in the header is not zero-padded");
   if (std::strcmp(h.soc, c->soc->name) != 0)
     return Fail(TLM_NPU_ERR_BAD_BLOB, std::string("load_blob: blob was compiled for SoC '") + h.soc +
                                           "', this context is for '" + c->soc->name + "'");

@@ -5,7 +5,9 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <cstring>
 #include <fstream>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,9 @@ TEST(NpuLoader, LoadsVnpuAndChecksIdentity) {
   EXPECT_EQ((*p)->api().abi_version, TLM_NPU_ABI_VERSION);
   EXPECT_STREQ((*p)->api().plugin_name, "vnpu");
   EXPECT_TRUE((*p)->SupportsSoc("vnpu-small"));
+  // The same plugin by file name and by path inside the folder.
+  EXPECT_TRUE(LoadNpuPlugin("tlm_npu_vnpu.so", TLM_PLUGIN_DIR).ok());
+  EXPECT_TRUE(LoadNpuPlugin(std::string(TLM_PLUGIN_DIR) + "/tlm_npu_vnpu.so", TLM_PLUGIN_DIR).ok());
   EXPECT_TRUE((*p)->SupportsSoc("vnpu-large"));
   EXPECT_FALSE((*p)->SupportsSoc("vnpu-huge"));
 }
@@ -131,6 +136,54 @@ TEST(Vnpu, ExecutesAndModelsCycles) {
   // Larger than SRAM (weights 4 MiB on a 256 KiB SRAM): still exact, tiled.
   const FcRun tiled = RunFc(**p, "vnpu-small", 2, 2048, 2048);
   EXPECT_GT(tiled.metrics.modelled_cycles, 2048u * 2048 / 16);
+}
+
+// Every single-byte flip of a blob is refused; payload mutations with a recomputed checksum (so only the
+// parser stands between them and the executor) load or are refused, never crash.
+TEST(Vnpu, RefusesEveryFlippedByteAndSurvivesHostilePayloads) {
+  auto p = LoadNpuPlugin("vnpu", TLM_PLUGIN_DIR);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  const TlmNpuPluginApi& a = (*p)->api();
+  std::vector<int8_t> w(4 * 8, 3);
+  std::vector<float> scales(4, 0.5f);
+  TlmNpuTensor t[3] = {};
+  t[0] = {TLM_NPU_DTYPE_INT8, 2, {2, 8}, 0.1f, nullptr, nullptr};
+  t[1] = {TLM_NPU_DTYPE_INT8, 2, {4, 8}, 1.0f, scales.data(), w.data()};
+  t[2] = {TLM_NPU_DTYPE_INT8, 2, {2, 4}, 0.2f, nullptr, nullptr};
+  TlmNpuOp op{TLM_NPU_OP_FULLY_CONNECTED, 2, {0, 1, 0, 0}, 2};
+  uint32_t in = 0, out = 2;
+  TlmNpuGraph g{sizeof(TlmNpuGraph), 3, t, 1, &op, 1, &in, 1, &out};
+  TlmNpuBlob blob{};
+  ASSERT_EQ(a.compile(&g, "vnpu-small", &blob), TLM_NPU_OK) << a.last_error();
+  const std::vector<uint8_t> good(blob.data, blob.data + blob.size);
+  a.free_blob(&blob);
+  auto load = [&](const std::vector<uint8_t>& bytes) {
+    TlmNpuContext* ctx = nullptr;
+    EXPECT_EQ(a.create_context("vnpu-small", &ctx), TLM_NPU_OK);
+    const TlmNpuStatus s = a.load_blob(ctx, bytes.data(), bytes.size());
+    a.destroy_context(ctx);
+    return s;
+  };
+  ASSERT_EQ(load(good), TLM_NPU_OK);
+  for (size_t i = 0; i < good.size(); ++i) {
+    std::vector<uint8_t> bad = good;
+    bad[i] ^= 0x01;
+    EXPECT_EQ(load(bad), TLM_NPU_ERR_BAD_BLOB) << "byte " << i;
+  }
+  constexpr size_t kHeader = 64, kChecksumAt = 56;  // vnpu's BlobHeader
+  std::mt19937 rng(3);
+  int loaded = 0;
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::vector<uint8_t> bad = good;
+    for (int m = 0; m < 1 + iter % 4; ++m) bad[kHeader + rng() % (bad.size() - kHeader)] = static_cast<uint8_t>(rng());
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = kHeader; i < bad.size(); ++i) h = (h ^ bad[i]) * 1099511628211ull;
+    std::memcpy(bad.data() + kChecksumAt, &h, 8);
+    const TlmNpuStatus s = load(bad);
+    EXPECT_TRUE(s == TLM_NPU_OK || s == TLM_NPU_ERR_BAD_BLOB) << NpuStatusName(s);
+    loaded += s == TLM_NPU_OK;
+  }
+  EXPECT_LT(loaded, 3000);
 }
 
 const QualifyCheck* Find(const QualifyReport& r, const std::string& name) {
