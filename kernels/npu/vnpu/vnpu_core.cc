@@ -224,6 +224,7 @@ uint64_t Fnv1a(const uint8_t* data, size_t size) {
 struct Writer {
   std::vector<uint8_t> out;
   void Put(const void* p, size_t n) {
+    if (n == 0) return;  // p may be the NULL data() of an empty vector
     const auto* b = static_cast<const uint8_t*>(p);
     out.insert(out.end(), b, b + n);
   }
@@ -235,6 +236,7 @@ struct Reader {
   bool ok = true;
   bool Get(void* dst, size_t n) {
     if (!ok || n > left) return ok = false;
+    if (n == 0) return true;  // dst may be the NULL data() of an empty vector
     std::memcpy(dst, p, n);
     p += n;
     left -= n;
