@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "engine/backend/backend.h"
+#include "kernels/cpu/backend/cpu_backend.h"
 #include "kernels/cpu/backend/thread_pool.h"
 #include "kernels/cpu/dispatch.h"
 #include "kernels/cpu/ref/quant.h"
@@ -49,14 +50,16 @@ struct Step {
   const WeightView* weight = nullptr;
   uint64_t weight_row_bytes = 0;
   bool quantized = false;  // weight uses the Q8-activation dot
+  MatMulFn external;       // a matmul provided through CpuBackendHooks (cpu-xnnpack)
 };
 
 bool IsFloatType(DType t) { return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16; }
 
 class CpuExecutable final : public Executable {
  public:
-  CpuExecutable(const Graph& graph, ThreadPool* pool, Activations activations, const CpuKernels& kernels)
-      : graph_(graph), pool_(pool), activations_(activations), kernels_(kernels) {}
+  CpuExecutable(const Graph& graph, ThreadPool* pool, Activations activations, const CpuKernels& kernels,
+                const MatMulProvider* provider)
+      : graph_(graph), pool_(pool), activations_(activations), kernels_(kernels), provider_(provider) {}
 
   Status Compile(const WeightSource& weights) {
     const auto& nodes = graph_.nodes;
@@ -79,6 +82,12 @@ class CpuExecutable final : public Executable {
       s.node = &n;
       for (int j = 0; j < 3; ++j) s.in[j] = n.inputs[j] >= 0 ? node_buffer[n.inputs[j]] : -1;
       TLM_RETURN_IF_ERROR(Validate(n, weights, &s));
+      if (n.op == OpKind::kMatMul && provider_ != nullptr && *provider_) {
+        auto fn = (*provider_)(n, InputWidth(n), *s.weight);
+        if (!fn.ok()) return fn.status();
+        s.external = std::move(fn).value();
+        s.quantized = false;
+      }
       if (s.quantized) max_q8_blocks = std::max(max_q8_blocks, graph_.max_tokens * (InputWidth(n) / 32));
       if (n.op == OpKind::kMatMul) max_k = std::max(max_k, InputWidth(n));
       if (static_cast<int>(i) != graph_.output) {
@@ -156,7 +165,10 @@ class CpuExecutable final : public Executable {
           TLM_RETURN_IF_ERROR(Embedding(s, input.tokens, out));
           break;
         case OpKind::kMatMul:
-          MatMul(s, a, rows, out);
+          if (s.external)
+            s.external(a, rows, out);
+          else
+            MatMul(s, a, rows, out);
           break;
         case OpKind::kRmsNorm:
           RmsNorm(s, a, rows, out);
@@ -365,6 +377,7 @@ class CpuExecutable final : public Executable {
   ThreadPool* pool_;
   Activations activations_;
   const CpuKernels& kernels_;
+  const MatMulProvider* provider_;
   std::vector<std::vector<float>> weight_rows_;  // per worker: one dequantized weight row
   std::vector<Step> steps_;
   std::vector<std::vector<float>> buffers_;
@@ -376,16 +389,17 @@ class CpuExecutable final : public Executable {
 
 class CpuBackend final : public Backend {
  public:
-  CpuBackend(int threads, Activations activations, bool pin)
-      : pool_(threads, pin), activations_(activations), kernels_(SelectCpuKernels()) {}
-  std::string name() const override { return "cpu"; }
+  CpuBackend(int threads, Activations activations, bool pin, CpuBackendHooks hooks)
+      : pool_(threads, pin), activations_(activations), kernels_(SelectCpuKernels()), hooks_(std::move(hooks)) {}
+  std::string name() const override { return hooks_.name; }
   std::string device_description() const override {
+    if (hooks_.describe) return hooks_.describe();
     return fmt::format("cpu ({} kernels, {} activations, {} threads{})", kernels_.isa,
                        activations_ == Activations::kF32 ? "f32" : "q8", pool_.size(),
                        pool_.pinned() ? ", pinned" : "");
   }
   StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph, const WeightSource& weights) override {
-    auto exe = std::make_unique<CpuExecutable>(graph, &pool_, activations_, kernels_);
+    auto exe = std::make_unique<CpuExecutable>(graph, &pool_, activations_, kernels_, &hooks_.matmul);
     TLM_RETURN_IF_ERROR(exe->Compile(weights));
     return std::unique_ptr<Executable>(std::move(exe));
   }
@@ -397,22 +411,24 @@ class CpuBackend final : public Backend {
   ThreadPool pool_;
   Activations activations_;
   const CpuKernels& kernels_;
+  CpuBackendHooks hooks_;
 };
 
 const bool kRegistered = RegisterBackend({
     .name = "cpu",
     .description = "CPU (dispatch table: AVX2/FMA or scalar reference)",
     .probe = [] { return Status::Ok(); },
-    .create = [](const BackendOptions& options) -> StatusOr<std::unique_ptr<Backend>> {
-      if (!options.device.empty())
-        return InvalidArgument("backend 'cpu' takes no device, got 'cpu:{}'", options.device);
-      int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
-      if (options.threads < 0 || threads > 1024)
-        return InvalidArgument("--threads {} is out of range", options.threads);
-      return std::unique_ptr<Backend>(
-          std::make_unique<CpuBackend>(std::max(1, threads), options.activations, options.pin_threads));
-    },
+    .create = [](const BackendOptions& options) { return CreateCpuBackend(options, {}); },
 });
 
 }  // namespace
+
+StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(const BackendOptions& options, CpuBackendHooks hooks) {
+  if (!options.device.empty())
+    return InvalidArgument("backend '{}' takes no device, got '{}:{}'", hooks.name, hooks.name, options.device);
+  int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
+  if (options.threads < 0 || threads > 1024) return InvalidArgument("--threads {} is out of range", options.threads);
+  return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(std::max(1, threads), options.activations,
+                                                               options.pin_threads, std::move(hooks)));
+}
 }  // namespace tlm::cpu
