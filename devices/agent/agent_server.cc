@@ -217,6 +217,12 @@ class AgentService final : public v1::Agent::Service {
       model_path = *path;
     }
     const bool callgrind = spec.counter() == "instructions" && !perf_instructions_.ok();
+#if defined(__SANITIZE_ADDRESS__)
+    if (callgrind)
+      return send_error(v1::REFUSED,
+                        "cannot count instructions with callgrind: this tlmbench is built with "
+                        "AddressSanitizer, which valgrind cannot run (use a Release build)");
+#endif
     if (callgrind && valgrind_.empty())
       return send_error(v1::REFUSED, fmt::format("cannot count instructions on this device: {}; and valgrind "
                                                  "(callgrind) is not installed",

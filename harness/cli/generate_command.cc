@@ -100,7 +100,9 @@ void RegisterGenerateCommand(CLI::App& app) {
   cmd->add_option("--chat", o->chat, "A user message, wrapped in the model's chat template");
   cmd->add_option("--system", o->system, "A system message for --chat");
   cmd->add_option("--prompt", o->prompt, "Raw prompt text (no chat template)");
-  cmd->add_option("-b,--backend", o->backend, "Backend: cpu")->capture_default_str();
+  cmd->add_option("-b,--backend", o->backend,
+                  "Backend: cpu (hand-tuned kernels) or cpu-xnnpack (matmuls through XNNPACK, f32)")
+      ->capture_default_str();
   cmd->add_option("--activations", o->activations, "Matmul activations: f32 (exact) or q8 (8-bit)")
       ->check(CLI::IsMember({"f32", "q8"}))
       ->capture_default_str();

@@ -216,7 +216,9 @@ void RegisterRunCommand(CLI::App& app) {
                   "GGUF model: a path, or a file name in the model cache ($TLMBENCH_MODELS, "
                   "default ~/.cache/tlmbench/models)")
       ->required();
-  cmd->add_option("-b,--backend", o->backend, "Backend: cpu")->capture_default_str();
+  cmd->add_option("-b,--backend", o->backend,
+                  "Backend: cpu (hand-tuned kernels) or cpu-xnnpack (matmuls through XNNPACK, f32)")
+      ->capture_default_str();
   cmd->add_option("--activations", o->activations,
                   "Matmul activations against quantized weights: f32 (exact reference) or q8 (8-bit, as llama.cpp)")
       ->check(CLI::IsMember({"f32", "q8"}))

@@ -244,7 +244,7 @@ StatusOr<std::vector<MapEntry>> Parser::ReadMap(const Field& field,
     return Error(field.mark, field.name, "expected a mapping, got {}", Describe(field.node));
   }
   for (auto it = field.node.begin(); it != field.node.end(); ++it) {
-    const YAML::Node& key = it->first;
+    const YAML::Node key = it->first;  // a copy: it-> yields a temporary
     const YAML::Mark key_mark = key.Mark();
     std::optional<std::string> name = ScalarText(key, true);
     if (!name || name->empty()) {
@@ -257,7 +257,7 @@ StatusOr<std::vector<MapEntry>> Parser::ReadMap(const Field& field,
     if (allowed != nullptr && std::find(allowed->begin(), allowed->end(), *name) == allowed->end()) {
       return Error(key_mark, child, "unknown key '{}'{}", *name, Suggestion(*name, *allowed));
     }
-    const YAML::Node& value = it->second;
+    const YAML::Node value = it->second;
     // An empty value's mark points past it; its key is the better place to point at.
     const YAML::Mark value_mark = value.IsNull() || value.Mark().is_null() ? key_mark : value.Mark();
     entries.push_back({*name, key_mark, Field{value, value_mark, child}});
