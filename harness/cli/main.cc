@@ -1,5 +1,5 @@
 // tlmbench: one binary, many subcommands (run, generate, make-model, sweep, agent, export, compare,
-// history, report; conform, compile, qualify to come).
+// history, report, qualify; conform, compile to come).
 #include <cstdio>
 #include <exception>
 #include <new>
