@@ -77,7 +77,7 @@ std::string VulkanSummary(const v1::DeviceInfo& device) {
 
 std::string NpuSummary(const v1::DeviceInfo& device, const std::string& npu_plugin_dir) {
   if (npu_plugin_dir.empty()) return "no NPU plugin directory given";
-  if (device.npu_plugins_size() == 0) return fmt::format("no NPU plugin (lib*.so) in {}", npu_plugin_dir);
+  if (device.npu_plugins_size() == 0) return fmt::format("no NPU plugin (tlm_npu_*.so) in {}", npu_plugin_dir);
   return fmt::format("NPU plugins present: {} in {}", device.npu_plugins_size(), npu_plugin_dir);
 }
 
@@ -178,7 +178,9 @@ std::vector<v1::NpuPlugin> ListNpuPlugins(const std::string& dir) {
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string file = it->path().filename().string();
-    if (file.rfind("lib", 0) != 0 || file.size() < 6 || file.substr(file.size() - 3) != ".so") continue;
+    // The plugin ABI's naming (docs/npu.md): tlm_npu_<name>.so, loaded by `tlmbench qualify` and the
+    // npu backend in a worker; the agent itself never dlopens a plugin.
+    if (file.rfind("tlm_npu_", 0) != 0 || file.size() < 12 || file.substr(file.size() - 3) != ".so") continue;
     std::error_code file_ec;
     if (!fs::is_regular_file(it->path(), file_ec)) continue;
     paths.push_back(it->path().string());
@@ -187,7 +189,7 @@ std::vector<v1::NpuPlugin> ListNpuPlugins(const std::string& dir) {
   std::vector<v1::NpuPlugin> plugins;
   for (auto& path : paths) {
     v1::NpuPlugin plugin;
-    plugin.set_path(std::move(path));  // not dlopen'ed yet: vendor, version and SoCs stay empty
+    plugin.set_path(std::move(path));  // not dlopen'ed by the agent: vendor, version and SoCs stay empty
     plugins.push_back(std::move(plugin));
   }
   return plugins;

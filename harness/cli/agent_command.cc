@@ -14,6 +14,7 @@
 #include "devices/worker/worker.h"
 #include "harness/cli/commands.h"
 #include "harness/cli/model_path.h"
+#include "kernels/npu/loader/plugin_loader.h"
 
 namespace tlm {
 namespace {
@@ -73,7 +74,7 @@ int RunAgent(const AgentFlags& f) {
   }
   if (!o.tls_client_ca_pem.empty() && o.tls_cert_pem.empty())
     return Fail(InvalidArgument("--tls-ca needs --tls-cert and --tls-key (mutual TLS)"));
-  o.npu_plugin_dir = f.plugin_dir;
+  o.npu_plugin_dir = f.plugin_dir.empty() ? DefaultNpuPluginDir() : f.plugin_dir;
   o.default_timeout_s = f.default_timeout_s;
   o.null_in_process = f.null_in_process;
   o.log_runs = !f.quiet;
@@ -135,7 +136,9 @@ void RegisterAgentCommand(CLI::App& app) {
   cmd->add_option("--tls-key", f->tls_key, "Private key of --tls-cert (PEM)");
   cmd->add_option("--tls-ca", f->tls_ca, "Require client certificates signed by this CA (mutual TLS)");
   token->excludes(cert);
-  cmd->add_option("--plugin-dir", f->plugin_dir, "Folder of NPU vendor plugins (lib*.so) to list");
+  cmd->add_option("--plugin-dir", f->plugin_dir,
+                  "Folder of NPU vendor plugins (tlm_npu_*.so) to list (default: $TLMBENCH_PLUGIN_DIR, else "
+                  "<folder of tlmbench>/../plugins)");
   cmd->add_option("--default-timeout", f->default_timeout_s, "Time-out in seconds of runs whose spec sets none")
       ->capture_default_str();
   cmd->add_option("--port-file", f->port_file, "Write the port listened on to this file once serving");

@@ -194,18 +194,19 @@ TEST(ListingTest, ModelsAreGgufFilesSortedWithSizes) {
   EXPECT_TRUE(ListModelFiles((dir.path() / "missing").string()).empty());
 }
 
-TEST(ListingTest, NpuPluginsAreLibSoFiles) {
+TEST(ListingTest, NpuPluginsAreTlmNpuSoFiles) {
   TempDir dir;
-  dir.Write("libQnnHtp.so", "elf");
-  dir.Write("libneuron_adapter.so", "elf");
-  dir.Write("readme.so", "not lib*");
-  dir.Write("libfoo.so.1", "versioned, not listed");
+  dir.Write("tlm_npu_qnn_htp.so", "elf");
+  dir.Write("tlm_npu_neuron.so", "elf");
+  dir.Write("libQnnHtp.so", "a vendor runtime library, not a tlmbench plugin");
+  dir.Write("readme.so", "not tlm_npu_*");
+  dir.Write("tlm_npu_foo.so.1", "versioned, not listed");
   DeviceProbeOptions options;
   options.npu_plugin_dir = dir.path().string();
   const v1::DeviceInfo device = ProbeDevice(options);
   ASSERT_EQ(device.npu_plugins_size(), 2);
-  EXPECT_EQ(device.npu_plugins(0).path(), (dir.path() / "libQnnHtp.so").string());
-  EXPECT_EQ(device.npu_plugins(1).path(), (dir.path() / "libneuron_adapter.so").string());
+  EXPECT_EQ(device.npu_plugins(0).path(), (dir.path() / "tlm_npu_neuron.so").string());
+  EXPECT_EQ(device.npu_plugins(1).path(), (dir.path() / "tlm_npu_qnn_htp.so").string());
   EXPECT_TRUE(device.npu_plugins(0).error().empty());
   const v1::BackendCapability* npu = FindBackend(device, "npu");
   ASSERT_NE(npu, nullptr);
