@@ -17,6 +17,7 @@
 #include "dashboards/change_points.h"
 #include "engine/common/metric_names.h"
 #include "engine/common/stats.h"
+#include "engine/common/time_format.h"
 
 namespace tlm {
 namespace {
@@ -56,22 +57,14 @@ struct RunRow {
 };
 
 // What makes two runs one row of the matrices (the commit aside).
-using ConfigKey = std::tuple<std::string, std::string, std::string, int64_t, std::string, int64_t, int64_t, std::string>;
+using ConfigKey =
+    std::tuple<std::string, std::string, std::string, int64_t, std::string, int64_t, int64_t, std::string>;
 ConfigKey KeyOf(const RunRow& r) {
   return {r.device, r.backend, r.model, r.threads, r.activations, r.n_prompt, r.n_gen, r.workload};
 }
 
 // When a run's build was made: its commit time, else when it ran.
 const std::string& WhenOf(const RunRow& r) { return r.commit_time.empty() ? r.started_at : r.commit_time; }
-
-std::string NowUtc() {
-  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // "models/gemma-3-270m-q4_k_m.gguf" -> "gemma-3-270m-q4_k_m".
 std::string ShortModel(std::string model) {
@@ -127,10 +120,10 @@ StatusOr<std::vector<RunRow>> LoadRuns(sql::Connection& db) {
       "FROM runs ORDER BY coalesce(commit_time, started_at), started_at, run_id",
       [&](const sql::Statement& s) {
         RunRow r;
-        std::string* text[] = {&r.run_id,     &r.sweep_id, &r.scenario,  &r.device,     &r.backend,
-                               &r.model,      &r.model_description,      &r.workload,   &r.activations,
-                               &r.status,     &r.verdict,  &r.spec_hash, &r.git_commit, &r.commit_time,
-                               &r.started_at, &r.error};
+        std::string* text[] = {&r.run_id,      &r.sweep_id,    &r.scenario,          &r.device,
+                               &r.backend,     &r.model,       &r.model_description, &r.workload,
+                               &r.activations, &r.status,      &r.verdict,           &r.spec_hash,
+                               &r.git_commit,  &r.commit_time, &r.started_at,        &r.error};
         for (int i = 0; i < 16; ++i) *text[i] = s.Text(i);
         r.threads = s.Int(16);
         r.n_prompt = s.Int(17);
@@ -245,9 +238,8 @@ StatusOr<json> Overview(sql::Connection& db, const std::vector<RunRow>& runs) {
                                    all_samples = s.Int(1);
                                  }));
   (void)samples;
-  overview["counts"] = {{"sweeps", sweeps.size()},       {"devices", devices.size()},
-                        {"runs", runs.size()},           {"runs_by_status", by_status},
-                        {"samples", all_samples},        {"retried_attempts", attempts},
+  overview["counts"] = {{"sweeps", sweeps.size()},       {"devices", devices.size()}, {"runs", runs.size()},
+                        {"runs_by_status", by_status},   {"samples", all_samples},    {"retried_attempts", attempts},
                         {"commits", commits_json.size()}};
   overview["sweeps"] = std::move(sweeps);
   overview["devices"] = std::move(devices);
@@ -319,9 +311,9 @@ json MatrixRows(const std::map<ConfigKey, std::vector<const RunRow*>>& configs, 
 // "edge-1 · cpu · gemma-3-270m-q4_k_m · 2 threads · f32 · pp64/tg16", and the workload when it is
 // not `generate`.
 std::string SeriesLabel(const RunRow& r) {
-  std::string label = fmt::format("{} · {} · {} · {} threads · {} · pp{}/tg{}", r.device, r.backend,
-                                  ShortModel(r.model), r.threads, r.activations.empty() ? "-" : r.activations,
-                                  r.n_prompt, r.n_gen);
+  std::string label =
+      fmt::format("{} · {} · {} · {} threads · {} · pp{}/tg{}", r.device, r.backend, ShortModel(r.model), r.threads,
+                  r.activations.empty() ? "-" : r.activations, r.n_prompt, r.n_gen);
   if (!r.workload.empty() && r.workload != "generate") label += " · " + r.workload;
   return label;
 }
@@ -434,8 +426,8 @@ StatusOr<json> Qualifications(sql::Connection& db) {
 StatusOr<nlohmann::json> GatherDashboardData(Dataset& dataset, const DashboardOptions& options) {
   sql::Connection& db = dataset.connection();
   // One read transaction: a sweep writing meanwhile does not tear the picture.
-  TLM_RETURN_IF_ERROR(db.Exec(db.dialect() == sql::Dialect::kSqlite ? "BEGIN"
-                                                                   : "BEGIN ISOLATION LEVEL REPEATABLE READ"));
+  TLM_RETURN_IF_ERROR(
+      db.Exec(db.dialect() == sql::Dialect::kSqlite ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ"));
   struct EndRead {
     sql::Connection& db;
     ~EndRead() { (void)db.Exec("COMMIT"); }
@@ -445,7 +437,7 @@ StatusOr<nlohmann::json> GatherDashboardData(Dataset& dataset, const DashboardOp
   json data;
   data["meta"] = {{"title", options.title},
                   {"dataset", dataset.path()},
-                  {"generated_at", options.generated_at.empty() ? NowUtc() : options.generated_at},
+                  {"generated_at", options.generated_at.empty() ? NowIso8601Utc() : options.generated_at},
                   {"generator", options.generator},
                   {"schema_version", kDatasetSchemaVersion}};
   TLM_ASSIGN_OR_RETURN(data["overview"], Overview(db, runs));

@@ -26,6 +26,7 @@
 #include "engine/backend/backend.h"
 #include "engine/common/metric_names.h"
 #include "engine/common/stats.h"
+#include "engine/common/time_format.h"
 #include "tlmbench/v1/agent.grpc.pb.h"
 
 namespace tlm {
@@ -34,16 +35,6 @@ namespace {
 namespace v1 = tlmbench::v1;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-std::string NowIso8601() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string FindOnPath(const std::string& name) {
   const char* path = std::getenv("PATH");
@@ -273,7 +264,7 @@ class AgentService final : public v1::Agent::Service {
     hygiene.set_temperature_c_before(ReadMaxTemperatureC());
     FrequencySampler freq;
     freq.Start();
-    const std::string started_at = NowIso8601();
+    const std::string started_at = NowIso8601Utc();
     const auto t_start = Clock::now();
 
     bool client_gone = false;
@@ -390,7 +381,7 @@ class AgentService final : public v1::Agent::Service {
     result->set_verdict_reason(verdict.reason);
     result->set_queue_ms(queue_ms);
     result->set_started_at(started_at);
-    result->set_finished_at(NowIso8601());
+    result->set_finished_at(NowIso8601Utc());
     *result->mutable_build() = options_.build;
     result->set_agent(device_.name());
     result->set_worker_wall_ms(wall_ms);

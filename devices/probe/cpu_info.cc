@@ -1,5 +1,6 @@
 // Reads CPU and host facts from /proc, sysfs, uname, getauxval and the scheduler.
 #include "devices/probe/cpu_info.h"
+#include "devices/probe/text_file.h"
 
 #include <sched.h>
 #include <sys/utsname.h>
@@ -24,23 +25,8 @@ namespace tlm {
 
 namespace {
 
-std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string_view Trim(std::string_view s) {
-  const size_t begin = s.find_first_not_of(" \t\r\n");
-  if (begin == std::string_view::npos) return {};
-  const size_t end = s.find_last_not_of(" \t\r\n");
-  return s.substr(begin, end - begin + 1);
-}
-
 std::optional<double> ParseDouble(std::string_view s) {
-  s = Trim(s);
+  s = TrimSpace(s);
   double value = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
   if (ec != std::errc() || ptr == s.data()) return std::nullopt;
@@ -49,7 +35,7 @@ std::optional<double> ParseDouble(std::string_view s) {
 
 // sysfs cpufreq files hold kHz.
 std::optional<double> ReadKhzAsMhz(const std::string& path) {
-  auto text = ReadFile(path);
+  auto text = ReadTextFile(path);
   if (!text) return std::nullopt;
   auto khz = ParseDouble(*text);
   if (!khz) return std::nullopt;
@@ -93,8 +79,8 @@ void ParseProcCpuinfo(std::string_view cpuinfo, CpuInfo& info) {
     pos = eol + 1;
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    const std::string_view key = Trim(line.substr(0, colon));
-    const std::string_view value = Trim(line.substr(colon + 1));
+    const std::string_view key = TrimSpace(line.substr(0, colon));
+    const std::string_view value = TrimSpace(line.substr(colon + 1));
     // The first processor's block decides; later blocks repeat it (or differ on big.LITTLE, where
     // the flags are the same anyway).
     if ((key == "model name" || key == "Processor") && info.model_name.empty()) {
@@ -126,7 +112,7 @@ void ParseProcCpuinfo(std::string_view cpuinfo, CpuInfo& info) {
 
 StatusOr<CpuInfo> ProbeCpuInfo() {
   CpuInfo info;
-  auto cpuinfo = ReadFile("/proc/cpuinfo");
+  auto cpuinfo = ReadTextFile("/proc/cpuinfo");
   if (!cpuinfo) {
     return Unavailable("cannot read /proc/cpuinfo: {} (the CPU probe needs Linux with /proc mounted)",
                        std::strerror(errno));
@@ -144,8 +130,7 @@ StatusOr<CpuInfo> ProbeCpuInfo() {
   info.logical_cores = online > 0 ? static_cast<int>(online) : 0;
   cpu_set_t mask;
   CPU_ZERO(&mask);
-  info.available_cores = ::sched_getaffinity(0, sizeof(mask), &mask) == 0 ? CPU_COUNT(&mask)
-                                                                          : info.logical_cores;
+  info.available_cores = ::sched_getaffinity(0, sizeof(mask), &mask) == 0 ? CPU_COUNT(&mask) : info.logical_cores;
 
   struct utsname names {};
   if (::uname(&names) != 0) return Unavailable("uname: {}", std::strerror(errno));
@@ -156,7 +141,7 @@ StatusOr<CpuInfo> ProbeCpuInfo() {
   if (info.model_name.empty()) info.model_name = info.architecture;
 
   const std::string cpufreq = "/sys/devices/system/cpu/cpu0/cpufreq/";
-  if (auto governor = ReadFile(cpufreq + "scaling_governor")) info.governor = Trim(*governor);
+  if (auto governor = ReadTextFile(cpufreq + "scaling_governor")) info.governor = TrimSpace(*governor);
   if (auto max = ReadKhzAsMhz(cpufreq + "cpuinfo_max_freq")) info.max_freq_mhz = max;
   std::vector<double> sysfs_freqs;
   for (int cpu = 0; cpu < info.logical_cores; ++cpu) {
@@ -168,7 +153,7 @@ StatusOr<CpuInfo> ProbeCpuInfo() {
     info.cur_freq_mhz = info.cur_freq_mhz_per_cpu.front();
   }
 
-  if (auto meminfo = ReadFile("/proc/meminfo")) {
+  if (auto meminfo = ReadTextFile("/proc/meminfo")) {
     std::istringstream lines(*meminfo);
     std::string line;
     while (std::getline(lines, line)) {

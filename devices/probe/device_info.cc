@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "devices/probe/cpu_info.h"
+#include "devices/probe/text_file.h"
 
 namespace tlm {
 
@@ -26,23 +27,8 @@ namespace {
 namespace fs = std::filesystem;
 namespace v1 = tlmbench::v1;
 
-std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string_view Trim(std::string_view s) {
-  const size_t begin = s.find_first_not_of(" \t\r\n");
-  if (begin == std::string_view::npos) return {};
-  const size_t end = s.find_last_not_of(" \t\r\n");
-  return s.substr(begin, end - begin + 1);
-}
-
 std::optional<long> ParseLong(std::string_view s) {
-  s = Trim(s);
+  s = TrimSpace(s);
   long value = 0;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
   if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
@@ -202,8 +188,8 @@ int CountPhysicalCores(const std::string& sysfs_root, std::string_view cpuinfo) 
   for (fs::directory_iterator it(cpu_dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (name.size() < 4 || name.rfind("cpu", 0) != 0 || !ParseLong(name.substr(3))) continue;
-    auto package = ReadFile((it->path() / "topology/physical_package_id").string());
-    auto core = ReadFile((it->path() / "topology/core_id").string());
+    auto package = ReadTextFile((it->path() / "topology/physical_package_id").string());
+    auto core = ReadTextFile((it->path() / "topology/core_id").string());
     if (!package || !core) continue;
     auto p = ParseLong(*package), c = ParseLong(*core);
     if (p && c) cores.insert({*p, *c});
@@ -225,10 +211,10 @@ int CountPhysicalCores(const std::string& sysfs_root, std::string_view cpuinfo) 
     pos = eol + 1;
     const size_t colon = line.find(':');
     if (colon == std::string_view::npos) {
-      if (Trim(line).empty()) flush();
+      if (TrimSpace(line).empty()) flush();
       continue;
     }
-    const std::string_view key = Trim(line.substr(0, colon));
+    const std::string_view key = TrimSpace(line.substr(0, colon));
     if (key == "processor") flush();
     if (key == "physical id") package = ParseLong(line.substr(colon + 1)).value_or(0);
     if (key == "core id") core = ParseLong(line.substr(colon + 1)).value_or(-1);
@@ -242,10 +228,10 @@ std::string ParseOsReleasePrettyName(std::string_view os_release) {
   while (pos < os_release.size()) {
     size_t eol = os_release.find('\n', pos);
     if (eol == std::string_view::npos) eol = os_release.size();
-    std::string_view line = Trim(os_release.substr(pos, eol - pos));
+    std::string_view line = TrimSpace(os_release.substr(pos, eol - pos));
     pos = eol + 1;
     if (line.rfind("PRETTY_NAME=", 0) != 0) continue;
-    std::string_view value = Trim(line.substr(12));
+    std::string_view value = TrimSpace(line.substr(12));
     if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
       value = value.substr(1, value.size() - 2);
     }
@@ -270,12 +256,12 @@ v1::DeviceInfo ProbeDevice(const DeviceProbeOptions& options) {
     device.set_kernel(fmt::format("{} {}", names.sysname, names.release));
     device.set_arch(names.machine);
   }
-  auto os_release = ReadFile("/etc/os-release");
-  if (!os_release) os_release = ReadFile("/usr/lib/os-release");
+  auto os_release = ReadTextFile("/etc/os-release");
+  if (!os_release) os_release = ReadTextFile("/usr/lib/os-release");
   if (os_release) device.set_os(ParseOsReleasePrettyName(*os_release));
 
   v1::CpuFacts& facts = *device.mutable_cpu();
-  const std::string cpuinfo_text = ReadFile("/proc/cpuinfo").value_or("");
+  const std::string cpuinfo_text = ReadTextFile("/proc/cpuinfo").value_or("");
   if (auto cpu = ProbeCpuInfo(); cpu.ok()) {
     facts.set_model(cpu->model_name);
     facts.set_logical_cpus(cpu->logical_cores);
@@ -312,15 +298,15 @@ StatusOr<std::map<std::string, std::string>> ParseLabels(std::string_view text) 
   while (pos <= text.size()) {
     size_t comma = text.find(',', pos);
     if (comma == std::string_view::npos) comma = text.size();
-    const std::string_view item = Trim(text.substr(pos, comma - pos));
+    const std::string_view item = TrimSpace(text.substr(pos, comma - pos));
     pos = comma + 1;
     if (item.empty()) continue;
     const size_t eq = item.find('=');
     if (eq == std::string_view::npos) {
       return InvalidArgument("label \"{}\" is not key=value (--labels takes \"k=v,k2=v2\")", item);
     }
-    const std::string key(Trim(item.substr(0, eq)));
-    const std::string value(Trim(item.substr(eq + 1)));
+    const std::string key(TrimSpace(item.substr(0, eq)));
+    const std::string value(TrimSpace(item.substr(eq + 1)));
     if (key.empty()) return InvalidArgument("label \"{}\" has an empty key", item);
     if (!labels.emplace(key, value).second) return InvalidArgument("label \"{}\": key \"{}\" given twice", item, key);
   }

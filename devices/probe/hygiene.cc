@@ -1,6 +1,7 @@
 // Reads load, CPU frequency and temperature from /proc and /sys, samples the frequency during a run,
 // and draws the run's verdict.
 #include "devices/probe/hygiene.h"
+#include "devices/probe/text_file.h"
 
 #include <algorithm>
 #include <charconv>
@@ -22,24 +23,9 @@ namespace {
 namespace fs = std::filesystem;
 namespace v1 = tlmbench::v1;
 
-std::optional<std::string> ReadFile(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-std::string_view Trim(std::string_view s) {
-  const size_t begin = s.find_first_not_of(" \t\r\n");
-  if (begin == std::string_view::npos) return {};
-  const size_t end = s.find_last_not_of(" \t\r\n");
-  return s.substr(begin, end - begin + 1);
-}
-
 template <typename T>
 std::optional<T> ParseNumber(std::string_view s) {
-  s = Trim(s);
+  s = TrimSpace(s);
   T value{};
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
   if (ec != std::errc() || ptr == s.data()) return std::nullopt;
@@ -49,7 +35,7 @@ std::optional<T> ParseNumber(std::string_view s) {
 // "0-3,5,7-8" -> {0,1,2,3,5,7,8}; nullopt when malformed.
 std::optional<std::set<int>> ParseCpuList(std::string_view text) {
   std::set<int> cpus;
-  text = Trim(text);
+  text = TrimSpace(text);
   if (text.empty()) return std::nullopt;
   size_t pos = 0;
   while (pos <= text.size()) {
@@ -67,7 +53,7 @@ std::optional<std::set<int>> ParseCpuList(std::string_view text) {
 }
 
 std::set<int> OnlineCpus(const fs::path& cpu_dir) {
-  if (auto online = ReadFile(cpu_dir / "online")) {
+  if (auto online = ReadTextFile(cpu_dir / "online")) {
     if (auto cpus = ParseCpuList(*online)) return *cpus;
   }
   std::set<int> cpus;
@@ -87,9 +73,9 @@ std::string Percent(double fraction) { return fmt::format("{:.1f}%", fraction * 
 }  // namespace
 
 double ReadLoadAverage1m(std::string_view procfs_root) {
-  auto text = ReadFile(fs::path(procfs_root) / "loadavg");
+  auto text = ReadTextFile(fs::path(procfs_root) / "loadavg");
   if (!text) return std::numeric_limits<double>::quiet_NaN();
-  const std::string_view t = Trim(*text);
+  const std::string_view t = TrimSpace(*text);
   auto load = ParseNumber<double>(t.substr(0, t.find(' ')));
   return load ? *load : std::numeric_limits<double>::quiet_NaN();
 }
@@ -99,7 +85,7 @@ double ReadCpuFrequencyMhz(std::string_view sysfs_root, std::string_view procfs_
   double sum = 0;
   int n = 0;
   for (int cpu : OnlineCpus(cpu_dir)) {
-    auto text = ReadFile(cpu_dir / fmt::format("cpu{}", cpu) / "cpufreq/scaling_cur_freq");
+    auto text = ReadTextFile(cpu_dir / fmt::format("cpu{}", cpu) / "cpufreq/scaling_cur_freq");
     if (!text) continue;
     auto khz = ParseNumber<double>(*text);
     if (!khz || *khz <= 0) continue;
@@ -108,13 +94,13 @@ double ReadCpuFrequencyMhz(std::string_view sysfs_root, std::string_view procfs_
   }
   if (n > 0) return sum / n;
 
-  auto cpuinfo = ReadFile(fs::path(procfs_root) / "cpuinfo");
+  auto cpuinfo = ReadTextFile(fs::path(procfs_root) / "cpuinfo");
   if (!cpuinfo) return 0;
   std::istringstream lines(*cpuinfo);
   std::string line;
   while (std::getline(lines, line)) {
     const size_t colon = line.find(':');
-    if (colon == std::string::npos || Trim(std::string_view(line).substr(0, colon)) != "cpu MHz") continue;
+    if (colon == std::string::npos || TrimSpace(std::string_view(line).substr(0, colon)) != "cpu MHz") continue;
     auto mhz = ParseNumber<double>(std::string_view(line).substr(colon + 1));
     if (!mhz || *mhz <= 0) continue;
     sum += *mhz;
@@ -129,7 +115,7 @@ double ReadMaxTemperatureC(std::string_view sysfs_root) {
   const fs::path thermal = fs::path(sysfs_root) / "class/thermal";
   for (fs::directory_iterator it(thermal, ec), end; !ec && it != end; it.increment(ec)) {
     if (it->path().filename().string().rfind("thermal_zone", 0) != 0) continue;
-    auto text = ReadFile(it->path() / "temp");  // reading a zone whose sensor is off fails: skip it
+    auto text = ReadTextFile(it->path() / "temp");  // reading a zone whose sensor is off fails: skip it
     if (!text) continue;
     auto millideg = ParseNumber<double>(*text);
     if (millideg) hottest = std::max(hottest, *millideg / 1000.0);
@@ -194,18 +180,6 @@ void FrequencySampler::Loop() {
     SampleOnce();
     lock.lock();
   }
-}
-
-double CoefficientOfVariation(const std::vector<double>& values) {
-  if (values.size() < 2) return 0;
-  double mean = 0;
-  for (double v : values) mean += v;
-  mean /= static_cast<double>(values.size());
-  if (mean == 0) return 0;
-  double squares = 0;
-  for (double v : values) squares += (v - mean) * (v - mean);
-  const double stddev = std::sqrt(squares / static_cast<double>(values.size() - 1));
-  return stddev / std::fabs(mean);
 }
 
 VerdictResult ComputeVerdict(const v1::Hygiene& hygiene, std::string_view primary_metric, int n_reps, double noisy_cv,

@@ -66,9 +66,6 @@ class FrequencySampler {
   std::thread thread_;
 };
 
-// Sample standard deviation (n - 1) over the absolute mean; 0 for fewer than 2 values or mean 0.
-double CoefficientOfVariation(const std::vector<double>& values);
-
 struct VerdictResult {
   tlmbench::v1::Verdict verdict = tlmbench::v1::VERDICT_UNSPECIFIED;
   std::string reason;  // a sentence with the numbers

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "devices/agent/agent_server.h"
+#include "engine/common/time_format.h"
 #include "harness/cli/commands.h"
 #include "harness/cli/model_path.h"
 #include "harness/spec/scenario.h"
@@ -48,15 +49,6 @@ void OnInterrupt(int) {
 int Fail(const Status& s, int code = kExitBadInput) {
   fmt::print(stderr, "error: {}\n", s.message());
   return code;
-}
-
-std::string NowIso8601() {
-  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 std::string HostName() {
@@ -175,7 +167,7 @@ int RunSweepCommand(const SweepFlags& f) {
 
   sweep.name = scenario->name;
   sweep.spec_text = scenario->text;
-  sweep.started_at = sweep.started_at.empty() ? NowIso8601() : sweep.started_at;
+  sweep.started_at = sweep.started_at.empty() ? NowIso8601Utc() : sweep.started_at;
   sweep.status = "running";
   sweep.controller_commit = BuildCommit();
   sweep.controller_host = HostName();
@@ -194,14 +186,14 @@ int RunSweepCommand(const SweepFlags& f) {
   auto outcome = RunSweep(runs, db, options, g_interrupted);
   if (local) local->Shutdown();
   if (!outcome.ok()) {
-    (void)db.FinishSweep(sweep.sweep_id, "failed", NowIso8601());
+    (void)db.FinishSweep(sweep.sweep_id, "failed", NowIso8601Utc());
     return Fail(outcome.status(), kExitFailure);
   }
   const bool interrupted = outcome->interrupted;
   int not_ok = 0;
   for (const auto& [status, n] : outcome->by_status)
     if (status != "ok") not_ok += n;
-  if (Status st = db.FinishSweep(sweep.sweep_id, interrupted ? "interrupted" : "done", NowIso8601()); !st.ok())
+  if (Status st = db.FinishSweep(sweep.sweep_id, interrupted ? "interrupted" : "done", NowIso8601Utc()); !st.ok())
     return Fail(st, kExitFailure);
 
   if (!f.no_summary) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/common/metric_names.h"
+#include "engine/common/time_format.h"  // FormatIso8601Utc for RunResult::timestamp
 
 namespace tlm {
 
@@ -76,8 +77,5 @@ struct RunResult {
 // Fills itl_p50_ms / itl_p90_ms / itl_p99_ms from itl_ms (linear interpolation, see stats.h).
 // An empty itl_ms (n_gen <= 1) gives NaN.
 void FillItlPercentiles(RepetitionResult& rep);
-
-// "YYYY-MM-DDTHH:MM:SSZ" for a point in time, in UTC.
-std::string FormatIso8601Utc(std::chrono::system_clock::time_point time);
 
 }  // namespace tlm

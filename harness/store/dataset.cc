@@ -1,17 +1,18 @@
-// The comparison dataset on SQLite or PostgreSQL (harness/store/sql.h): schema creation and migration, and the writes of the sweep
-// controller (sweeps, devices, attempts, final results with their samples, exactly once).
+// The comparison dataset on SQLite or PostgreSQL (harness/store/sql.h): schema creation and migration, and the writes
+// of the sweep controller (sweeps, devices, attempts, final results with their samples, exactly once).
 #include "harness/store/dataset.h"
 
 #include <chrono>
 #include <cstdlib>
-#include <thread>
 #include <map>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include <google/protobuf/util/json_util.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/common/time_format.h"
 #include "harness/run/run_result.h"
 #include "harness/store/sqlite_backend.h"
 
@@ -123,8 +124,6 @@ bool IsSweepStatus(std::string_view status) {
   }
   return false;
 }
-
-std::string NowUtc() { return FormatIso8601Utc(std::chrono::system_clock::now()); }
 
 // Proto messages as JSON with the .proto field names and every field present, so that json_extract
 // finds zeros and empty strings too; keys sorted, so that equal messages give equal text (protobuf
@@ -280,7 +279,7 @@ Status Dataset::CreateSchemaLocked() {
   TLM_RETURN_IF_ERROR(db_->Exec(DatasetSchemaSql(db_->dialect())));
   TLM_ASSIGN_OR_RETURN(sql::Statement info, db_->Prepare("INSERT INTO schema_info(key, value) VALUES "
                                                          "('schema_version', $1), ('created_at', $2)"));
-  info.BindText(1, fmt::format("{}", kDatasetSchemaVersion)).BindText(2, NowUtc());
+  info.BindText(1, fmt::format("{}", kDatasetSchemaVersion)).BindText(2, NowIso8601Utc());
   return info.Run();
 }
 
@@ -428,7 +427,7 @@ Status Dataset::UpsertDevice(const v1::DeviceInfo& device, std::string_view seen
   const std::map<std::string, std::string> labels(device.labels().begin(), device.labels().end());
   const std::string labels_json = nlohmann::json(labels).dump();
   TLM_ASSIGN_OR_RETURN(std::string facts_json, ProtoJson(device));
-  const std::string seen = seen_at.empty() ? NowUtc() : std::string(seen_at);
+  const std::string seen = seen_at.empty() ? NowIso8601Utc() : std::string(seen_at);
   std::lock_guard<std::mutex> lock(mu_);
   auto stmt = db_->Prepare(R"sql(
     INSERT INTO devices (name, hostname, labels_json, facts_json, first_seen, last_seen)
@@ -560,8 +559,8 @@ Status Dataset::WriteResultLocked(const v1::RunSpec& spec, const v1::RunResult& 
   }
   // Concurrent writers of one run (two controllers, a replayed stream): the first commit wins, the
   // others insert nothing (PostgreSQL's ON CONFLICT waits for the first writer's transaction).
-  auto insert = db_->Prepare(
-      fmt::format("INSERT INTO runs ({}) VALUES ({}) ON CONFLICT (run_id) DO NOTHING", names, params));
+  auto insert =
+      db_->Prepare(fmt::format("INSERT INTO runs ({}) VALUES ({}) ON CONFLICT (run_id) DO NOTHING", names, params));
   if (!insert.ok()) return context(insert.status());
   // Binds the columns in kColumns order.
   struct Binder {
@@ -621,7 +620,7 @@ Status Dataset::WriteResultLocked(const v1::RunSpec& spec, const v1::RunResult& 
       .TextOrNull(result.finished_at())
       .TextOrNull(result.build().git_commit())
       .TextOrNull(result.build().commit_time())
-      .Text(NowUtc());
+      .Text(NowIso8601Utc());
   if (Status st = s.Run(); !st.ok()) return context(st);
   if (db_->Changes() == 0) return Status::Ok();  // another writer's row won: exactly once
 

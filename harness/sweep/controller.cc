@@ -19,6 +19,7 @@
 #include "devices/probe/device_info.h"
 #include "engine/common/metric_names.h"
 #include "engine/common/stats.h"
+#include "engine/common/time_format.h"
 #include "harness/sweep/progress.h"
 #include "tlmbench/v1/agent.grpc.pb.h"
 
@@ -27,15 +28,6 @@ namespace {
 
 namespace v1 = tlmbench::v1;
 using Clock = std::chrono::steady_clock;
-
-std::string NowIso8601() {
-  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::shared_ptr<grpc::Channel> MakeChannel(const AgentEndpoint& ep) {
   std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
@@ -231,7 +223,7 @@ class Controller {
         return InvalidArgument("two agents call themselves '{}' ({}); give each a distinct --name",
                                slots[i]->device.name(), slots[i]->endpoint.address);
       slots[i]->index = static_cast<int>(agents_.size());
-      if (Status st = dataset_.UpsertDevice(slots[i]->device, NowIso8601()); !st.ok()) return st;
+      if (Status st = dataset_.UpsertDevice(slots[i]->device, NowIso8601Utc()); !st.ok()) return st;
       agents_.push_back(std::move(slots[i]));
     }
     if (agents_.empty()) {
@@ -308,7 +300,7 @@ class Controller {
       r.set_run_id(it->spec.run_id());
       r.set_status(v1::EXPIRED);
       r.set_error(why);
-      r.set_finished_at(NowIso8601());
+      r.set_finished_at(NowIso8601Utc());
       WriteFinalLocked(it->spec, r);
       it = pending_.erase(it);
     }
@@ -389,7 +381,7 @@ class Controller {
 
   AttemptOutcome Execute(AgentSlot& a, const v1::RunSpec& spec) {
     AttemptOutcome out;
-    out.started_at = NowIso8601();
+    out.started_at = NowIso8601Utc();
     grpc::ClientContext ctx;
     AddAuth(ctx, a.endpoint);
     // The agent enforces the run's time-out; this deadline only catches an agent that stops talking.
@@ -425,7 +417,7 @@ class Controller {
       a.active_ctx = nullptr;
       a.active_run.clear();
     }
-    out.finished_at = NowIso8601();
+    out.finished_at = NowIso8601Utc();
     if (!out.final_result && !out.has_error) {
       out.transport_failed = true;
       out.transport_error = st.ok() ? "the stream ended without a result"

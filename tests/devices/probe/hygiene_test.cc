@@ -134,15 +134,6 @@ TEST(FrequencySamplerTest, DestructorStopsARunningSampler) {
   sampler.Start();
 }
 
-TEST(CoefficientOfVariationTest, SampleStddevOverMean) {
-  EXPECT_EQ(CoefficientOfVariation({}), 0.0);
-  EXPECT_EQ(CoefficientOfVariation({5.0}), 0.0);
-  EXPECT_EQ(CoefficientOfVariation({3.0, 3.0, 3.0}), 0.0);
-  EXPECT_EQ(CoefficientOfVariation({0.0, 0.0}), 0.0);
-  // mean 10, sample variance ((-2)^2 + 0 + 2^2) / 2 = 4, stddev 2.
-  EXPECT_NEAR(CoefficientOfVariation({8.0, 10.0, 12.0}), 0.2, 1e-12);
-}
-
 v1::Hygiene MakeHygiene(double before, double min_during, double cv) {
   v1::Hygiene h;
   h.set_cpu_freq_mhz_before(before);

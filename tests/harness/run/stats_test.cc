@@ -46,7 +46,7 @@ TEST(StatsTest, PercentileLinearInterpolation) {
   EXPECT_DOUBLE_EQ(Percentile(v, 25), 3.25);
   EXPECT_DOUBLE_EQ(Percentile(v, 0), 1.0);
   EXPECT_DOUBLE_EQ(Percentile(v, 100), 10.0);
-  EXPECT_DOUBLE_EQ(Percentile(v, -3), 1.0);   // clamped
+  EXPECT_DOUBLE_EQ(Percentile(v, -3), 1.0);    // clamped
   EXPECT_DOUBLE_EQ(Percentile(v, 130), 10.0);  // clamped
   // Two points: p90 is 90% of the way from the first to the second.
   EXPECT_NEAR(Percentile(std::vector<double>{10, 20}, 90), 19.0, 1e-12);
@@ -67,6 +67,10 @@ TEST(StatsTest, CoefficientOfVariation) {
   EXPECT_DOUBLE_EQ(CoefficientOfVariation(std::vector<double>{-2, -4}), std::sqrt(2.0) / 3.0);
   EXPECT_TRUE(std::isnan(CoefficientOfVariation(std::vector<double>{-1, 1})));
   EXPECT_TRUE(std::isnan(CoefficientOfVariation(std::vector<double>{})));
+  EXPECT_EQ(CoefficientOfVariation(std::vector<double>{5.0}), 0.0);
+  EXPECT_EQ(CoefficientOfVariation(std::vector<double>{3.0, 3.0, 3.0}), 0.0);
+  // mean 10, sample variance ((-2)^2 + 0 + 2^2) / 2 = 4, stddev 2 (the run verdict's noise measure).
+  EXPECT_NEAR(CoefficientOfVariation(std::vector<double>{8.0, 10.0, 12.0}), 0.2, 1e-12);
 }
 
 TEST(StatsTest, SummarizeAgreesWithTheSingleFunctions) {
