@@ -6,24 +6,10 @@
 #include <cmath>
 #include <limits>
 #include <utility>
+#include "harness/analysis/split_mix64.h"
 
 namespace tlm {
 namespace {
-
-class Rng {  // SplitMix64: portable and seeded
- public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  size_t Below(size_t n) { return static_cast<size_t>((static_cast<unsigned __int128>(Next()) * n) >> 64); }
-
- private:
-  uint64_t state_;
-};
 
 struct BestSplit {
   size_t at = 0;  // offset within the segment; 0 when none
@@ -59,7 +45,7 @@ BestSplit FindBestSplit(const std::vector<double>& z, size_t min_segment) {
   return best;
 }
 
-void Search(std::span<const double> series, size_t begin, size_t end, const ChangePointOptions& o, Rng& rng,
+void Search(std::span<const double> series, size_t begin, size_t end, const ChangePointOptions& o, SplitMix64& rng,
             std::vector<ChangePoint>& out) {
   const size_t min_segment = static_cast<size_t>(std::max(2, o.min_segment));
   std::vector<double> z(series.begin() + static_cast<std::ptrdiff_t>(begin),
@@ -93,7 +79,7 @@ double MeanOf(std::span<const double> s, size_t begin, size_t end) {
 
 std::vector<ChangePoint> EDivisive(std::span<const double> series, const ChangePointOptions& options) {
   std::vector<ChangePoint> out;
-  Rng rng(options.seed);
+  SplitMix64 rng(options.seed);
   Search(series, 0, series.size(), options, rng, out);
   std::sort(out.begin(), out.end(), [](const ChangePoint& a, const ChangePoint& b) { return a.index < b.index; });
   for (size_t i = 0; i < out.size(); ++i) {
@@ -101,8 +87,8 @@ std::vector<ChangePoint> EDivisive(std::span<const double> series, const ChangeP
     const size_t next = i + 1 < out.size() ? out[i + 1].index : series.size();
     out[i].mean_before = MeanOf(series, prev, out[i].index);
     out[i].mean_after = MeanOf(series, out[i].index, next);
-    out[i].relative_change = out[i].mean_before == 0 ? std::numeric_limits<double>::quiet_NaN()
-                                                      : out[i].mean_after / out[i].mean_before - 1;
+    out[i].relative_change =
+        out[i].mean_before == 0 ? std::numeric_limits<double>::quiet_NaN() : out[i].mean_after / out[i].mean_before - 1;
   }
   return out;
 }

@@ -105,7 +105,8 @@ Status MetricThresholds::LoadYaml(const std::string& path) {
       if (!v.ok()) return v.status().WithContext(fmt::format("{}:{}", path, line));
       SetDefault(*v);
     } else if (key == "metrics") {
-      if (!kv.second.IsMap()) return InvalidArgument("{}:{}: 'metrics' must map metric names to thresholds", path, line);
+      if (!kv.second.IsMap())
+        return InvalidArgument("{}:{}: 'metrics' must map metric names to thresholds", path, line);
       for (const auto& m : kv.second) {
         const int mline = m.first.Mark().line + 1;
         if (!m.second.IsScalar()) return InvalidArgument("{}:{}: expected a threshold such as 3%", path, mline);
