@@ -82,12 +82,8 @@ struct LoadedModel {
   double load_ms = 0;
 };
 
-StatusOr<LoadedModel> LoadForRun(const v1::RunSpec& spec, const std::string& path, int n_ctx, int prefill_chunk,
-                                 Emitter& emit) {
-  emit.Progress(fmt::format("loading {}", spec.model()));
-  LoadedModel out;
-  const auto t0 = Clock::now();
-  TLM_ASSIGN_OR_RETURN(out.model, Model::Load(path));
+StatusOr<std::unique_ptr<Session>> OpenSession(const v1::RunSpec& spec, const Model& model, int n_ctx,
+                                               int prefill_chunk) {
   SessionOptions so;
   so.backend = spec.backend().empty() ? "cpu" : spec.backend();
   so.threads = ResolveThreads(spec.threads());
@@ -98,7 +94,16 @@ StatusOr<LoadedModel> LoadForRun(const v1::RunSpec& spec, const std::string& pat
   } else if (!spec.activations().empty() && spec.activations() != "f32") {
     return InvalidArgument("activations must be f32 or q8, got '{}'", spec.activations());
   }
-  TLM_ASSIGN_OR_RETURN(out.session, Session::Create(*out.model, so));
+  return Session::Create(model, so);
+}
+
+StatusOr<LoadedModel> LoadForRun(const v1::RunSpec& spec, const std::string& path, int n_ctx, int prefill_chunk,
+                                 Emitter& emit) {
+  emit.Progress(fmt::format("loading {}", spec.model()));
+  LoadedModel out;
+  const auto t0 = Clock::now();
+  TLM_ASSIGN_OR_RETURN(out.model, Model::Load(path));
+  TLM_ASSIGN_OR_RETURN(out.session, OpenSession(spec, *out.model, n_ctx, prefill_chunk));
   out.load_ms = MsBetween(t0, Clock::now());
   return out;
 }
@@ -258,15 +263,18 @@ StatusOr<v1::RunResult> RunAccuracy(const v1::RunSpec& spec, const std::string& 
   }
   if (!want_ppl && !want_kld) return InvalidArgument("the accuracy workload needs tasks: ppl and/or kld");
 
-  TLM_ASSIGN_OR_RETURN(std::unique_ptr<Model> probe_model, Model::Load(path));
-  std::vector<int32_t> tokens = probe_model->tokenizer().Encode(AccuracyText(), /*add_bos=*/true, false);
-  probe_model.reset();
+  // The model is loaded once: the text's tokens size the session, and the reference shares it.
+  emit.Progress(fmt::format("loading {}", spec.model()));
+  LoadedModel m;
+  const auto t0 = Clock::now();
+  TLM_ASSIGN_OR_RETURN(m.model, Model::Load(path));
+  std::vector<int32_t> tokens = m.model->tokenizer().Encode(AccuracyText(), /*add_bos=*/true, false);
   const int limit = spec.n_prompt() > 0 ? spec.n_prompt() : 512;  // evaluation tokens
   if (static_cast<int>(tokens.size()) > limit) tokens.resize(limit);
   if (tokens.size() < 2) return InvalidArgument("the accuracy text gives fewer than 2 tokens");
   const int n = static_cast<int>(tokens.size());
-
-  TLM_ASSIGN_OR_RETURN(LoadedModel m, LoadForRun(spec, path, n, n, emit));
+  TLM_ASSIGN_OR_RETURN(m.session, OpenSession(spec, *m.model, n, n));
+  m.load_ms = MsBetween(t0, Clock::now());
   DescribeRun(m, spec, &result);
   LoadSamples(m, emit);
   const int64_t n_vocab = m.session->n_vocab();
@@ -291,9 +299,9 @@ StatusOr<v1::RunResult> RunAccuracy(const v1::RunSpec& spec, const std::string& 
     ref_spec.set_backend("cpu");
     ref_spec.set_activations("f32");
     emit.Progress("scoring the CPU f32 reference");
-    TLM_ASSIGN_OR_RETURN(LoadedModel ref, LoadForRun(ref_spec, path, n, n, emit));
+    TLM_ASSIGN_OR_RETURN(std::unique_ptr<Session> ref, OpenSession(ref_spec, *m.model, n, n));
     std::vector<float> ref_logits;
-    TLM_RETURN_IF_ERROR(ref.session->Prefill(tokens, &ref_logits, /*all_logits=*/true));
+    TLM_RETURN_IF_ERROR(ref->Prefill(tokens, &ref_logits, /*all_logits=*/true));
     double kld_sum = 0;
     int agree = 0;
     for (int i = 0; i < n; ++i) {

@@ -52,29 +52,6 @@ void AddAuth(grpc::ClientContext& ctx, const AgentEndpoint& ep) {
   if (!ep.auth_token.empty()) ctx.AddMetadata("authorization", "Bearer " + ep.auth_token);
 }
 
-const char* StatusName(v1::RunStatus s) {
-  switch (s) {
-    case v1::OK:
-      return "ok";
-    case v1::FAILED:
-      return "failed";
-    case v1::CRASHED:
-      return "crashed";
-    case v1::TIMED_OUT:
-      return "timed_out";
-    case v1::CANCELLED:
-      return "cancelled";
-    case v1::EXPIRED:
-      return "expired";
-    case v1::LOST:
-      return "lost";
-    case v1::REFUSED:
-      return "refused";
-    default:
-      return "unknown";
-  }
-}
-
 struct PendingRun {
   v1::RunSpec spec;
   Clock::time_point not_before{};
@@ -449,7 +426,7 @@ class Controller {
           !st.ok() && write_error_.ok())
         write_error_ = st;
       run.last_error =
-          fmt::format("attempt {} on {}: {}: {}", spec.attempt(), a.device.name(), StatusName(status), error);
+          fmt::format("attempt {} on {}: {}: {}", spec.attempt(), a.device.name(), RunStatusName(status), error);
       if (spec.attempt() >= options_.max_attempts) {
         v1::RunResult r;
         r.set_run_id(spec.run_id());
@@ -465,7 +442,7 @@ class Controller {
       }
       const double backoff = std::min(options_.backoff_max_s, options_.backoff_initial_s * (1 << (spec.attempt() - 1)));
       progress_->Note(fmt::format("run {} {} on {} (attempt {}): {}; retrying in {:.1f} s{}",
-                                  spec.run_id().substr(0, 12), StatusName(status), a.device.name(), spec.attempt(),
+                                  spec.run_id().substr(0, 12), RunStatusName(status), a.device.name(), spec.attempt(),
                                   error, backoff, agent_lost ? " on another agent" : ""));
       run.spec.set_attempt(spec.attempt() + 1);
       run.not_before =
@@ -527,7 +504,7 @@ class Controller {
       return;
     }
     if (written) ++outcome_.written;
-    ++outcome_.by_status[StatusName(result.status())];
+    ++outcome_.by_status[std::string(RunStatusName(result.status()))];
     progress_->Finished(spec, result);
   }
 
