@@ -78,11 +78,21 @@ struct BackendOptions {
   bool pin_threads = false;  // bind each worker thread to one CPU
 };
 
+// What a backend says about its own start-up. GPU backends keep compiled programs (OpenCL program
+// binaries, a Vulkan pipeline cache) on disk: a cold start compiles, a warm one loads.
+struct BackendLoadInfo {
+  bool has_cache = false;   // this backend keeps an on-disk program or pipeline cache
+  bool cache_warm = false;  // everything compiled so far came from that cache
+  std::string cache_path;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
   virtual std::string device_description() const = 0;
+  // Read after Compile(): cache_warm covers the executables compiled so far.
+  virtual BackendLoadInfo load_info() const { return {}; }
   virtual StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph,
                                                         const WeightSource& weights) = 0;
   virtual StatusOr<std::unique_ptr<KvCache>> CreateKvCache(const KvSpec& spec) = 0;
