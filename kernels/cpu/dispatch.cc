@@ -1,5 +1,5 @@
-// Builds the CPU kernel tables (reference, AVX2) and picks one from the CPU's features and
-// TLM_CPU_ISA. The only place that knows which ISAs exist.
+// Builds the CPU kernel tables (reference, AVX2, NEON, NEON dotprod) and picks one from the CPU's
+// features and TLM_CPU_ISA. The only place that knows which ISAs exist.
 #include "kernels/cpu/dispatch.h"
 
 #include <fmt/format.h>
@@ -10,6 +10,11 @@
 
 #if defined(TLM_CPU_KERNELS_X86)
 #include "kernels/cpu/x86/avx2_kernels.h"
+#endif
+#if defined(TLM_CPU_KERNELS_ARM)
+#include <sys/auxv.h>
+
+#include "kernels/cpu/arm/neon_kernels.h"
 #endif
 
 namespace tlm::cpu {
@@ -78,6 +83,41 @@ CpuKernels MakeAvx2() {
 }
 #endif
 
+#if defined(TLM_CPU_KERNELS_ARM)
+bool CpuHasAsimdDotprod() {
+#if defined(HWCAP_ASIMDDP)
+  return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#else
+  return (getauxval(AT_HWCAP) & (1UL << 20)) != 0;  // HWCAP_ASIMDDP in the Linux arm64 ABI
+#endif
+}
+
+// Starts from the reference so that a type without a NEON kernel keeps the reference one.
+CpuKernels MakeNeon(bool dotprod) {
+  CpuKernels k = MakeReference();
+  k.isa = dotprod ? "neon-dotprod" : "neon";
+  k.quantize_row_q8 = &arm::QuantizeRowQ8Neon;
+  k.dot_f32 = &arm::DotF32Fma4x4Neon;
+  const std::pair<DType, VecDotQ8Fn> dots[] = {
+      {DType::kQ8_0, dotprod ? &arm::neon_dotprod::VecDotQ8_0Q8 : &arm::neon::VecDotQ8_0Q8},
+      {DType::kQ4_0, dotprod ? &arm::neon_dotprod::VecDotQ4_0Q8 : &arm::neon::VecDotQ4_0Q8},
+      {DType::kQ4_1, dotprod ? &arm::neon_dotprod::VecDotQ4_1Q8 : &arm::neon::VecDotQ4_1Q8},
+      {DType::kQ5_0, dotprod ? &arm::neon_dotprod::VecDotQ5_0Q8 : &arm::neon::VecDotQ5_0Q8},
+      {DType::kQ4_K, dotprod ? &arm::neon_dotprod::VecDotQ4KQ8 : &arm::neon::VecDotQ4KQ8},
+      {DType::kQ6_K, dotprod ? &arm::neon_dotprod::VecDotQ6KQ8 : &arm::neon::VecDotQ6KQ8},
+  };
+  for (const auto& [type, fn] : dots) k.vec_dot_q8[CpuKernels::Slot(type)] = fn;
+  const std::pair<DType, DequantizeRowFn> dequantizers[] = {
+      {DType::kF16, &arm::DequantizeRowF16Neon},   {DType::kBF16, &arm::DequantizeRowBF16Neon},
+      {DType::kQ8_0, &arm::DequantizeRowQ8_0Neon}, {DType::kQ4_0, &arm::DequantizeRowQ4_0Neon},
+      {DType::kQ4_1, &arm::DequantizeRowQ4_1Neon}, {DType::kQ5_0, &arm::DequantizeRowQ5_0Neon},
+      {DType::kQ4_K, &arm::DequantizeRowQ4KNeon},  {DType::kQ6_K, &arm::DequantizeRowQ6KNeon},
+  };
+  for (const auto& [type, fn] : dequantizers) k.dequantize_row[CpuKernels::Slot(type)] = fn;
+  return k;
+}
+#endif
+
 }  // namespace
 
 const CpuKernels& ReferenceCpuKernels() {
@@ -96,9 +136,33 @@ const CpuKernels* Avx2CpuKernels() {
 #endif
 }
 
+const CpuKernels* NeonCpuKernels() {
+#if defined(TLM_CPU_KERNELS_ARM)
+  static const CpuKernels kernels = MakeNeon(/*dotprod=*/false);
+  return &kernels;
+#else
+  return nullptr;
+#endif
+}
+
+const CpuKernels* NeonDotprodCpuKernels() {
+#if defined(TLM_CPU_KERNELS_ARM)
+  static const bool supported = CpuHasAsimdDotprod();
+  if (!supported) return nullptr;
+  static const CpuKernels kernels = MakeNeon(/*dotprod=*/true);
+  return &kernels;
+#else
+  return nullptr;
+#endif
+}
+
 const CpuKernels& ChooseCpuKernels(std::string_view isa) {
   if (isa == "ref") return ReferenceCpuKernels();
+  // "neon" asks for the ARMv8.0 kernels even on a dotprod CPU (to compare the two).
+  if (isa == "neon" && NeonCpuKernels() != nullptr) return *NeonCpuKernels();
   if (const CpuKernels* avx2 = Avx2CpuKernels()) return *avx2;
+  if (const CpuKernels* neon_dotprod = NeonDotprodCpuKernels()) return *neon_dotprod;
+  if (const CpuKernels* neon = NeonCpuKernels()) return *neon;
   return ReferenceCpuKernels();
 }
 
@@ -106,8 +170,9 @@ const CpuKernels& SelectCpuKernels() {
   static const CpuKernels& kernels = []() -> const CpuKernels& {
     const char* env = std::getenv("TLM_CPU_ISA");
     const std::string_view isa = env != nullptr ? env : "";
-    if (!isa.empty() && isa != "ref" && isa != "avx2") {
-      fmt::print(stderr, "tlm: TLM_CPU_ISA='{}' is not one of ref, avx2; using the best ISA\n", isa);
+    if (!isa.empty() && isa != "ref" && isa != "avx2" && isa != "neon" && isa != "neon-dotprod") {
+      fmt::print(stderr, "tlm: TLM_CPU_ISA='{}' is not one of ref, avx2, neon, neon-dotprod; using the best ISA\n",
+                 isa);
     }
     return ChooseCpuKernels(isa);
   }();

@@ -26,7 +26,7 @@ using DequantizeRowFn = void (*)(const void* src, float* dst, int64_t n);
 // In a table returned below, an entry is null only for a type the engine does not support:
 // an ISA without its own kernel for a type carries the reference kernel in that slot.
 struct CpuKernels {
-  const char* isa;  // "ref" or "avx2"
+  const char* isa;  // "ref", "avx2", "neon" or "neon-dotprod"
   QuantizeRowQ8Fn quantize_row_q8;
   VecDotQ8Fn vec_dot_q8[kCpuKernelTypeSlots];
   DotF32Fn dot_f32;  // f32 x f32, any n >= 0
@@ -44,8 +44,16 @@ const CpuKernels& ReferenceCpuKernels();
 // lacks one of avx2, fma, f16c.
 const CpuKernels* Avx2CpuKernels();
 
-// The table `isa` names: "ref", "avx2" (the reference where AVX2 is unavailable), or ""
-// for the best this CPU supports. Any other name also means the best (SelectCpuKernels warns).
+// The NEON kernels for ARMv8.0 (aarch64 only; nullptr elsewhere). Every aarch64 CPU has NEON.
+const CpuKernels* NeonCpuKernels();
+
+// The NEON kernels with the ARMv8.2-A dot product instructions (vdotq_s32), or nullptr when
+// they are not built in (not aarch64) or this CPU lacks asimddp (getauxval(AT_HWCAP)).
+const CpuKernels* NeonDotprodCpuKernels();
+
+// The table `isa` names: "ref", "avx2", "neon", "neon-dotprod" (each the best this CPU supports
+// where that one is unavailable), or "" for the best this CPU supports. Any other name also
+// means the best (SelectCpuKernels warns).
 const CpuKernels& ChooseCpuKernels(std::string_view isa);
 
 // ChooseCpuKernels(getenv("TLM_CPU_ISA")), decided on the first call and cached.

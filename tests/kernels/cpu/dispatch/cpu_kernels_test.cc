@@ -13,6 +13,10 @@
 #include <string_view>
 #include <vector>
 
+#if defined(__aarch64__)
+#include <sys/auxv.h>
+#endif
+
 #include "engine/tensor/dtype.h"
 #include "kernels/cpu/dispatch.h"
 #include "kernels/cpu/ref/quant.h"
@@ -37,6 +41,36 @@ bool CpuHasAvx2() {
 #endif
 }
 
+#if defined(__aarch64__)
+bool CpuHasAsimdDotprod() { return (getauxval(AT_HWCAP) & (1UL << 20)) != 0; }  // HWCAP_ASIMDDP
+#endif
+
+// The table ChooseCpuKernels("") must pick on this CPU.
+std::string ExpectedBestIsa() {
+#if defined(__aarch64__)
+  return CpuHasAsimdDotprod() ? "neon-dotprod" : "neon";
+#else
+  return CpuHasAvx2() ? "avx2" : "ref";
+#endif
+}
+
+// The tables this build has (ref first); a table missing on this CPU is nullptr.
+const CpuKernels* TableNamed(std::string_view isa) {
+  if (isa == "ref") return &ReferenceCpuKernels();
+  if (isa == "avx2") return Avx2CpuKernels();
+  if (isa == "neon") return NeonCpuKernels();
+  if (isa == "neon-dotprod") return NeonDotprodCpuKernels();
+  return nullptr;
+}
+
+std::vector<std::string> IsasOfThisBuild() {
+#if defined(__aarch64__)
+  return {"ref", "neon", "neon-dotprod"};
+#else
+  return {"ref", "avx2"};
+#endif
+}
+
 bool ReferenceForced() {
   const char* env = std::getenv("TLM_CPU_ISA");
   return env != nullptr && std::string_view(env) == "ref";
@@ -46,12 +80,23 @@ bool ReferenceForced() {
 
 TEST(CpuDispatch, SelectsBestIsaUnlessReferenceForced) {
   const CpuKernels& selected = SelectCpuKernels();
+  std::printf("dispatch: %s\n", selected.isa);  // which kernel set this run exercises
   EXPECT_EQ(&selected, &SelectCpuKernels()) << "the choice is cached";
+  // scripts/test-aarch64 states what each emulated CPU must get, so that a wrong CPU model
+  // (or a broken feature check) fails instead of quietly testing the other path.
+  const char* expected = std::getenv("TLM_EXPECT_CPU_ISA");
+  if (expected != nullptr && !ReferenceForced()) {
+    EXPECT_STREQ(selected.isa, expected) << "TLM_EXPECT_CPU_ISA";
+  }
   if (ReferenceForced()) {
     EXPECT_STREQ(selected.isa, "ref");
     EXPECT_EQ(&selected, &ReferenceCpuKernels());
     return;
   }
+#if defined(__aarch64__)
+  EXPECT_EQ(std::string(selected.isa), ExpectedBestIsa());
+  EXPECT_EQ(&selected, CpuHasAsimdDotprod() ? NeonDotprodCpuKernels() : NeonCpuKernels());
+#else
   if (!CpuHasAvx2()) {
     ADD_FAILURE() << "*** this CPU lacks avx2/fma/f16c (or is not x86-64): ONLY THE REFERENCE "
                      "KERNELS ARE TESTED HERE ***";
@@ -60,6 +105,7 @@ TEST(CpuDispatch, SelectsBestIsaUnlessReferenceForced) {
   }
   EXPECT_STREQ(selected.isa, "avx2");
   EXPECT_EQ(&selected, Avx2CpuKernels());
+#endif
 }
 
 TEST(CpuDispatch, ChooseByName) {
@@ -67,13 +113,29 @@ TEST(CpuDispatch, ChooseByName) {
   EXPECT_STREQ(ReferenceCpuKernels().isa, "ref");
   const CpuKernels& best = ChooseCpuKernels("");
   EXPECT_EQ(&ChooseCpuKernels("avx2"), &best);
-  EXPECT_STREQ(best.isa, CpuHasAvx2() ? "avx2" : "ref");
+  EXPECT_EQ(&ChooseCpuKernels("neon-dotprod"), &best);
+  EXPECT_EQ(std::string(best.isa), ExpectedBestIsa());
   EXPECT_EQ(Avx2CpuKernels() != nullptr, CpuHasAvx2());
+#if defined(__aarch64__)
+  ASSERT_NE(NeonCpuKernels(), nullptr) << "every aarch64 CPU has NEON";
+  EXPECT_EQ(&ChooseCpuKernels("neon"), NeonCpuKernels()) << "neon: the ARMv8.0 kernels even on a dotprod CPU";
+  EXPECT_STREQ(NeonCpuKernels()->isa, "neon");
+  EXPECT_EQ(NeonDotprodCpuKernels() != nullptr, CpuHasAsimdDotprod());
+  if (NeonDotprodCpuKernels() != nullptr) {
+    EXPECT_STREQ(NeonDotprodCpuKernels()->isa, "neon-dotprod");
+  }
+#else
+  EXPECT_EQ(NeonCpuKernels(), nullptr);
+  EXPECT_EQ(NeonDotprodCpuKernels(), nullptr);
+  EXPECT_EQ(&ChooseCpuKernels("neon"), &best);
+#endif
 }
 
 TEST(CpuDispatch, EverySupportedTypeHasKernelsInEveryTable) {
-  std::vector<const CpuKernels*> tables = {&ReferenceCpuKernels()};
-  if (Avx2CpuKernels() != nullptr) tables.push_back(Avx2CpuKernels());
+  std::vector<const CpuKernels*> tables;
+  for (const std::string& isa : IsasOfThisBuild()) {
+    if (TableNamed(isa) != nullptr) tables.push_back(TableNamed(isa));
+  }
   for (const CpuKernels* k : tables) {
     SCOPED_TRACE(k->isa);
     EXPECT_NE(k->quantize_row_q8, nullptr);
@@ -92,13 +154,11 @@ TEST(CpuDispatch, EverySupportedTypeHasKernelsInEveryTable) {
 class CpuKernelsTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam() == "ref") {
-      kernels_ = &ReferenceCpuKernels();
-    } else {
-      kernels_ = Avx2CpuKernels();
-      if (kernels_ == nullptr) {
-        GTEST_SKIP() << "*** NO AVX2/FMA/F16C HERE: the AVX2 kernels were NOT tested ***";
-      }
+    kernels_ = TableNamed(GetParam());
+    if (kernels_ == nullptr) {
+      // scripts/test-aarch64 runs these tests on emulated CPUs with and without dotprod (and
+      // checks each picks the table it should), so every table is tested in one of the runs.
+      GTEST_SKIP() << "*** THIS CPU LACKS " << GetParam() << ": its kernels were NOT tested in this run ***";
     }
   }
   const CpuKernels* kernels_ = nullptr;
@@ -248,6 +308,24 @@ TEST_P(CpuKernelsTest, DequantizeRowIsBitIdentical) {
   }
 }
 
+// Every 16-bit pattern, NaNs (signalling ones too), infinities and subnormals included, and a
+// tail shorter than a vector.
+TEST_P(CpuKernelsTest, DequantizeF16AndBF16EveryValueIsBitIdentical) {
+  std::vector<uint16_t> bits(65536 + 7);
+  for (size_t i = 0; i < bits.size(); ++i) bits[i] = static_cast<uint16_t>(i * 40503u);  // odd: a permutation
+  const int64_t n = static_cast<int64_t>(bits.size());
+  for (DType type : {DType::kF16, DType::kBF16}) {
+    SCOPED_TRACE(std::string(DTypeName(type)));
+    const std::vector<float> want = ref::testing::Dequantized(type, bits.data(), n);
+    std::vector<float> got(bits.size(), -1.0f);
+    kernels_->DequantizeRowFor(type)(bits.data(), got.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      ASSERT_EQ(std::memcmp(&want[i], &got[i], sizeof(float)), 0)
+          << "bits 0x" << std::hex << bits[i] << ": " << want[i] << " vs " << got[i];
+    }
+  }
+}
+
 TEST_P(CpuKernelsTest, DotF32MatchesReference) {
   std::vector<int64_t> lengths;
   for (int64_t n = 0; n <= 80; ++n) lengths.push_back(n);
@@ -266,8 +344,12 @@ TEST_P(CpuKernelsTest, DotF32MatchesReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Isa, CpuKernelsTest, ::testing::Values("ref", "avx2"),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Isa, CpuKernelsTest, ::testing::ValuesIn(IsasOfThisBuild()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string name = info.param;  // test names take no '-'
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace tlm::cpu
