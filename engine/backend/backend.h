@@ -71,11 +71,21 @@ class Executable {
 // as llama.cpp and the fast kernels do (faster, slightly less accurate).
 enum class Activations { kF32, kQ8 };
 
+// The npu backend's vendor plugin, SoC and ahead-of-time artifact (`--plugin`, `--soc`, `--artifact`).
+struct NpuBackendOptions {
+  std::string plugin;       // a name (vnpu) or file in plugin_dir; empty: the artifact's plugin
+  std::string soc;          // empty: the artifact's SoC, else the plugin's first
+  std::string artifact;     // a file from `tlmbench compile`; empty: compile in-process at load
+  std::string plugin_dir;   // empty: $TLMBENCH_PLUGIN_DIR, else <folder of the binary>/../plugins
+  std::string activations;  // in-process compile: int8 or int16 (empty: int16)
+};
+
 struct BackendOptions {
   int threads = 0;  // 0: all cores
   std::string device;  // the part after "name:" in a backend spec, e.g. "1" in "opencl:1"
   Activations activations = Activations::kF32;
   bool pin_threads = false;  // bind each worker thread to one CPU
+  NpuBackendOptions npu;     // only the npu backend reads these
 };
 
 // What a backend says about its own start-up. GPU backends keep compiled programs (OpenCL program

@@ -27,6 +27,7 @@ StatusOr<std::unique_ptr<Session>> Session::Create(const Model& model, const Ses
   bo.threads = options.threads;
   bo.activations = options.activations;
   bo.pin_threads = options.pin_threads;
+  bo.npu = options.npu;
   TLM_ASSIGN_OR_RETURN(s->backend_, CreateBackend(options.backend, bo));
   s->load_metrics_.backend_init_ms = MsSince(t0);
 

@@ -21,6 +21,7 @@ struct SessionOptions {
   int64_t prefill_chunk = 256;  // tokens per prefill step
   Activations activations = Activations::kF32;
   bool pin_threads = false;
+  NpuBackendOptions npu;  // --backend npu: plugin, SoC, artifact
 };
 
 struct SessionLoadMetrics {

@@ -7,6 +7,7 @@
 #include "engine/session/sampler.h"
 #include "engine/session/session.h"
 #include "harness/cli/commands.h"
+#include "harness/cli/compile_command.h"
 #include "harness/cli/model_path.h"
 
 namespace tlm {
@@ -24,6 +25,7 @@ struct GenerateOptions {
   bool show_ids = false;
   std::string activations = "f32";
   bool pin = false;
+  NpuBackendOptions npu;  // --backend npu
   SamplerConfig sampler;
 };
 
@@ -59,6 +61,7 @@ int Generate(const GenerateOptions& o) {
   so.threads = o.threads;
   so.activations = o.activations == "q8" ? Activations::kQ8 : Activations::kF32;
   so.pin_threads = o.pin;
+  so.npu = o.npu;
   so.n_ctx = o.n_ctx > 0 ? o.n_ctx : static_cast<int64_t>(prompt.size()) + o.n_gen;
   auto session = Session::Create(**model, so);
   if (!session.ok()) return Fail(session.status());
@@ -101,7 +104,8 @@ void RegisterGenerateCommand(CLI::App& app) {
   cmd->add_option("--system", o->system, "A system message for --chat");
   cmd->add_option("--prompt", o->prompt, "Raw prompt text (no chat template)");
   cmd->add_option("-b,--backend", o->backend,
-                  "Backend: cpu (hand-tuned kernels) or cpu-xnnpack (matmuls through XNNPACK, f32)")
+                  "Backend: cpu (hand-tuned kernels), cpu-xnnpack (matmuls through XNNPACK, f32) or npu (an NPU plugin "
+                  "runs the matmuls it took, see --plugin/--artifact; the CPU the rest)")
       ->capture_default_str();
   cmd->add_option("--activations", o->activations, "Matmul activations: f32 (exact) or q8 (8-bit)")
       ->check(CLI::IsMember({"f32", "q8"}))
@@ -116,6 +120,7 @@ void RegisterGenerateCommand(CLI::App& app) {
   cmd->add_option("--min-p", o->sampler.min_p, "Min-p (0: off)")->capture_default_str();
   cmd->add_option("--seed", o->sampler.seed, "Sampling seed")->capture_default_str();
   cmd->add_flag("--ids", o->show_ids, "Also print the generated token ids");
+  AddNpuBackendOptions(cmd, &o->npu);
   cmd->callback([o] { SetCommandAction([o] { return Generate(*o); }); });
 }
 

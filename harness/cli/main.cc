@@ -1,5 +1,5 @@
 // tlmbench: one binary, many subcommands (run, generate, make-model, sweep, agent, export, compare,
-// history, report, qualify; conform, compile to come).
+// history, report, qualify, conform; compile to come).
 #include <cstdio>
 #include <exception>
 #include <new>
@@ -11,6 +11,8 @@
 #include "dashboards/report_command.h"
 #include "harness/cli/commands.h"
 #include "harness/cli/compare_command.h"
+#include "harness/cli/conform_command.h"
+#include "harness/cli/compile_command.h"
 #include "harness/cli/export_command.h"
 #include "harness/cli/history_command.h"
 #include "harness/cli/qualify_command.h"
@@ -36,6 +38,8 @@ int main(int argc, char** argv) {
   tlm::RegisterHistoryCommand(app);
   tlm::RegisterReportCommand(app);
   tlm::RegisterQualifyCommand(app);
+  tlm::RegisterConformCommand(app);
+  tlm::RegisterCompileCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

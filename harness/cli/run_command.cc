@@ -15,6 +15,7 @@
 #include "engine/session/sampler.h"
 #include "engine/session/session.h"
 #include "harness/cli/commands.h"
+#include "harness/cli/compile_command.h"
 #include "harness/cli/model_path.h"
 #include "harness/run/report.h"
 #include "harness/run/run_result.h"
@@ -42,6 +43,7 @@ struct RunOptions {
   bool json = false, csv = false, llama_json = false, llama_md = false;
   bool quiet = false;
   bool pin = false;
+  NpuBackendOptions npu;  // --backend npu
 };
 
 class Progress {
@@ -106,6 +108,7 @@ int RunBenchmark(const RunOptions& o) {
   so.prefill_chunk = std::min(o.n_prompt, 512);
   so.activations = o.activations == "q8" ? Activations::kQ8 : Activations::kF32;
   so.pin_threads = o.pin;
+  so.npu = o.npu;
   auto session = Session::Create(**model, so);
   if (!session.ok()) return Fail(session.status());
   const double load_ms = MsBetween(t_load, Clock::now());
@@ -217,7 +220,8 @@ void RegisterRunCommand(CLI::App& app) {
                   "default ~/.cache/tlmbench/models)")
       ->required();
   cmd->add_option("-b,--backend", o->backend,
-                  "Backend: cpu (hand-tuned kernels) or cpu-xnnpack (matmuls through XNNPACK, f32)")
+                  "Backend: cpu (hand-tuned kernels), cpu-xnnpack (matmuls through XNNPACK, f32) or npu (an NPU plugin "
+                  "runs the matmuls it took, see --plugin/--artifact; the CPU the rest)")
       ->capture_default_str();
   cmd->add_option("--activations", o->activations,
                   "Matmul activations against quantized weights: f32 (exact reference) or q8 (8-bit, as llama.cpp)")
@@ -238,6 +242,7 @@ void RegisterRunCommand(CLI::App& app) {
   cmd->add_flag("--llama-bench-json", o->llama_json, "Same as -o llama-bench-json");
   cmd->add_flag("--llama-bench-md", o->llama_md, "Same as -o llama-bench-md");
   cmd->add_flag("-q,--quiet", o->quiet, "No progress lines on stderr");
+  AddNpuBackendOptions(cmd, &o->npu);
   cmd->callback([o] { SetCommandAction([o] { return RunBenchmark(*o); }); });
 }
 

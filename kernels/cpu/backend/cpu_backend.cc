@@ -85,8 +85,10 @@ class CpuExecutable final : public Executable {
       if (n.op == OpKind::kMatMul && provider_ != nullptr && *provider_) {
         auto fn = (*provider_)(n, InputWidth(n), *s.weight);
         if (!fn.ok()) return fn.status();
-        s.external = std::move(fn).value();
-        s.quantized = false;
+        if (*fn) {  // an empty function leaves this matmul to the CPU kernels (the npu backend's fallback)
+          s.external = std::move(fn).value();
+          s.quantized = false;
+        }
       }
       if (s.quantized) max_q8_blocks = std::max(max_q8_blocks, graph_.max_tokens * (InputWidth(n) / 32));
       if (n.op == OpKind::kMatMul) max_k = std::max(max_k, InputWidth(n));

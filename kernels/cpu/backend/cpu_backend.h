@@ -13,7 +13,7 @@ namespace tlm::cpu {
 // y[rows, n] = x[rows, k] times the weight's rows; x and y are dense f32 rows.
 using MatMulFn = std::function<void(const float* x, int64_t rows, float* y)>;
 // Offered every matmul node at compile, with its input width k and its (shape-checked) weight.
-// Returns the function that runs it, or an error that fails the compile.
+// Returns the function that runs it (an empty one: the CPU kernels run it), or an error that fails the compile.
 using MatMulProvider = std::function<StatusOr<MatMulFn>(const Node& node, int64_t k, const WeightView& weight)>;
 
 struct CpuBackendHooks {
