@@ -296,6 +296,7 @@ class ClExecutable final : public Executable {
     std::vector<int> node_buffer(nodes.size(), -1);
     std::vector<bool> buffer_free;
     std::vector<size_t> buffer_bytes;
+    std::vector<int64_t> max_rows(nodes.size(), 0);
     for (size_t i = 0; i < nodes.size(); ++i) {
       const Node& n = nodes[i];
       Step s;
@@ -303,7 +304,9 @@ class ClExecutable final : public Executable {
       for (int j = 0; j < 3; ++j) s.in[j] = n.inputs[j] >= 0 ? node_buffer[n.inputs[j]] : -1;
       TLM_RETURN_IF_ERROR(Validate(n, weights, &s));
       TLM_RETURN_IF_ERROR(CreateKernels(&s));
-      const size_t need = static_cast<size_t>(graph_.max_tokens * std::max<int64_t>(n.width, 1)) * sizeof(float);
+      // Rows a node can hold: max_tokens, or 1 from a TakeLastRow on (the prefill logits).
+      max_rows[i] = n.op == OpKind::kTokens ? graph_.max_tokens : n.op == OpKind::kTakeLastRow ? 1 : max_rows[n.inputs[0]];
+      const size_t need = static_cast<size_t>(max_rows[i] * std::max<int64_t>(n.width, 1)) * sizeof(float);
       if (static_cast<int>(i) != graph_.output && n.op != OpKind::kTokens) {
         int best = -1;
         for (size_t b = 0; b < buffer_bytes.size(); ++b)
