@@ -201,12 +201,14 @@ class NpuBackend final : public Backend {
   std::unique_ptr<Backend> cpu_;
 };
 
-// "npu:vnpu" or "npu:plugin=vnpu,soc=vnpu-large,artifact=F,activations=int8": the device part of a
+// "npu:vnpu", "npu:vnpu:vnpu-large" or "npu:plugin=vnpu,soc=vnpu-large,artifact=F,activations=int8": the device part of a
 // backend spec, so that scenario matrices (which carry a backend string) can target a plugin and SoC.
 Status ApplyDeviceSpec(const std::string& device, NpuBackendOptions* npu) {
   if (device.empty()) return Status::Ok();
-  if (device.find('=') == std::string::npos) {
-    npu->plugin = device;
+  if (device.find('=') == std::string::npos) {  // "vnpu" or "vnpu:vnpu-large"
+    const size_t colon = device.find(':');
+    npu->plugin = device.substr(0, colon);
+    if (colon != std::string::npos) npu->soc = device.substr(colon + 1);
     return Status::Ok();
   }
   size_t begin = 0;

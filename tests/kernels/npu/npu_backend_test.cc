@@ -238,6 +238,10 @@ TEST_F(NpuBackendTest, InProcessCompileGivesTheArtifactsResults) {
   auto spec = Open(*model_, "npu:vnpu");
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();
   EXPECT_EQ(Logits(**spec, prompt), in_process_logits);
+  auto large = Open(*model_, "npu:vnpu:vnpu-large");
+  ASSERT_TRUE(large.ok()) << large.status().ToString();
+  EXPECT_EQ(NpuBackendStatsOf((*large)->backend())->soc, "vnpu-large");
+  EXPECT_EQ(Logits(**large, prompt), in_process_logits) << "the SoC changes the cost model, not the numbers";
 }
 
 TEST_F(NpuBackendTest, RefusesAnArtifactOfAnotherModel) {
