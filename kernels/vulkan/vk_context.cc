@@ -102,8 +102,11 @@ uint64_t Fnv1a(const uint8_t* p, size_t n) {
 struct Instance {
   VkApi api;
   VkInstance instance = VK_NULL_HANDLE;
-  std::vector<VkPhysicalDevice> devices;  // those with a compute queue
+  // Every physical device, in the loader's order (the index of "vulkan:N", as the agent's Vulkan
+  // probe lists them); usable: Vulkan 1.1 and a compute queue.
+  std::vector<VkPhysicalDevice> devices;
   std::vector<std::string> names;
+  std::vector<bool> usable;
   ~Instance() {
     if (instance != VK_NULL_HANDLE && api.vkDestroyInstance) api.vkDestroyInstance(instance, nullptr);
   }
@@ -136,18 +139,17 @@ Status OpenInstance(Instance* inst) {
   for (VkPhysicalDevice pd : all) {
     VkPhysicalDeviceProperties props;
     api.vkGetPhysicalDeviceProperties(pd, &props);
-    if (props.apiVersion < VK_API_VERSION_1_1) continue;
     uint32_t nq = 0;
     api.vkGetPhysicalDeviceQueueFamilyProperties(pd, &nq, nullptr);
     std::vector<VkQueueFamilyProperties> qs(nq);
     api.vkGetPhysicalDeviceQueueFamilyProperties(pd, &nq, qs.data());
     bool compute = false;
     for (const auto& q : qs) compute |= (q.queueFlags & VK_QUEUE_COMPUTE_BIT) != 0;
-    if (!compute) continue;
     inst->devices.push_back(pd);
     inst->names.push_back(props.deviceName);
+    inst->usable.push_back(compute && props.apiVersion >= VK_API_VERSION_1_1);
   }
-  if (inst->devices.empty())
+  if (std::find(inst->usable.begin(), inst->usable.end(), true) == inst->usable.end())
     return Unavailable("no Vulkan 1.1 device with a compute queue ({} physical devices; Debian: mesa-vulkan-drivers "
                        "gives the llvmpipe CPU device)",
                        n);
@@ -175,15 +177,17 @@ Status VkContext::Init(const std::string& selector) {
   std::string listing;
   for (size_t i = 0; i < inst->names.size(); ++i) listing += fmt::format("{}{}: {}", i ? ", " : "", i, inst->names[i]);
   if (selector.empty()) {
-    chosen = 0;
+    chosen = static_cast<int>(std::find(inst->usable.begin(), inst->usable.end(), true) - inst->usable.begin());
   } else if (std::all_of(selector.begin(), selector.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
     const long index = selector.size() > 6 ? -1 : std::atol(selector.c_str());
     if (index < 0 || index >= static_cast<long>(inst->devices.size()))
       return NotFound("vulkan device {} does not exist; devices: {}", selector, listing);
     chosen = static_cast<int>(index);
+    if (!inst->usable[chosen])
+      return Unavailable("vulkan device {} ({}) has no compute queue or no Vulkan 1.1", index, inst->names[chosen]);
   } else {
     for (size_t i = 0; i < inst->names.size(); ++i)
-      if (Lower(inst->names[i]).find(Lower(selector)) != std::string::npos) {
+      if (inst->usable[i] && Lower(inst->names[i]).find(Lower(selector)) != std::string::npos) {
         chosen = static_cast<int>(i);
         break;
       }
@@ -217,6 +221,9 @@ Status VkContext::Init(const std::string& selector) {
   info_.shared_memory = p.limits.maxComputeSharedMemorySize;
   info_.max_invocations = p.limits.maxComputeWorkGroupInvocations;
   info_.max_storage_range = p.limits.maxStorageBufferRange;
+  if (const char* env = std::getenv("TLMBENCH_VULKAN_MAX_BUFFER"); env && *env)  // tests: split weights and outputs
+    info_.max_storage_range = std::min<uint64_t>(info_.max_storage_range, std::strtoull(env, nullptr, 10));
+  info_.storage_offset_alignment = std::max<uint64_t>(p.limits.minStorageBufferOffsetAlignment, 1);
   // Workgroup size for the reductions: eight subgroups, a power of two in [64, 256], within the
   // device's limits (Vulkan guarantees 128 invocations).
   uint32_t wg = std::clamp<uint32_t>(std::max<uint32_t>(info_.subgroup_size, 1) * 8, 64, 256);
@@ -286,7 +293,7 @@ Status VkContext::Init(const std::string& selector) {
   lci.bindingCount = 8;
   lci.pBindings = bindings;
   TLM_VK_CHECK(api_.vkCreateDescriptorSetLayout(device_, &lci, nullptr, &set_layout_), "vkCreateDescriptorSetLayout");
-  VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, 40};
+  VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, 48};
   auto plci = Make<VkPipelineLayoutCreateInfo>(VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO);
   plci.setLayoutCount = 1;
   plci.pSetLayouts = &set_layout_;
@@ -386,9 +393,9 @@ int VkContext::FindMemoryType(uint32_t type_bits, MemoryUse use) const {
   return -1;
 }
 
-StatusOr<Buffer> VkContext::CreateBuffer(uint64_t size, MemoryUse use, const std::string& what) {
+StatusOr<Buffer> VkContext::CreateBuffer(uint64_t size, MemoryUse use, const std::string& what, bool bound_whole) {
   size = std::max<uint64_t>((size + 15) / 16 * 16, 16);
-  if (size > info_.max_storage_range)
+  if (bound_whole && size > info_.max_storage_range)
     return ResourceExhausted("{}: {} bytes exceed the device's storage buffer range of {} bytes", what, size,
                              info_.max_storage_range);
   Buffer b;

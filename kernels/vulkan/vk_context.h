@@ -41,6 +41,7 @@ struct DeviceInfo {
   bool subgroup_arithmetic = false;  // used in compute shaders
   uint32_t shared_memory = 0, max_invocations = 0;
   uint64_t max_storage_range = 0;
+  uint64_t storage_offset_alignment = 256;
   bool device_local_host_visible = false;  // unified memory (lavapipe, integrated GPUs)
 };
 
@@ -63,7 +64,8 @@ class VkContext {
   uint32_t workgroup_size() const { return workgroup_; }
   std::string Describe() const;
 
-  StatusOr<Buffer> CreateBuffer(uint64_t size, MemoryUse use, const std::string& what);
+  // bound_whole: the buffer is bound whole, so it must fit maxStorageBufferRange.
+  StatusOr<Buffer> CreateBuffer(uint64_t size, MemoryUse use, const std::string& what, bool bound_whole = true);
   void DestroyBuffer(Buffer& b);
   // Copies host bytes into a buffer: memcpy where it is mapped, else through a staging buffer.
   Status Upload(const Buffer& dst, const void* data, uint64_t bytes);

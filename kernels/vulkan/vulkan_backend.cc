@@ -99,8 +99,6 @@ struct WeightStore {
     const auto key = std::make_pair(w.data, row_bytes);
     if (auto it = chunks.find(key); it != chunks.end()) return it->second;
     uint64_t limit = ctx->info().max_storage_range;
-    if (const char* env = std::getenv("TLMBENCH_VULKAN_MAX_BUFFER"); env && *env)  // tests: force chunking
-      limit = std::min<uint64_t>(limit, std::strtoull(env, nullptr, 10));
     limit = limit > 64 ? limit - 32 : limit;  // room for the padding the shaders' 4-byte reads may touch
     const uint64_t per_chunk = std::min<uint64_t>(rows, limit / row_bytes);
     if (per_chunk == 0)
@@ -127,10 +125,10 @@ enum Slot { kStepSlot, kWeightSlot, kIn0, kIn1, kIn2, kOutSlot, kKSlot, kVSlot, 
 
 struct PushConstants {
   uint32_t rows_one = 0;
-  uint32_t n[7] = {};
+  uint32_t n[9] = {};
   float f0 = 0, f1 = 0;
 };
-static_assert(sizeof(PushConstants) == 40);
+static_assert(sizeof(PushConstants) == 48);
 
 struct Dispatch {
   VkPipeline pipeline = VK_NULL_HANDLE;
@@ -139,6 +137,8 @@ struct Dispatch {
   // Buffer per slot: an activation index (>= 0), or one of the special values below.
   int buffer[kSlots] = {-1, -1, -1, -1, -1, -1, -1, -1};
   VkBuffer weight = VK_NULL_HANDLE;
+  // Bound ranges (bytes) per slot; range 0: the whole buffer.
+  uint64_t offset[kSlots] = {}, range[kSlots] = {};
   int kv_layer = -1;
   int node = -1;  // dispatches of one node (weight chunks) write disjoint parts of its output
   std::string label;
@@ -286,18 +286,40 @@ class VulkanExecutable final : public Executable {
           // exists, else one workgroup per output.
           const uint32_t per_group = ctx_->info().subgroup_arithmetic ? std::max<uint32_t>(wg / ctx_->info().subgroup_size, 1) : 1;
           d.pc.n[5] = per_group;
-          for (size_t c = 0; c < chunks->size(); ++c) {
-            Dispatch part = d;
-            part.weight = (*chunks)[c].buffer;
-            part.pc.n[3] = (*chunks)[c].first_row;
-            part.pc.n[4] = (*chunks)[c].rows;
-            part.groups[0] = gemv ? (part.pc.n[4] + per_group - 1) / per_group : (part.pc.n[4] + 63) / 64;
-            part.groups[1] = gemv ? max_rows32 : (max_rows32 + 31) / 32;
-            if (c + 1 < chunks->size())
-              dispatches_.push_back(part);
-            else
-              d = part;
+          // Prefill outputs larger than one storage-buffer binding (all-logits chunks of a large
+          // vocabulary: 256 rows of 262144 floats) are computed in blocks of rows, each binding
+          // its part of the input and output (n[6] = first row, n[7] = rows in the block).
+          uint32_t row_block = max_rows32;
+          const uint64_t limit = ctx_->info().max_storage_range;
+          if (static_cast<uint64_t>(max_rows) * n.width * 4 > limit) {
+            row_block = static_cast<uint32_t>(limit / (static_cast<uint64_t>(n.width) * 4) / 64 * 64);
+            const uint64_t align = ctx_->info().storage_offset_alignment;
+            if (gemv || row_block == 0 || (static_cast<uint64_t>(row_block) * k * 4) % align != 0 ||
+                (static_cast<uint64_t>(row_block) * n.width * 4) % align != 0)
+              return Unimplemented("{}: {} rows of {} outputs exceed the device's storage buffer range of {} bytes",
+                                   n.label, max_rows, n.width, limit);
+            if (static_cast<int>(i) == graph_.output) output_row_blocks_ = true;
           }
+          for (size_t c = 0; c < chunks->size(); ++c)
+            for (uint32_t r0 = 0; r0 < max_rows32; r0 += row_block) {
+              Dispatch part = d;
+              part.weight = (*chunks)[c].buffer;
+              part.pc.n[3] = (*chunks)[c].first_row;
+              part.pc.n[4] = (*chunks)[c].rows;
+              part.pc.n[6] = r0;
+              part.pc.n[7] = std::min(row_block, max_rows32 - r0);
+              if (row_block < max_rows32) {
+                part.offset[kIn0] = static_cast<uint64_t>(r0) * k * 4;
+                part.range[kIn0] = static_cast<uint64_t>(part.pc.n[7]) * k * 4;
+                part.offset[kOutSlot] = static_cast<uint64_t>(r0) * n.width * 4;
+                part.range[kOutSlot] = static_cast<uint64_t>(part.pc.n[7]) * n.width * 4;
+              }
+              part.groups[0] = gemv ? (part.pc.n[4] + per_group - 1) / per_group : (part.pc.n[4] + 63) / 64;
+              part.groups[1] = gemv ? max_rows32 : (part.pc.n[7] + 31) / 32;
+              dispatches_.push_back(part);
+            }
+          d = dispatches_.back();
+          dispatches_.pop_back();
           break;
         }
         case OpKind::kRmsNorm: {
@@ -447,10 +469,10 @@ class VulkanExecutable final : public Executable {
     auto step = ctx_->CreateBuffer(static_cast<uint64_t>(step_words) * 4, MemoryUse::kHostWrite, "step buffer");
     if (!step.ok()) return step.status();
     step_ = *step;
-    auto out = ctx_->CreateBuffer(output_floats_ * 4, MemoryUse::kDevice, "output buffer");
+    auto out = ctx_->CreateBuffer(output_floats_ * 4, MemoryUse::kDevice, "output buffer", !output_row_blocks_);
     if (!out.ok()) return out.status();
     output_ = *out;
-    auto rb = ctx_->CreateBuffer(output_floats_ * 4, MemoryUse::kHostRead, "readback buffer");
+    auto rb = ctx_->CreateBuffer(output_floats_ * 4, MemoryUse::kHostRead, "readback buffer", false);
     if (!rb.ok()) return rb.status();
     readback_ = *rb;
     auto dummy = ctx_->CreateBuffer(16, MemoryUse::kDevice, "unbound slot");
@@ -588,7 +610,8 @@ class VulkanExecutable final : public Executable {
     std::vector<VkWriteDescriptorSet> writes(dispatches_.size());
     for (size_t i = 0; i < dispatches_.size(); ++i) {
       const Dispatch& d = dispatches_[i];
-      for (int s = 0; s < kSlots; ++s) infos[i * kSlots + s] = {Resolve(d.buffer[s], s, kv, d), 0, VK_WHOLE_SIZE};
+      for (int s = 0; s < kSlots; ++s)
+        infos[i * kSlots + s] = {Resolve(d.buffer[s], s, kv, d), d.offset[s], d.range[s] ? d.range[s] : VK_WHOLE_SIZE};
       writes[i] = Make<VkWriteDescriptorSet>(VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET);
       writes[i].dstSet = sets[i];
       writes[i].dstBinding = 0;
@@ -663,6 +686,7 @@ class VulkanExecutable final : public Executable {
   uint32_t tokens_offset_ = 4;
   size_t attention_layers_ = 0;
   bool has_embedding_ = false;
+  bool output_row_blocks_ = false;  // the output is bound in blocks of rows (larger than one binding)
   VkDescriptorPool pool_ = VK_NULL_HANDLE;
   VkCommandBuffer cb_ = VK_NULL_HANDLE;
   uint64_t recorded_kv_ = 0;
@@ -671,12 +695,15 @@ class VulkanExecutable final : public Executable {
 
 class VulkanBackend final : public Backend {
  public:
-  explicit VulkanBackend(std::shared_ptr<VkContext> ctx)
-      : ctx_(std::move(ctx)), weights_(std::make_shared<WeightStore>()) {
+  VulkanBackend(std::shared_ptr<VkContext> ctx, Activations activations)
+      : ctx_(std::move(ctx)), weights_(std::make_shared<WeightStore>()), activations_(activations) {
     weights_->ctx = ctx_;
   }
   std::string name() const override { return "vulkan"; }
-  std::string device_description() const override { return ctx_->Describe(); }
+  // Matmuls always multiply f32 activations by the dequantized weights: a kQ8 request runs as f32.
+  std::string device_description() const override {
+    return ctx_->Describe() + (activations_ == Activations::kQ8 ? "; q8 activations requested, run as f32" : "");
+  }
   BackendLoadInfo load_info() const override {
     return {.has_cache = true, .cache_warm = ctx_->cache_warm(), .cache_path = ctx_->cache_path()};
   }
@@ -698,6 +725,7 @@ class VulkanBackend final : public Backend {
  private:
   std::shared_ptr<VkContext> ctx_;
   std::shared_ptr<WeightStore> weights_;
+  Activations activations_;
 };
 
 const bool kRegistered = RegisterBackend({
@@ -707,7 +735,7 @@ const bool kRegistered = RegisterBackend({
     .create = [](const BackendOptions& options) -> StatusOr<std::unique_ptr<Backend>> {
       auto ctx = VkContext::Create(options.device);
       if (!ctx.ok()) return ctx.status();
-      return std::unique_ptr<Backend>(std::make_unique<VulkanBackend>(*ctx));
+      return std::unique_ptr<Backend>(std::make_unique<VulkanBackend>(*ctx, options.activations));
     },
 });
 

@@ -20,6 +20,8 @@ layout(constant_id = 2) const uint VARIANT = 0;
 layout(std430, binding = 0) readonly buffer StepBuf { uint step[]; };
 layout(std430, binding = 1) readonly buffer WeightBuf { uint wq[]; };
 layout(std430, binding = 2) readonly buffer In0Buf { float in0[]; };
+// The same first input as vec4s, for 16-byte loads where rows are a multiple of 4 long.
+layout(std430, binding = 2) readonly buffer In0Vec4Buf { vec4 in0_v4[]; };
 layout(std430, binding = 3) readonly buffer In1Buf { float in1[]; };
 layout(std430, binding = 4) readonly buffer In2Buf { float in2[]; };
 layout(std430, binding = 5) writeonly buffer OutBuf { float outv[]; };
@@ -30,7 +32,7 @@ layout(std430, binding = 7) buffer VCacheBuf { float vcache[]; };
 // TakeLastRow) rather than the step's n_tokens.
 layout(push_constant) uniform PushConstants {
   uint rows_one;
-  uint n0, n1, n2, n3, n4, n5, n6;
+  uint n0, n1, n2, n3, n4, n5, n6, n7, n8;
   float f0, f1;
 } pc;
 

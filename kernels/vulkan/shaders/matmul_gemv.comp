@@ -14,7 +14,8 @@ float row_dot(uint n, uint x0, uint lane, uint lanes) {
   float acc = 0.0;
   for (uint k = lane * 4u; k < k_quads; k += lanes * 4u) {
     vec4 w = dequant4(row, k);
-    acc += dot(w, vec4(in0[x0 + k], in0[x0 + k + 1u], in0[x0 + k + 2u], in0[x0 + k + 3u]));
+    vec4 x = (K & 3u) == 0u ? in0_v4[(x0 + k) >> 2u] : vec4(in0[x0 + k], in0[x0 + k + 1u], in0[x0 + k + 2u], in0[x0 + k + 3u]);
+    acc += dot(w, x);
   }
   for (uint k = k_quads + lane; k < K; k += lanes) acc += dequant1(row, k) * in0[x0 + k];  // float weights' tail
   return acc;

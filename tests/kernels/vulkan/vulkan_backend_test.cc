@@ -244,6 +244,29 @@ TEST(VulkanBackendTest, MatMulMatchesCpuOnOddShapes) {
   }
 }
 
+// A prefill output larger than one storage-buffer binding is computed in blocks of rows (with the
+// binding limit lowered to 200000 bytes: 200 rows of 600 outputs in blocks of 64), and a weight
+// larger than one binding (307200 bytes) in parts.
+TEST(VulkanBackendTest, OutputsAndWeightsLargerThanOneBindingMatchCpu) {
+  const int64_t k = 128, n = 600, vocab = 40;
+  MapWeights w;
+  w.Add("x", DType::kF32, k, vocab, 1.f, 3);
+  w.Add("w", DType::kF32, k, n, 0.1f, 5);
+  auto make = [&](int64_t max_tokens) {
+    Graph g;
+    g.max_tokens = max_tokens;
+    g.n_vocab = vocab;
+    const int tok = g.Add({.op = OpKind::kTokens, .width = 1});
+    const int x = g.Add({.op = OpKind::kEmbedding, .inputs = {tok, -1, -1}, .width = k, .weight = "x"});
+    g.output = g.Add({.op = OpKind::kMatMul, .inputs = {x, -1, -1}, .width = n, .weight = "w", .label = "logits"});
+    return g;
+  };
+  setenv("TLMBENCH_VULKAN_MAX_BUFFER", "200000", 1);
+  ExpectMatchesCpu(make, w, {{Ids(200, vocab, 1), 0}, {Ids(70, vocab, 2), 200}, {{3}, 270}}, 512, 200, 1e-5, 1e-5,
+                   "row blocks");
+  unsetenv("TLMBENCH_VULKAN_MAX_BUFFER");
+}
+
 // RmsNorm (with and without weight), RoPE (normal and neox, partial rotation, positions past
 // 3000), Add, the gates and TakeLastRow, over widths that fit no workgroup evenly.
 TEST(VulkanBackendTest, NormRopeGatesAndLastRowMatchCpu) {
