@@ -267,7 +267,8 @@ struct Step {
   uint64_t weight_row_bytes = 0;
   cl_kernel kernel = nullptr;   // main kernel (gemv for a matmul)
   cl_kernel kernel2 = nullptr;  // gemm for a matmul, kv_append for attention
-  size_t local = 0;             // 1-D work-group size of reductions
+  size_t local = 0;             // work-items per reduction (dimension 0 of the group)
+  size_t rows_per_group = 1;    // GEMV output rows per work-group (dimension 1)
   int rope_table = -1;
 };
 
@@ -551,7 +552,13 @@ class ClExecutable final : public Executable {
         if (state_->limits.at("gemm_" + suffix).max_wg < tile * tile)
           return Unavailable("{}: gemm_{} allows {} work-items per group on {}, below a {}x{} tile", n.label, suffix,
                              state_->limits.at("gemm_" + suffix).max_wg, state_->device.name, tile, tile);
-        s->local = state_->ReductionGroup("gemv_" + suffix, static_cast<size_t>((InputWidth(n) + 31) / 32));
+        // GEMV: lanes over the row's 32-element chunks (a power of two up to 64), and as many rows
+        // per group as fit 256 work-items; one row per group where subgroups do the reduction.
+        const std::string gemv = "gemv_" + suffix;
+        s->local = std::min<size_t>(state_->ReductionGroup(gemv, static_cast<size_t>((InputWidth(n) + 31) / 32)), 64);
+        s->rows_per_group = state_->subgroups.empty()
+                                ? std::max<size_t>(1, FloorPow2(std::min<size_t>(256, state_->limits.at(gemv).max_wg) / s->local))
+                                : 1;
         return Status::Ok();
       }
       case OpKind::kRmsNorm:
@@ -626,10 +633,12 @@ class ClExecutable final : public Executable {
         if (rows == 1) {
           cl_kernel k = s.kernel;
           err |= Arg(k, 0, w) | Arg(k, 1, row_bytes) | Arg(k, 2, a) | Arg(k, 3, out) | Arg(k, 4, k_in) | Arg(k, 5, width);
-          err |= clSetKernelArg(k, 6, s.local * sizeof(float), nullptr);
+          err |= clSetKernelArg(k, 6, s.local * s.rows_per_group * sizeof(float), nullptr);
           TLM_CL_RETURN_IF_ERROR(err, "clSetKernelArg");
-          const size_t global = static_cast<size_t>(n.width) * s.local;
-          return Launch(k, 1, &global, &s.local);
+          const size_t groups = (static_cast<size_t>(n.width) + s.rows_per_group - 1) / s.rows_per_group;
+          const size_t global[2] = {s.local, groups * s.rows_per_group};
+          const size_t local[2] = {s.local, s.rows_per_group};
+          return Launch(k, 2, global, local);
         }
         cl_kernel k = s.kernel2;
         err |= Arg(k, 0, w) | Arg(k, 1, row_bytes) | Arg(k, 2, a) | Arg(k, 3, out) | Arg(k, 4, k_in) | Arg(k, 5, width) |

@@ -16,53 +16,44 @@
 // GEMM K-step: 4 chunks of 32, dequantized by 4 rows of the work-group.
 #define TLM_TK 128
 
-// Sum / max over a 1-D work-group, broadcast to every work-item. Without subgroups the
-// work-group size must be a power of two; scratch holds one float per work-item.
-inline float wg_sum(float v, local float* scratch) {
-#ifdef TLM_SUBGROUPS
-  v = sub_group_reduce_add(v);
-  if (get_sub_group_local_id() == 0) scratch[get_sub_group_id()] = v;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  float s = 0.f;
-  for (uint i = 0; i < get_num_sub_groups(); ++i) s += scratch[i];
-  barrier(CLK_LOCAL_MEM_FENCE);
-  return s;
-#else
-  const int lid = get_local_id(0);
-  scratch[lid] = v;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (int s = get_local_size(0) / 2; s > 0; s >>= 1) {
-    if (lid < s) scratch[lid] += scratch[lid + s];
-    barrier(CLK_LOCAL_MEM_FENCE);
+// Sum / max over dimension 0 of a work-group, per row of work-items (get_local_id(1)), broadcast
+// to that row. scratch holds one float per work-item; dimension 0 must be a power of two. With
+// subgroups (and one row per group, whose size is a multiple of the subgroup size) the subgroups
+// reduce in registers and only their partial results go through local memory.
+#define TLM_DEFINE_ROW_REDUCTION(NAME, OP, SUBGROUP_OP, IDENTITY)                  \
+  inline float NAME(float v, local float* scratch) {                              \
+    const int lid = get_local_id(0), n = get_local_size(0);                       \
+    TLM_SUBGROUP_REDUCTION(SUBGROUP_OP, OP, IDENTITY)                             \
+    local float* sc = scratch + get_local_id(1) * n;                              \
+    sc[lid] = v;                                                                  \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                 \
+    for (int s = n / 2; s > 0; s >>= 1) {                                         \
+      if (lid < s) sc[lid] = OP(sc[lid], sc[lid + s]);                            \
+      barrier(CLK_LOCAL_MEM_FENCE);                                               \
+    }                                                                             \
+    const float r = sc[0];                                                        \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                 \
+    return r;                                                                     \
   }
-  const float r = scratch[0];
-  barrier(CLK_LOCAL_MEM_FENCE);
-  return r;
-#endif
-}
 
-inline float wg_max(float v, local float* scratch) {
 #ifdef TLM_SUBGROUPS
-  v = sub_group_reduce_max(v);
-  if (get_sub_group_local_id() == 0) scratch[get_sub_group_id()] = v;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  float s = -INFINITY;
-  for (uint i = 0; i < get_num_sub_groups(); ++i) s = fmax(s, scratch[i]);
-  barrier(CLK_LOCAL_MEM_FENCE);
-  return s;
-#else
-  const int lid = get_local_id(0);
-  scratch[lid] = v;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (int s = get_local_size(0) / 2; s > 0; s >>= 1) {
-    if (lid < s) scratch[lid] = fmax(scratch[lid], scratch[lid + s]);
-    barrier(CLK_LOCAL_MEM_FENCE);
+#define TLM_SUBGROUP_REDUCTION(SUBGROUP_OP, OP, IDENTITY)                         \
+  if (get_local_size(1) == 1 && n % get_max_sub_group_size() == 0) {              \
+    v = SUBGROUP_OP(v);                                                           \
+    if (get_sub_group_local_id() == 0) scratch[get_sub_group_id()] = v;           \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                 \
+    float r = IDENTITY;                                                           \
+    for (uint i = 0; i < get_num_sub_groups(); ++i) r = OP(r, scratch[i]);        \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                 \
+    return r;                                                                     \
   }
-  const float r = scratch[0];
-  barrier(CLK_LOCAL_MEM_FENCE);
-  return r;
+#else
+#define TLM_SUBGROUP_REDUCTION(SUBGROUP_OP, OP, IDENTITY)
 #endif
-}
+
+inline float tlm_add(float a, float b) { return a + b; }
+TLM_DEFINE_ROW_REDUCTION(wg_sum, tlm_add, sub_group_reduce_add, 0.f)
+TLM_DEFINE_ROW_REDUCTION(wg_max, fmax, sub_group_reduce_max, -INFINITY)
 
 inline float dot32(const float* w, global const float* x) {
   float4 acc = (float4)(0.f);
@@ -70,13 +61,14 @@ inline float dot32(const float* w, global const float* x) {
   return (acc.x + acc.y) + (acc.z + acc.w);
 }
 
-// Per weight type T: gemv_T (one token: a work-group per output row, work-items over 32-element
-// chunks, reduced in subgroups or local memory), gemm_T (tokens x outputs tiles, weights
+// Per weight type T: gemv_T (one token: a work-group holds get_local_size(1) output rows, each
+// row's work-items split its 32-element chunks and reduce in subgroups or local memory; rows past
+// n repeat the last row and do not store), gemm_T (tokens x outputs tiles, weights
 // dequantized into local memory TLM_TK elements at a time) and embed_T (row lookup).
 #define TLM_DEFINE_TYPE_KERNELS(T)                                                                     \
   kernel void gemv_##T(global const uchar* w, ulong row_bytes, global const float* x, global float* y, \
                        int k, int n, local float* scratch) {                                           \
-    const int o = get_group_id(0), lid = get_local_id(0), wg = get_local_size(0);                     \
+    const int o = min((int)get_global_id(1), n - 1), lid = get_local_id(0), wg = get_local_size(0);   \
     global const uchar* row = w + (ulong)o * row_bytes;                                                \
     const int chunks = (k + 31) / 32;                                                                  \
     float acc = 0.f;                                                                                   \
@@ -90,7 +82,7 @@ inline float dot32(const float* w, global const float* x) {
       }                                                                                                \
     }                                                                                                  \
     acc = wg_sum(acc, scratch);                                                                        \
-    if (lid == 0 && o < n) y[o] = acc;                                                                 \
+    if (lid == 0 && get_global_id(1) < n) y[o] = acc;                                                  \
   }                                                                                                    \
   kernel void gemm_##T(global const uchar* w, ulong row_bytes, global const float* x, global float* y, \
                        int k, int n, int rows) {                                                       \
