@@ -17,6 +17,7 @@
 #include "engine/common/sha256.h"
 #include "engine/common/stats.h"
 #include "engine/model/model.h"
+#include "engine/session/logit_agreement.h"
 #include "engine/session/random_prompt.h"
 #include "engine/session/sampler.h"
 #include "engine/session/session.h"
@@ -234,21 +235,6 @@ StatusOr<v1::RunResult> RunGenerate(const v1::RunSpec& spec, const std::string& 
   return result;
 }
 
-// Log-softmax of one row, in place of a copy.
-void LogSoftmax(std::span<const float> logits, std::vector<double>* out) {
-  out->resize(logits.size());
-  double max = -INFINITY;
-  for (float v : logits) max = std::max(max, static_cast<double>(v));
-  double sum = 0;
-  for (float v : logits) sum += std::exp(static_cast<double>(v) - max);
-  const double log_sum = max + std::log(sum);
-  for (size_t i = 0; i < logits.size(); ++i) (*out)[i] = logits[i] - log_sum;
-}
-
-size_t Argmax(std::span<const float> row) {
-  return static_cast<size_t>(std::max_element(row.begin(), row.end()) - row.begin());
-}
-
 StatusOr<v1::RunResult> RunAccuracy(const v1::RunSpec& spec, const std::string& path, const EventSink& sink) {
   v1::RunResult result;
   Emitter emit(spec, sink, &result);
@@ -284,15 +270,7 @@ StatusOr<v1::RunResult> RunAccuracy(const v1::RunSpec& spec, const std::string& 
   if (logits.size() != static_cast<size_t>(n) * n_vocab)
     return Internal("expected {} x {} logits, got {}", n, n_vocab, logits.size());
 
-  std::vector<double> logp, logq;
-  if (want_ppl) {
-    double nll = 0;
-    for (int i = 0; i + 1 < n; ++i) {
-      LogSoftmax(std::span<const float>(logits).subspan(static_cast<size_t>(i) * n_vocab, n_vocab), &logq);
-      nll -= logq[tokens[i + 1]];
-    }
-    emit.Sample(1, metric::kPpl, std::exp(nll / (n - 1)), unit::kRatio);
-  }
+  if (want_ppl) emit.Sample(1, metric::kPpl, Perplexity(logits, n_vocab, tokens), unit::kRatio);
   if (want_kld) {
     // The reference: the same model on the CPU backend with exact f32 activations.
     v1::RunSpec ref_spec = spec;
@@ -302,20 +280,9 @@ StatusOr<v1::RunResult> RunAccuracy(const v1::RunSpec& spec, const std::string& 
     TLM_ASSIGN_OR_RETURN(std::unique_ptr<Session> ref, OpenSession(ref_spec, *m.model, n, n));
     std::vector<float> ref_logits;
     TLM_RETURN_IF_ERROR(ref->Prefill(tokens, &ref_logits, /*all_logits=*/true));
-    double kld_sum = 0;
-    int agree = 0;
-    for (int i = 0; i < n; ++i) {
-      auto p_row = std::span<const float>(ref_logits).subspan(static_cast<size_t>(i) * n_vocab, n_vocab);
-      auto q_row = std::span<const float>(logits).subspan(static_cast<size_t>(i) * n_vocab, n_vocab);
-      LogSoftmax(p_row, &logp);
-      LogSoftmax(q_row, &logq);
-      double kld = 0;
-      for (int64_t v = 0; v < n_vocab; ++v) kld += std::exp(logp[v]) * (logp[v] - logq[v]);
-      kld_sum += std::max(0.0, kld);
-      agree += Argmax(p_row) == Argmax(q_row);
-    }
-    emit.Sample(1, metric::kKldMean, kld_sum / n, unit::kNats);
-    emit.Sample(1, metric::kTop1Agree, static_cast<double>(agree) / n, unit::kFraction);
+    const LogitAgreement agreement = CompareLogits(ref_logits, logits, n_vocab);
+    emit.Sample(1, metric::kKldMean, agreement.kld_mean, unit::kNats);
+    emit.Sample(1, metric::kTop1Agree, agreement.top1_agree, unit::kFraction);
   }
   emit.Sample(0, metric::kContextTokens, n, unit::kTokens);
   result.set_reps(1);

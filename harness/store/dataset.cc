@@ -2,7 +2,9 @@
 // of the sweep controller (sweeps, devices, attempts, final results with their samples, exactly once).
 #include "harness/store/dataset.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <map>
 #include <thread>
@@ -116,6 +118,61 @@ CREATE TABLE samples (
 CREATE INDEX samples_by_metric ON samples(metric);
 )sql";
 
+// Version 2 adds the conformance table: one row per check of a conformance or qualification run
+// (`tlmbench conform`, later `tlmbench qualify`), told apart by `suite`.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE conformance (
+  run_id       TEXT NOT NULL,
+  started_at   TEXT NOT NULL,
+  build_commit TEXT,
+  host         TEXT,
+  backend      TEXT NOT NULL,
+  device       TEXT,
+  suite        TEXT NOT NULL,
+  case_name    TEXT NOT NULL,
+  op           TEXT,
+  dtype        TEXT,
+  shape        TEXT,
+  max_abs_err  REAL,
+  nmse         REAL,
+  kld          REAL,
+  top1         REAL,
+  ppl_ratio    REAL,
+  status       TEXT NOT NULL,
+  message      TEXT,
+  seconds      REAL,
+  metrics_json TEXT,
+  PRIMARY KEY (run_id, case_name)
+);
+CREATE INDEX conformance_by_backend ON conformance(suite, backend, case_name);
+)sql";
+
+// The DDL as a dialect takes it. PostgreSQL: 64-bit integers and doubles as SQLite has them, text
+// compared bytewise as SQLite does, no WITHOUT ROWID, and runs.rowid (write order, SQLite's rowid)
+// as a real column at the end.
+std::string ForDialect(std::string ddl, sql::Dialect dialect) {
+  if (dialect == sql::Dialect::kSqlite) return ddl;
+  auto replace_all = [&ddl](std::string_view from, std::string_view to) {
+    for (size_t p = ddl.find(from); p != std::string::npos; p = ddl.find(from, p + to.size())) {
+      ddl.replace(p, from.size(), to);
+    }
+  };
+  replace_all(" TEXT", " TEXT COLLATE \"C\"");
+  replace_all(" INTEGER", " BIGINT");
+  replace_all(" REAL", " DOUBLE PRECISION");
+  replace_all(") WITHOUT ROWID;", ");");
+  replace_all("  written_at              TEXT COLLATE \"C\" NOT NULL\n);",
+              "  written_at              TEXT COLLATE \"C\" NOT NULL,\n"
+              "  rowid                   BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE\n);");
+  return ddl;
+}
+
+// From version 1 to 2 (SQLite and PostgreSQL): the conformance table, and the version in schema_info.
+Status MigrateV1ToV2(sql::Connection& db) {
+  TLM_RETURN_IF_ERROR(db.Exec(ForDialect(std::string(kSchemaV2), db.dialect())));
+  return db.Exec("UPDATE schema_info SET value = '2' WHERE key = 'schema_version'");
+}
+
 constexpr std::string_view kSweepStatuses[] = {"running", "done", "interrupted", "failed"};
 
 bool IsSweepStatus(std::string_view status) {
@@ -180,24 +237,7 @@ std::string_view VerdictName(v1::Verdict verdict) {
 Status Dataset::Context(const Status& st) const { return st.WithContext(fmt::format("dataset {}", path_)); }
 
 std::string DatasetSchemaSql(sql::Dialect dialect) {
-  if (dialect == sql::Dialect::kSqlite) return std::string(kSchemaV1);
-  // PostgreSQL: the same tables and columns. 64-bit integers and doubles as SQLite has them, text
-  // compared bytewise as SQLite does, no WITHOUT ROWID, and runs.rowid (write order, SQLite's rowid)
-  // as a real column at the end.
-  std::string ddl(kSchemaV1);
-  auto replace_all = [&ddl](std::string_view from, std::string_view to) {
-    for (size_t p = ddl.find(from); p != std::string::npos; p = ddl.find(from, p + to.size())) {
-      ddl.replace(p, from.size(), to);
-    }
-  };
-  replace_all(" TEXT", " TEXT COLLATE \"C\"");
-  replace_all(" INTEGER", " BIGINT");
-  replace_all(" REAL", " DOUBLE PRECISION");
-  replace_all(") WITHOUT ROWID;", ");");
-  replace_all("  written_at              TEXT COLLATE \"C\" NOT NULL\n);",
-              "  written_at              TEXT COLLATE \"C\" NOT NULL,\n"
-              "  rowid                   BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE\n);");
-  return ddl;
+  return ForDialect(std::string(kSchemaV1) + std::string(kSchemaV2), dialect);
 }
 
 StatusOr<std::unique_ptr<Dataset>> Dataset::Open(const std::string& path) {
@@ -267,7 +307,9 @@ Status Dataset::Migrate() {
           "{} is an SQLite database but not a tlmbench dataset (it has tables and no schema version)", path_);
     }
     if (Status st = CreateSchemaLocked(); !st.ok()) return Context(st);
-    // Later versions migrate here, one step at a time: if (version == 1) { ...; version = 2; }
+  } else if (version == 1) {
+    // Later versions migrate here, one step at a time.
+    if (Status st = MigrateV1ToV2(*db_); !st.ok()) return Context(st);
   }
   if (Status st = lite.Exec(fmt::format("PRAGMA user_version = {}", kDatasetSchemaVersion)); !st.ok()) {
     return Context(st);
@@ -330,7 +372,9 @@ Status Dataset::MigratePostgres() {
           path_);
     }
     if (Status st = CreateSchemaLocked(); !st.ok()) return Context(st);
+  } else if (*version == 1) {
     // Later versions migrate here, one step at a time.
+    if (Status st = MigrateV1ToV2(*db_); !st.ok()) return Context(st);
   }
   return Context((*tx)->Commit());
 }
@@ -464,6 +508,56 @@ Status Dataset::RecordAttempt(const v1::RunSpec& spec, std::string_view agent, v
       .BindTextOrNull(7, started_at)
       .BindTextOrNull(8, finished_at);
   return Context(stmt->Run().WithContext(fmt::format("run {} attempt {}", spec.run_id(), spec.attempt())));
+}
+
+Status Dataset::WriteConformance(const std::vector<ConformanceRow>& rows) {
+  static constexpr std::string_view kStatuses[] = {"pass", "fail", "skip"};
+  for (const ConformanceRow& r : rows) {
+    if (r.run_id.empty() || r.case_name.empty() || r.suite.empty() || r.backend.empty() || r.started_at.empty())
+      return InvalidArgument("WriteConformance: a row without run id, case, suite, backend or start time");
+    if (std::find(std::begin(kStatuses), std::end(kStatuses), r.status) == std::end(kStatuses))
+      return InvalidArgument("WriteConformance: case {}: status '{}' is not pass, fail or skip", r.case_name, r.status);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto tx = sql::Transaction::Begin(*db_);
+  if (!tx.ok()) return Context(tx.status());
+  for (const ConformanceRow& r : rows) {
+    auto stmt = db_->Prepare(R"sql(
+      INSERT INTO conformance (run_id, started_at, build_commit, host, backend, device, suite, case_name, op, dtype,
+                               shape, max_abs_err, nmse, kld, top1, ppl_ratio, status, message, seconds, metrics_json)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+      ON CONFLICT (run_id, case_name) DO UPDATE SET
+        started_at = excluded.started_at, build_commit = excluded.build_commit, host = excluded.host,
+        backend = excluded.backend, device = excluded.device, suite = excluded.suite, op = excluded.op,
+        dtype = excluded.dtype, shape = excluded.shape, max_abs_err = excluded.max_abs_err, nmse = excluded.nmse,
+        kld = excluded.kld, top1 = excluded.top1, ppl_ratio = excluded.ppl_ratio, status = excluded.status,
+        message = excluded.message, seconds = excluded.seconds, metrics_json = excluded.metrics_json)sql");
+    if (!stmt.ok()) return Context(stmt.status());
+    // Infinite errors (a backend that returned Inf or NaN) are stored as NULL like NaN.
+    auto real = [](double v) { return std::isfinite(v) ? v : NAN; };
+    stmt->BindText(1, r.run_id)
+        .BindText(2, r.started_at)
+        .BindTextOrNull(3, r.build_commit)
+        .BindTextOrNull(4, r.host)
+        .BindText(5, r.backend)
+        .BindTextOrNull(6, r.device)
+        .BindText(7, r.suite)
+        .BindText(8, r.case_name)
+        .BindTextOrNull(9, r.op)
+        .BindTextOrNull(10, r.dtype)
+        .BindTextOrNull(11, r.shape)
+        .BindReal(12, real(r.max_abs_err))
+        .BindReal(13, real(r.nmse))
+        .BindReal(14, real(r.kld))
+        .BindReal(15, real(r.top1))
+        .BindReal(16, real(r.ppl_ratio))
+        .BindText(17, r.status)
+        .BindTextOrNull(18, r.message)
+        .BindReal(19, real(r.seconds))
+        .BindTextOrNull(20, r.metrics_json);
+    if (Status st = stmt->Run(); !st.ok()) return Context(st.WithContext(fmt::format("conformance case {}", r.case_name)));
+  }
+  return Context((*tx)->Commit());
 }
 
 Status Dataset::WriteResult(const v1::RunSpec& spec, const v1::RunResult& result, bool* written) {

@@ -3,12 +3,14 @@
 // The schema is documented in docs/dataset.md; both backends hold the same tables and columns.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/common/status.h"
 #include "harness/store/sql.h"
@@ -18,7 +20,7 @@
 namespace tlm {
 
 // The schema version this build writes (schema_info, and PRAGMA user_version on SQLite).
-inline constexpr int kDatasetSchemaVersion = 1;
+inline constexpr int kDatasetSchemaVersion = 2;
 
 // The schema's DDL as each backend gets it (PostgreSQL: BIGINT, DOUBLE PRECISION, TEXT COLLATE "C",
 // and runs.rowid as a column).
@@ -30,6 +32,19 @@ struct SweepRecord {
   std::string controller_commit, controller_host;
   int n_runs = 0;
   std::string agents;  // how agents were given ("--agents a:1,b:2", "local", farm file path)
+};
+
+// One row of the conformance table: one check of a conformance (`tlmbench conform`, suite "conform")
+// or qualification run. Metrics that do not apply are NaN (stored as NULL); empty text is NULL.
+struct ConformanceRow {
+  std::string run_id, started_at, build_commit, host, backend, device;
+  std::string suite;  // "conform", "qualify"
+  std::string case_name, op, dtype, shape;
+  double max_abs_err = NAN, nmse = NAN, kld = NAN, top1 = NAN, ppl_ratio = NAN;
+  std::string status;  // "pass", "fail", "skip"
+  std::string message;
+  double seconds = NAN;
+  std::string metrics_json;  // any other metrics, {"name": value, ...}
 };
 
 // The names the dataset stores for run statuses and verdicts: "ok", "timed_out", ...; "valid",
@@ -57,6 +72,9 @@ class Dataset {
   // Writes the final outcome of a run and its samples in one transaction, exactly once: if the run id already has a
   // final row, nothing changes and *written is false.
   Status WriteResult(const tlmbench::v1::RunSpec& spec, const tlmbench::v1::RunResult& result, bool* written);
+  // Writes the rows of one conformance or qualification run in one transaction (a row with the same run
+  // id and case name is replaced).
+  Status WriteConformance(const std::vector<ConformanceRow>& rows);
   StatusOr<std::set<std::string>> FinishedRunIds(std::string_view sweep_id);  // runs with a final row (any status)
   // Counts for tests and summaries ("" counts every sweep).
   StatusOr<int64_t> CountRuns(std::string_view sweep_id = {});

@@ -44,11 +44,11 @@ TEST(DatasetTest, CreatesSchemaAndReopenKeepsData) {
   {
     auto ds = OpenOrDie(path);
     ASSERT_NE(ds, nullptr);
-    EXPECT_EQ(QueryText(*ds, "PRAGMA user_version"), "1");
+    EXPECT_EQ(QueryText(*ds, "PRAGMA user_version"), "2");
     EXPECT_EQ(QueryText(*ds, "PRAGMA journal_mode"), "wal");
     EXPECT_EQ(QueryText(*ds, "PRAGMA foreign_keys"), "1");
-    EXPECT_EQ(QueryText(*ds, "SELECT value FROM schema_info WHERE key = 'schema_version'"), "1");
-    for (const char* table : {"schema_info", "sweeps", "devices", "runs", "attempts", "samples"}) {
+    EXPECT_EQ(QueryText(*ds, "SELECT value FROM schema_info WHERE key = 'schema_version'"), "2");
+    for (const char* table : {"schema_info", "sweeps", "devices", "runs", "attempts", "samples", "conformance"}) {
       EXPECT_EQ(QueryText(*ds, "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?1", table), table);
     }
     ASSERT_TRUE(ds->BeginSweep(MakeSweep("s1")).ok());
