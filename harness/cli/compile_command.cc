@@ -28,8 +28,7 @@ struct CompileOptions {
 
 int Fail(const Status& s) {
   fmt::print(stderr, "error: {}\n", s.message());
-  return s.code() == StatusCode::kInternal || s.code() == StatusCode::kResourceExhausted ? kExitFailure
-                                                                                         : kExitBadInput;
+  return s.code() == StatusCode::kInternal || s.code() == StatusCode::kResourceExhausted ? kExitFailure : kExitBadInput;
 }
 
 double MsSince(std::chrono::steady_clock::time_point t0) {
@@ -102,7 +101,8 @@ int Compile(const CompileOptions& o) {
   fmt::print("model           {} sha256 {}\n", h.model_name, h.model_sha256);
   fmt::print("plugin          {} {} ({}), ABI {}, SoC {}\n", h.plugin_name, h.plugin_version, h.plugin_vendor,
              h.abi_version, h.soc);
-  fmt::print("precision       weights {}; activations {} per token row\n", h.weights, NpuActivationsName(h.activations));
+  fmt::print("precision       weights {}; activations {} per token row\n", h.weights,
+             NpuActivationsName(h.activations));
   fmt::print("ops_taken       {} of {} matmuls\n", h.ops_taken(), h.ops.size());
   fmt::print("ops_left_out    {}{}\n", h.ops_left_out(), left_out.empty() ? "" : " (run on the CPU):");
   for (const std::string& l : left_out) fmt::print("                  {}\n", l);
@@ -136,7 +136,8 @@ void RegisterCompileCommand(CLI::App& app) {
       "FULLY_CONNECTED ops, the plugin partitions and compiles those it takes, and one content-addressed\n"
       "artifact is written (run it with tlmbench run --backend npu --artifact F). See docs/npu.md.");
   cmd->add_option("-m,--model", o->model, "GGUF model: a path, or a file name in the model cache")->required();
-  cmd->add_option("--plugin", o->plugin, "Plugin name (vnpu = <plugin-dir>/tlm_npu_vnpu.so) or file in the plugin folder")
+  cmd->add_option("--plugin", o->plugin,
+                  "Plugin name (vnpu = <plugin-dir>/tlm_npu_vnpu.so) or file in the plugin folder")
       ->required();
   cmd->add_option("--soc", o->soc, "SoC to compile for (vnpu: vnpu-small, vnpu-large)")->required();
   cmd->add_option("-o,--output", o->output,

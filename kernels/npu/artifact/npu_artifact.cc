@@ -76,8 +76,8 @@ struct LoweredMatMul {
   }
 };
 
-const char* kHeaderFields[] = {"format_version", "model_sha256", "plugin_name", "plugin_version", "abi_version",
-                               "soc", "activations", "ops"};
+const char* kHeaderFields[] = {"format_version", "model_sha256", "plugin_name", "plugin_version",
+                               "abi_version",    "soc",          "activations", "ops"};
 
 }  // namespace
 
@@ -177,17 +177,15 @@ StatusOr<NpuArtifact> CompileNpuArtifact(const Graph& graph, const WeightSource&
     op.label = node.label;
     op.n = node.width;
     op.k = node.inputs[0] >= 0 ? graph.nodes[node.inputs[0]].width : 0;
-    const WeightView* w = weights.Find(node.weight);
-    if (w == nullptr) return NotFound("{}: weight '{}' not in the model", node.label, node.weight);
+    if (weights.Find(node.weight) == nullptr)
+      return NotFound("{}: weight '{}' not in the model", node.label, node.weight);
     h.ops.push_back(op);
-    (void)w;
   }
 
   // partition(): one graph holding every matmul, so that the plugin sees the whole model at once.
   std::vector<TlmNpuTensor> tensors;
   std::vector<TlmNpuOp> ops;
   std::vector<uint32_t> inputs, outputs;
-  std::vector<std::vector<int8_t>> probe_weights(nodes.size());
   std::vector<std::vector<float>> probe_scales(nodes.size());
   for (size_t i = 0; i < h.ops.size(); ++i) {
     // partition() reads shapes and types only; the constants are a placeholder row of zeros per channel
@@ -218,9 +216,8 @@ StatusOr<NpuArtifact> CompileNpuArtifact(const Graph& graph, const WeightSource&
   whole.num_outputs = static_cast<uint32_t>(outputs.size());
   whole.outputs = outputs.data();
   std::vector<uint8_t> taken(ops.size(), 0);
-  TLM_RETURN_IF_ERROR(
-      plugin.Check(api.partition(&whole, options.soc.c_str(), taken.data(), static_cast<uint32_t>(taken.size())),
-                   "partition"));
+  TLM_RETURN_IF_ERROR(plugin.Check(
+      api.partition(&whole, options.soc.c_str(), taken.data(), static_cast<uint32_t>(taken.size())), "partition"));
 
   // compile() each taken matmul into its own blob.
   std::vector<TlmNpuBlob> blobs(h.ops.size());
@@ -240,8 +237,8 @@ StatusOr<NpuArtifact> CompileNpuArtifact(const Graph& graph, const WeightSource&
       continue;
     }
     const WeightView* w = weights.Find(op.weight);
-    TLM_RETURN_IF_ERROR(QuantizeWeightPerChannel(*w, op.k, op.n, &pending[i].q, &pending[i].scales)
-                            .WithContext(op.label));
+    TLM_RETURN_IF_ERROR(
+        QuantizeWeightPerChannel(*w, op.k, op.n, &pending[i].q, &pending[i].scales).WithContext(op.label));
     LoweredMatMul l(op, h.activations, pending[i].q.data(), pending[i].scales.data());
     const TlmNpuStatus s = api.compile(&l.graph, options.soc.c_str(), &blobs[i]);
     if (s == TLM_NPU_ERR_UNSUPPORTED) {
@@ -414,7 +411,8 @@ Status WriteNpuArtifact(NpuArtifact* artifact, const std::string& output) {
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     if (!f) return NotFound("cannot write {} (does its folder exist?)", tmp.string());
-    f.write(reinterpret_cast<const char*>(artifact->bytes.data()), static_cast<std::streamsize>(artifact->bytes.size()));
+    f.write(reinterpret_cast<const char*>(artifact->bytes.data()),
+            static_cast<std::streamsize>(artifact->bytes.size()));
     f.flush();
     if (!f) {
       fs::remove(tmp, ec);
@@ -434,8 +432,9 @@ Status CheckNpuArtifactMatches(const NpuArtifactHeader& h, const std::string& mo
                                const TlmNpuPluginApi& plugin, const std::string& soc) {
   auto short_hash = [](const std::string& s) { return s.size() > 12 ? s.substr(0, 12) + "..." : s; };
   if (!model_sha256.empty() && h.model_sha256 != model_sha256)
-    return InvalidArgument("artifact was compiled for model sha256 {} but the model is {} (recompile with tlmbench compile)",
-                           short_hash(h.model_sha256), short_hash(model_sha256));
+    return InvalidArgument(
+        "artifact was compiled for model sha256 {} but the model is {} (recompile with tlmbench compile)",
+        short_hash(h.model_sha256), short_hash(model_sha256));
   if (h.plugin_name != plugin.plugin_name)
     return InvalidArgument("artifact was compiled by plugin '{}' but the loaded plugin is '{}'", h.plugin_name,
                            plugin.plugin_name);

@@ -39,7 +39,7 @@ struct NpuArtifactOp {
   std::string label;   // graph node label, e.g. "blk.3.ffn_down"
   int64_t k = 0, n = 0;
   bool taken = false;
-  std::string left_out_reason;  // when !taken
+  std::string left_out_reason;              // when !taken
   uint64_t blob_offset = 0, blob_size = 0;  // from the start of the file (taken ops)
   std::string blob_sha256;
 };

@@ -140,9 +140,9 @@ class NpuBackend final : public Backend {
     const NpuBackendStats& s = state_->stats;
     std::string from = s.from_artifact ? fmt::format("artifact {}", s.artifact_sha256.substr(0, 12))
                                        : std::string("compiled in-process, no artifact");
-    std::string out = fmt::format("npu ({} {} on {}, {}; {} activations; matmuls: {} on the NPU, {} on the CPU",
-                                  s.plugin, s.plugin_version, s.soc, from, s.activations, s.matmuls_on_npu,
-                                  s.matmuls_on_cpu);
+    std::string out =
+        fmt::format("npu ({} {} on {}, {}; {} activations; matmuls: {} on the NPU, {} on the CPU", s.plugin,
+                    s.plugin_version, s.soc, from, s.activations, s.matmuls_on_npu, s.matmuls_on_cpu);
     if (s.modelled_ns_per_token > 0)
       out += fmt::format("; modelled {:.3f} ms, {} cycles per token", s.modelled_ns_per_token / 1e6,
                          s.modelled_cycles_per_token);
@@ -172,7 +172,8 @@ class NpuBackend final : public Backend {
     } else if (!st.model_checked) {
       const auto* model = dynamic_cast<const Model*>(&weights);
       if (model == nullptr)
-        return Unimplemented("the npu backend checks an artifact against its model file; these weights are not a loaded model");
+        return Unimplemented(
+            "the npu backend checks an artifact against its model file; these weights are not a loaded model");
       const std::string sha = Sha256Hex(model->file().base(), model->file().size());
       TLM_RETURN_IF_ERROR(
           CheckNpuArtifactMatches(st.artifact->header, sha, st.plugin->api(), st.soc).WithContext(st.artifact->path));
@@ -201,8 +202,8 @@ class NpuBackend final : public Backend {
   std::unique_ptr<Backend> cpu_;
 };
 
-// "npu:vnpu", "npu:vnpu:vnpu-large" or "npu:plugin=vnpu,soc=vnpu-large,artifact=F,activations=int8": the device part of a
-// backend spec, so that scenario matrices (which carry a backend string) can target a plugin and SoC.
+// "npu:vnpu", "npu:vnpu:vnpu-large" or "npu:plugin=vnpu,soc=vnpu-large,artifact=F,activations=int8": the device part of
+// a backend spec, so that scenario matrices (which carry a backend string) can target a plugin and SoC.
 Status ApplyDeviceSpec(const std::string& device, NpuBackendOptions* npu) {
   if (device.empty()) return Status::Ok();
   if (device.find('=') == std::string::npos) {  // "vnpu" or "vnpu:vnpu-large"
@@ -218,8 +219,9 @@ Status ApplyDeviceSpec(const std::string& device, NpuBackendOptions* npu) {
     const std::string item = device.substr(begin, end - begin);
     const size_t eq = item.find('=');
     if (eq == std::string::npos)
-      return InvalidArgument("backend npu: '{}' in 'npu:{}' is not key=value (keys: plugin, soc, artifact, plugin_dir, activations)",
-                             item, device);
+      return InvalidArgument(
+          "backend npu: '{}' in 'npu:{}' is not key=value (keys: plugin, soc, artifact, plugin_dir, activations)", item,
+          device);
     const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
     if (key == "plugin")
       npu->plugin = value;
@@ -232,8 +234,9 @@ Status ApplyDeviceSpec(const std::string& device, NpuBackendOptions* npu) {
     else if (key == "activations")
       npu->activations = value;
     else
-      return InvalidArgument("backend npu: unknown key '{}' in 'npu:{}' (keys: plugin, soc, artifact, plugin_dir, activations)",
-                             key, device);
+      return InvalidArgument(
+          "backend npu: unknown key '{}' in 'npu:{}' (keys: plugin, soc, artifact, plugin_dir, activations)", key,
+          device);
     begin = end + 1;
   }
   return Status::Ok();
@@ -254,7 +257,8 @@ StatusOr<std::unique_ptr<Backend>> CreateNpuBackend(const BackendOptions& option
     state->artifact = std::move(art);
   } else {
     if (npu.plugin.empty())
-      return InvalidArgument("backend npu needs a plugin (--plugin vnpu) or an artifact from tlmbench compile (--artifact F)");
+      return InvalidArgument(
+          "backend npu needs a plugin (--plugin vnpu) or an artifact from tlmbench compile (--artifact F)");
     if (!npu.activations.empty()) {
       TLM_ASSIGN_OR_RETURN(state->activations, ParseNpuActivations(npu.activations));
     }
@@ -269,7 +273,8 @@ StatusOr<std::unique_ptr<Backend>> CreateNpuBackend(const BackendOptions& option
                            state->plugin->SocList());
   state->soc = npu.soc;
   if (state->artifact)  // plugin, version, ABI and SoC now; the model when the first graph compiles
-    TLM_RETURN_IF_ERROR(CheckNpuArtifactMatches(state->artifact->header, "", api, state->soc).WithContext(npu.artifact));
+    TLM_RETURN_IF_ERROR(
+        CheckNpuArtifactMatches(state->artifact->header, "", api, state->soc).WithContext(npu.artifact));
   state->stats.plugin = api.plugin_name;
   state->stats.plugin_version = api.plugin_version;
   state->stats.soc = state->soc;

@@ -12,8 +12,8 @@ namespace tlm {
 
 // What ran where, and the plugin's own cost figures. Read through NpuBackendStatsOf().
 struct NpuBackendStats {
-  int matmuls_on_npu = 0;  // distinct matmuls (weights) the plugin runs
-  int matmuls_on_cpu = 0;  // left out by the plugin: the CPU kernels run them
+  int matmuls_on_npu = 0;        // distinct matmuls (weights) the plugin runs
+  int matmuls_on_cpu = 0;        // left out by the plugin: the CPU kernels run them
   uint64_t npu_invokes = 0;      // one per matmul per token row
   uint64_t npu_wall_ns = 0;      // time inside the plugin's invoke + synchronize
   uint64_t npu_modelled_ns = 0;  // the plugin's modelled time for those invokes

@@ -47,8 +47,9 @@ double Kld(const float* p_logits, const float* q_logits, int64_t n) {
 
 TEST(NpuBackendGemma, KldAndTop1AgainstCpuFromAnArtifact) {
   const std::string path = ModelsDir() + "/gemma-3-270m-q4_k_m.gguf";
-  ASSERT_TRUE(fs::exists(path)) << "\n\n*** Reference model missing: " << path
-                                << "\n*** Run scripts/setup to fetch it (or set TLMBENCH_MODELS). This test does not skip.\n";
+  ASSERT_TRUE(fs::exists(path))
+      << "\n\n*** Reference model missing: " << path
+      << "\n*** Run scripts/setup to fetch it (or set TLMBENCH_MODELS). This test does not skip.\n";
   auto model = Model::Load(path);
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   const Model& m = **model;
@@ -63,7 +64,8 @@ TEST(NpuBackendGemma, KldAndTop1AgainstCpuFromAnArtifact) {
   auto art = CompileNpuArtifact(g, m, **plugin, co);
   ASSERT_TRUE(art.ok()) << art.status().ToString();
   EXPECT_EQ(art->header.ops_taken(), 127);  // 18 layers x 7 + the tied output
-  const std::string artifact = (fs::temp_directory_path() / ("tlm_npu_gemma_" + std::to_string(::getpid()) + ".tlmnpu")).string();
+  const std::string artifact =
+      (fs::temp_directory_path() / ("tlm_npu_gemma_" + std::to_string(::getpid()) + ".tlmnpu")).string();
   ASSERT_TRUE(WriteNpuArtifact(&*art, artifact).ok());
 
   const std::vector<int32_t> tokens = m.tokenizer().Encode(
@@ -100,9 +102,10 @@ TEST(NpuBackendGemma, KldAndTop1AgainstCpuFromAnArtifact) {
   }
   kld /= static_cast<double>(n);
   const double top1 = static_cast<double>(agree) / static_cast<double>(n);
-  std::printf("gemma-3-270m on npu (vnpu-small, int16 activations) vs cpu f32 over %lld tokens: kld_mean %.5f, "
-              "top1_agree %.4f\n%s\n",
-              static_cast<long long>(n), kld, top1, (*npu)->backend().device_description().c_str());
+  std::printf(
+      "gemma-3-270m on npu (vnpu-small, int16 activations) vs cpu f32 over %lld tokens: kld_mean %.5f, "
+      "top1_agree %.4f\n%s\n",
+      static_cast<long long>(n), kld, top1, (*npu)->backend().device_description().c_str());
   const NpuBackendStats* st = NpuBackendStatsOf((*npu)->backend());
   ASSERT_NE(st, nullptr);
   EXPECT_EQ(st->matmuls_on_npu, 127);

@@ -41,7 +41,8 @@ std::unique_ptr<Model> SyntheticModel(uint64_t seed, DType type = DType::kQ8_0) 
   SyntheticModelSpec spec;
   spec.seed = seed;
   spec.type = type;
-  const std::string path = TempDir() + "/synthetic_" + std::to_string(seed) + "_" + std::string(DTypeName(type)) + ".gguf";
+  const std::string path =
+      TempDir() + "/synthetic_" + std::to_string(seed) + "_" + std::string(DTypeName(type)) + ".gguf";
   Status s = WriteSyntheticModel(spec, path);
   EXPECT_TRUE(s.ok()) << s.ToString();
   auto m = Model::Load(path);
@@ -284,7 +285,8 @@ TEST_F(NpuBackendTest, RefusesCorruptAndTruncatedFiles) {
   };
   std::vector<Case> cases;
   cases.push_back({"empty", {}, "shorter than the artifact preamble"});
-  cases.push_back({"short", std::vector<uint8_t>(good.begin(), good.begin() + 10), "shorter than the artifact preamble"});
+  cases.push_back(
+      {"short", std::vector<uint8_t>(good.begin(), good.begin() + 10), "shorter than the artifact preamble"});
   std::vector<uint8_t> magic = good;
   magic[0] = 'X';
   cases.push_back({"magic", magic, "not a tlmbench NPU artifact (bad magic)"});
@@ -318,7 +320,9 @@ TEST_F(NpuBackendTest, OpsThePluginLeavesOutRunOnTheCpu) {
   EXPECT_EQ(art->header.ops_left_out(), 5);
   for (const NpuArtifactOp& op : art->header.ops) {
     EXPECT_EQ(op.taken, op.n <= 256) << op.weight;
-    if (!op.taken) EXPECT_NE(op.left_out_reason.find("partition"), std::string::npos);
+    if (!op.taken) {
+      EXPECT_NE(op.left_out_reason.find("partition"), std::string::npos);
+    }
   }
   const auto prompt = Tokens(10, static_cast<int>(model_->config().n_vocab));
   auto cpu = Open(*model_, "cpu");
