@@ -12,7 +12,6 @@
 #include "harness/cli/commands.h"
 #include "harness/cli/compare_command.h"
 #include "harness/cli/conform_command.h"
-#include "harness/cli/conform_command.h"
 #include "harness/cli/compile_command.h"
 #include "harness/cli/export_command.h"
 #include "harness/cli/history_command.h"
@@ -39,7 +38,6 @@ int main(int argc, char** argv) {
   tlm::RegisterHistoryCommand(app);
   tlm::RegisterReportCommand(app);
   tlm::RegisterQualifyCommand(app);
-  tlm::RegisterConformCommand(app);
   tlm::RegisterConformCommand(app);
   tlm::RegisterCompileCommand(app);
   try {
