@@ -40,6 +40,13 @@ int Compile(const CompileOptions& o) {
     return Fail(InvalidArgument("compile needs --plugin, --soc, --model and -o"));
   auto activations = ParseNpuActivations(o.activations);
   if (!activations.ok()) return Fail(activations.status());
+  {  // fail before a long compile, not after it
+    std::error_code ec;
+    const std::filesystem::path out(o.output);
+    const std::filesystem::path folder = out.has_parent_path() ? out.parent_path() : std::filesystem::path(".");
+    if (!std::filesystem::is_directory(out, ec) && !std::filesystem::is_directory(folder, ec))
+      return Fail(NotFound("-o {}: folder {} does not exist", o.output, folder.string()));
+  }
   auto path = ResolveModelPath(o.model);
   if (!path.ok()) return Fail(path.status());
   auto plugin = LoadNpuPlugin(o.plugin, o.plugin_dir.empty() ? DefaultNpuPluginDir() : o.plugin_dir);
