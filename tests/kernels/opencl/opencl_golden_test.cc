@@ -39,6 +39,11 @@ class OpenClGoldenTest : public ::testing::TestWithParam<std::string> {
     auto session = Session::Create(*model_, {.backend = backend, .threads = 2, .n_ctx = 256});
     EXPECT_TRUE(session.ok()) << session.status().ToString();
     if (!session.ok()) return {};
+    const BackendLoadInfo info = (*session)->backend().load_info();
+    std::printf("[opencl golden] %s on %s: backend_init_ms %.1f compile_ms %.1f (program cache %s)\n",
+                GetParam().c_str(), backend.c_str(), (*session)->load_metrics().backend_init_ms,
+                (*session)->load_metrics().compile_ms,
+                !info.has_cache ? "none" : info.cache_warm ? "warm" : "cold");
     Sampler greedy(SamplerConfig{}, static_cast<int32_t>(model_->config().n_vocab));
     std::vector<float> logits;
     Status s = (*session)->Prefill(prompt, &logits);
