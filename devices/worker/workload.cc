@@ -143,6 +143,7 @@ Status MemorySamples(const Model& m, const Session& s, PeakMemoryTracker& tracke
   }
   emit.Sample(0, metric::kKvBytes, static_cast<double>(s.kv_bytes()), unit::kBytes);
   emit.Sample(0, metric::kContextTokens, static_cast<double>(s.n_ctx()), unit::kTokens);
+  for (const BackendMetric& b : s.backend().metrics()) emit.Sample(0, b.name, b.value, b.unit);
   return Status::Ok();
 }
 
@@ -285,6 +286,7 @@ StatusOr<v1::RunResult> RunAccuracy(const v1::RunSpec& spec, const std::string& 
     emit.Sample(1, metric::kTop1Agree, agreement.top1_agree, unit::kFraction);
   }
   emit.Sample(0, metric::kContextTokens, n, unit::kTokens);
+  for (const BackendMetric& b : m.session->backend().metrics()) emit.Sample(0, b.name, b.value, b.unit);
   result.set_reps(1);
   result.set_model_sha256(Sha256Hex(m.model->file().base(), m.model->file().size()));
   return result;

@@ -96,6 +96,13 @@ struct BackendLoadInfo {
   std::string cache_path;
 };
 
+// A backend's own figure for the dataset, e.g. the npu backend's modelled NPU time per token.
+struct BackendMetric {
+  std::string name;  // snake_case with its unit, as engine/common/metric_names.h
+  double value = 0;
+  std::string unit;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -103,6 +110,8 @@ class Backend {
   virtual std::string device_description() const = 0;
   // Read after Compile(): cache_warm covers the executables compiled so far.
   virtual BackendLoadInfo load_info() const { return {}; }
+  // Read after a run: figures only this backend has (none by default).
+  virtual std::vector<BackendMetric> metrics() const { return {}; }
   virtual StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph,
                                                         const WeightSource& weights) = 0;
   virtual StatusOr<std::unique_ptr<KvCache>> CreateKvCache(const KvSpec& spec) = 0;

@@ -156,6 +156,7 @@ int RunBenchmark(const RunOptions& o) {
     }
   }
   if (Status st = tracker.Stop(); !st.ok()) progress.Say("warning: memory sampling: {}", st.message());
+  for (const BackendMetric& b : s.backend().metrics()) progress.Say("{} {} {}", b.name, b.value, b.unit);
 
   const Model& m = **model;
   RunConfig& c = result.config;

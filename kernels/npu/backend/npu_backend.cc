@@ -149,6 +149,22 @@ class NpuBackend final : public Backend {
     return out + fmt::format("; other ops: {})", state_->cpu_description);
   }
 
+  std::vector<BackendMetric> metrics() const override {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    const NpuBackendStats& s = state_->stats;
+    std::vector<BackendMetric> out = {
+        {"npu_matmuls_on_npu", static_cast<double>(s.matmuls_on_npu), "count"},
+        {"npu_matmuls_on_cpu", static_cast<double>(s.matmuls_on_cpu), "count"},
+        {"npu_invokes", static_cast<double>(s.npu_invokes), "count"},
+    };
+    if (s.modelled_ns_per_token > 0) {
+      out.push_back({"npu_modelled_ms_per_token", s.modelled_ns_per_token / 1e6, "ms"});
+      out.push_back({"npu_modelled_cycles_per_token", static_cast<double>(s.modelled_cycles_per_token), "count"});
+    }
+    if (s.npu_invokes > 0) out.push_back({"npu_wall_ms", s.npu_wall_ns / 1e6, "ms"});
+    return out;
+  }
+
   StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph, const WeightSource& weights) override {
     TLM_RETURN_IF_ERROR(PrepareArtifact(graph, weights));
     return cpu_->Compile(graph, weights);

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -219,6 +220,12 @@ TEST_F(NpuBackendTest, RunFromArtifactMatchesCpuWithinInt8Tolerance) {
     const std::string desc = (*npu)->backend().device_description();
     EXPECT_NE(desc.find("15 on the NPU, 0 on the CPU"), std::string::npos) << desc;
     EXPECT_NE(desc.find("modelled"), std::string::npos) << desc;
+    std::map<std::string, double> metrics;
+    for (const BackendMetric& b : (*npu)->backend().metrics()) metrics[b.name] = b.value;
+    EXPECT_EQ(metrics["npu_matmuls_on_npu"], 15);
+    EXPECT_EQ(metrics["npu_matmuls_on_cpu"], 0);
+    EXPECT_EQ(metrics["npu_modelled_ms_per_token"], st->modelled_ns_per_token / 1e6);
+    EXPECT_GT(metrics["npu_wall_ms"], 0);
   }
 }
 
