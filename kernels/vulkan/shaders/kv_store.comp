@@ -8,6 +8,7 @@ layout(local_size_x_id = 0) in;
 void main() {
   uint t = gl_WorkGroupID.y, e = gl_GlobalInvocationID.x, kvw = pc.n0;
   if (t >= node_rows() || e >= kvw) return;
+  if (t + pc.n4 < node_rows()) return;  // a later row of this step takes the same ring slot
   uint slot = (pos0() + t) % pc.n4;
   kcache[slot * kvw + e] = in1[t * kvw + e];
   vcache[slot * kvw + e] = in2[t * kvw + e];
