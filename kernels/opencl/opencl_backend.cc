@@ -110,6 +110,7 @@ struct ClState {
   // Work-items per GEMV group: 256 on GPUs; 1024 on CPU devices (PoCL), where each group is a loop
   // over its work-items and fewer, larger groups cost less to schedule (about 15% faster decode).
   size_t gemv_group_budget = 256;
+  std::mutex kernels_mu;  // guards limits (executables may compile from several threads)
   std::map<std::string, KernelLimits> limits;
   std::mutex weights_mu;
   std::map<const void*, std::shared_ptr<ClBuffer>> weights;
@@ -123,6 +124,7 @@ struct ClState {
   }
 
   StatusOr<cl_kernel> Kernel(const std::string& name) {
+    std::lock_guard<std::mutex> lock(kernels_mu);
     cl_int err = CL_SUCCESS;
     cl_kernel k = clCreateKernel(program, name.c_str(), &err);
     if (err != CL_SUCCESS) return Internal("clCreateKernel({}): {}", name, ClErrorName(err));
@@ -140,8 +142,12 @@ struct ClState {
 
   // A 1-D reduction work-group: a power of two, at most the kernel's limit and 256, at least the
   // preferred multiple, and no larger than the work needs (`items` parallel items).
-  size_t ReductionGroup(const std::string& kernel, size_t items) const {
-    const KernelLimits& l = limits.at(kernel);
+  KernelLimits Limits(const std::string& kernel) {
+    std::lock_guard<std::mutex> lock(kernels_mu);
+    return limits.at(kernel);
+  }
+  size_t ReductionGroup(const std::string& kernel, size_t items) {
+    const KernelLimits l = Limits(kernel);
     size_t wg = std::min<size_t>(CeilPow2(std::max<size_t>(items, 1)), 256);
     wg = std::max(wg, FloorPow2(l.preferred));
     return std::min(wg, FloorPow2(l.max_wg));
@@ -194,9 +200,7 @@ StatusOr<std::shared_ptr<ClState>> CreateState(const std::string& selector) {
   if (err != CL_SUCCESS) return Unavailable("clCreateCommandQueue on {}: {}", device->name, ClErrorName(err));
   // GEMM tiles of 16x16 work-items where the device allows 256 per group, else 8x8.
   state->tile = device->max_work_group_size >= 256 ? 16 : 8;
-  cl_device_type type = 0;
-  clGetDeviceInfo(device->device, CL_DEVICE_TYPE, sizeof(type), &type, nullptr);
-  if (type & CL_DEVICE_TYPE_CPU) state->gemv_group_budget = 1024;
+  if (device->type & CL_DEVICE_TYPE_CPU) state->gemv_group_budget = 1024;
   const char* sg_env = std::getenv("TLMBENCH_OPENCL_SUBGROUPS");
   const bool sg_allowed = !(sg_env && std::string(sg_env) == "0");
   std::string options = fmt::format("-DTLM_TILE={}", state->tile);
@@ -577,15 +581,15 @@ class ClExecutable final : public Executable {
         TLM_RETURN_IF_ERROR(make("gemv_" + suffix, &s->kernel));
         TLM_RETURN_IF_ERROR(make("gemm_" + suffix, &s->kernel2));
         const size_t tile = static_cast<size_t>(state_->tile);
-        if (state_->limits.at("gemm_" + suffix).max_wg < tile * tile)
+        if (state_->Limits("gemm_" + suffix).max_wg < tile * tile)
           return Unavailable("{}: gemm_{} allows {} work-items per group on {}, below a {}x{} tile", n.label, suffix,
-                             state_->limits.at("gemm_" + suffix).max_wg, state_->device.name, tile, tile);
+                             state_->Limits("gemm_" + suffix).max_wg, state_->device.name, tile, tile);
         // GEMV: lanes over the row's 32-element chunks (a power of two up to 64), and as many rows
         // per group as fit the group budget; one row per group where subgroups do the reduction.
         const std::string gemv = "gemv_" + suffix;
         s->local = std::min<size_t>(state_->ReductionGroup(gemv, static_cast<size_t>((InputWidth(n) + 31) / 32)), 64);
         s->rows_per_group = state_->subgroups.empty()
-                                ? std::max<size_t>(1, FloorPow2(std::min<size_t>(state_->gemv_group_budget, state_->limits.at(gemv).max_wg) / s->local))
+                                ? std::max<size_t>(1, FloorPow2(std::min<size_t>(state_->gemv_group_budget, state_->Limits(gemv).max_wg) / s->local))
                                 : 1;
         return Status::Ok();
       }

@@ -180,6 +180,7 @@ StatusOr<std::vector<ClDeviceInfo>> ListDevices() {
       info.global_mem_bytes = DeviceValue<cl_ulong>(d, CL_DEVICE_GLOBAL_MEM_SIZE);
       info.max_alloc_bytes = DeviceValue<cl_ulong>(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE);
       info.max_work_group_size = DeviceValue<size_t>(d, CL_DEVICE_MAX_WORK_GROUP_SIZE);
+      info.type = DeviceValue<cl_device_type>(d, CL_DEVICE_TYPE);
       out.push_back(std::move(info));
     }
   }
@@ -190,7 +191,11 @@ StatusOr<std::vector<ClDeviceInfo>> ListDevices() {
 StatusOr<ClDeviceInfo> SelectDevice(const std::string& selector) {
   auto devices = ListDevices();
   if (!devices.ok()) return devices.status();
-  if (selector.empty()) return devices->front();
+  if (selector.empty()) {
+    for (const ClDeviceInfo& d : *devices)
+      if (d.type & CL_DEVICE_TYPE_GPU) return d;
+    return devices->front();
+  }
   auto listing = [&] {
     std::string s;
     for (const ClDeviceInfo& d : *devices) s += fmt::format("{}{}: {} ({})", s.empty() ? "" : ", ", d.index, d.name, d.platform_name);

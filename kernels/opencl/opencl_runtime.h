@@ -22,12 +22,13 @@ struct ClDeviceInfo {
   cl_uint compute_units = 0;
   cl_ulong local_mem_bytes = 0, global_mem_bytes = 0, max_alloc_bytes = 0;
   size_t max_work_group_size = 0;
+  cl_device_type type = 0;
   bool HasExtension(const std::string& ext) const;
 };
 
 // Every device of every platform. Unavailable (with the reason) when there is none.
 StatusOr<std::vector<ClDeviceInfo>> ListDevices();
-// selector: "" (the first device), an index ("1") or a case-insensitive substring of the device
+// selector: "" (the first GPU, else the first device), an index ("1") or a case-insensitive substring of the device
 // name ("pthread"). A selector that matches nothing lists the devices.
 StatusOr<ClDeviceInfo> SelectDevice(const std::string& selector);
 
