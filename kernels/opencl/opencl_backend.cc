@@ -105,6 +105,7 @@ struct ClState {
   std::string options;
   int tile = 16;
   std::string subgroups;  // "" or the extension used
+  std::string subgroups_note;
   double build_ms = 0;
   bool profile = false;
   // Work-items per GEMV group: 256 on GPUs; 1024 on CPU devices (PoCL), where each group is a loop
@@ -223,6 +224,14 @@ StatusOr<std::shared_ptr<ClState>> CreateState(const std::string& selector) {
   state->options = options;
   const auto start = std::chrono::steady_clock::now();
   auto built = BuildProgram(state->context, *device, ProgramSource(), options);
+  if (!built.ok() && !state->subgroups.empty()) {
+    // A driver that advertises subgroups but does not compile our use of them still gets the
+    // local-memory reductions.
+    state->subgroups_note = fmt::format("{} build failed, built without subgroups", state->subgroups);
+    state->subgroups.clear();
+    state->options = options = fmt::format("-DTLM_TILE={}", state->tile);
+    built = BuildProgram(state->context, *device, ProgramSource(), options);
+  }
   if (!built.ok()) return built.status();
   state->build_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   state->built = *built;
@@ -798,7 +807,8 @@ class ClBackend final : public Backend {
         "opencl:{} {} on {} (driver {}, {}, {} compute units, {} KiB local memory, max work-group {}, gemm tile {}x{}, "
         "subgroups {}, {} activations)",
         d.index, d.name, d.platform_name, d.driver_version, d.device_version, d.compute_units, d.local_mem_bytes / 1024,
-        d.max_work_group_size, state_->tile, state_->tile, state_->subgroups.empty() ? "none" : state_->subgroups,
+        d.max_work_group_size, state_->tile, state_->tile,
+        state_->subgroups.empty() ? (state_->subgroups_note.empty() ? "none" : state_->subgroups_note) : state_->subgroups,
         activations_ == Activations::kF32 ? "f32" : "f32 (q8 requested; computed as f32)");
   }
   BackendLoadInfo load_info() const override {
