@@ -61,7 +61,8 @@ std::vector<ConformanceRow> Rows(const ConformReport& r, const std::string& run_
                     .ppl_ratio = c.ppl_ratio,
                     .status = c.pass ? "pass" : "fail",
                     .message = c.message,
-                    .seconds = c.seconds});
+                    .seconds = c.seconds,
+                    .metrics_json = {}});
   }
   return rows;
 }

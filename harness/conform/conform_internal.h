@@ -23,6 +23,12 @@ std::vector<std::string> ModelCaseNames();
 // The end-to-end cases on the real model (options.model_path), those matching `filter`.
 StatusOr<std::vector<ConformCase>> RunModelCases(const ConformOptions& options, const std::regex* filter);
 
+inline ConformCase NewCase(std::string name, std::string op, std::string dtype, std::string shape) {
+  ConformCase c;
+  c.name = std::move(name), c.op = std::move(op), c.dtype = std::move(dtype), c.shape = std::move(shape);
+  return c;
+}
+
 // Thresholds of the end-to-end cases.
 inline constexpr double kMaxMeanKld = 0.01;
 inline constexpr double kMinTop1 = 0.98;

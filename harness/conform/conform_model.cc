@@ -69,9 +69,13 @@ StatusOr<std::vector<ConformCase>> RunModelCases(const ConformOptions& options, 
   const int64_t n_ctx =
       std::max<int64_t>(static_cast<int64_t>(text.size()), static_cast<int64_t>(prompt.size()) + options.gen_tokens);
 
-  SessionOptions ref_options{.backend = "cpu", .threads = options.threads, .n_ctx = n_ctx};
-  SessionOptions test_options{
-      .backend = options.backend, .threads = options.threads, .n_ctx = n_ctx, .activations = options.activations};
+  SessionOptions ref_options;
+  ref_options.backend = "cpu";
+  ref_options.threads = options.threads;
+  ref_options.n_ctx = n_ctx;
+  SessionOptions test_options = ref_options;
+  test_options.backend = options.backend;
+  test_options.activations = options.activations;
   TLM_ASSIGN_OR_RETURN(std::unique_ptr<Session> ref, Session::Create(*model, ref_options));
   auto test_or = Session::Create(*model, test_options);
   const double load_s = Since(t0);
@@ -79,10 +83,8 @@ StatusOr<std::vector<ConformCase>> RunModelCases(const ConformOptions& options, 
 
   if (want_tf) {
     t0 = std::chrono::steady_clock::now();
-    ConformCase c{.name = "model.teacher_forced",
-                  .op = "model",
-                  .dtype = model_name,
-                  .shape = fmt::format("tokens={} vocab={}", text.size(), n_vocab)};
+    ConformCase c =
+        NewCase("model.teacher_forced", "model", model_name, fmt::format("tokens={} vocab={}", text.size(), n_vocab));
     const std::string what = fmt::format("model {} teacher-forced over {} tokens", model_name, text.size());
     if (options.progress) options.progress(fmt::format("{} on {} and on the CPU reference", what, options.backend));
     std::vector<float> want, got;
@@ -121,10 +123,8 @@ StatusOr<std::vector<ConformCase>> RunModelCases(const ConformOptions& options, 
 
   if (want_greedy) {
     t0 = std::chrono::steady_clock::now();
-    ConformCase c{.name = "model.greedy",
-                  .op = "model",
-                  .dtype = model_name,
-                  .shape = fmt::format("prompt={} gen={}", prompt.size(), options.gen_tokens)};
+    ConformCase c =
+        NewCase("model.greedy", "model", model_name, fmt::format("prompt={} gen={}", prompt.size(), options.gen_tokens));
     const std::string what =
         fmt::format("model {} greedy {} tokens after a {}-token chat prompt", model_name, options.gen_tokens,
                     prompt.size());

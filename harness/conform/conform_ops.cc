@@ -533,7 +533,7 @@ StatusOr<std::vector<ConformCase>> RunOpCases(const ConformOptions& options, Bac
     ++index;
     if (options.progress) options.progress(fmt::format("[{}/{}] {}", index, selected, def.name));
     const auto t0 = std::chrono::steady_clock::now();
-    ConformCase c{.name = def.name, .op = def.op, .dtype = def.dtype, .shape = def.shape};
+    ConformCase c = NewCase(def.name, def.op, def.dtype, def.shape);
     const std::string what = fmt::format("{} {} {}", def.op, Upper(def.dtype), def.shape);
     Rng rng(options.seed ^ NameHash(def.name));
     kept->push_back(std::make_unique<CaseData>());

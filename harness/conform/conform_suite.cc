@@ -39,9 +39,13 @@ StatusOr<ConformReport> RunConform(const ConformOptions& options) {
   report.seed = options.seed;
   report.started_at = NowIso8601Utc();
   std::shared_ptr<void> weights;  // declared first: destroyed after the backends
-  auto test = CreateBackend(options.backend, {.threads = options.threads, .activations = options.activations});
+  BackendOptions reference_options;
+  reference_options.threads = options.threads;
+  BackendOptions test_options = reference_options;
+  test_options.activations = options.activations;
+  auto test = CreateBackend(options.backend, test_options);
   if (!test.ok()) return test.status();
-  auto reference = CreateBackend("cpu", {.threads = options.threads, .activations = Activations::kF32});
+  auto reference = CreateBackend("cpu", reference_options);
   if (!reference.ok()) return reference.status().WithContext("the CPU reference");
   report.device = (*test)->device_description();
   report.reference_device = (*reference)->device_description();

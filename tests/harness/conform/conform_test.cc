@@ -193,7 +193,9 @@ TEST(ConformTest, CpuWithQ8ActivationsPassesTheQ8Bounds) {
   EXPECT_TRUE(report->pass()) << FormatConformTable(*report);
   // The quantized matmuls are held to the q8-activation bucket, every other case to its own.
   for (const ConformCase& c : report->cases)
-    if (c.op == "matmul" && c.dtype != "f32" && c.dtype != "f16") EXPECT_EQ(c.tolerance.bucket, "q8-activations") << c.name;
+    if (c.op == "matmul" && c.dtype != "f32" && c.dtype != "f16") {
+      EXPECT_EQ(c.tolerance.bucket, "q8-activations") << c.name;
+    }
 }
 
 TEST(ConformTest, WrongRmsNormFailsNamingOpAndShape) {
@@ -233,7 +235,8 @@ TEST(ConformTest, WrongRmsNormFailsNamingOpAndShape) {
 TEST(ConformTest, JUnitHasOneSuitePerBackendAndEscapes) {
   ConformReport a, b;
   a.backend = "cpu", b.backend = "opencl:0";
-  ConformCase bad{.name = "x<y", .op = "matmul", .dtype = "q4_k", .shape = "k=1 n=2"};
+  ConformCase bad;
+  bad.name = "x<y", bad.op = "matmul", bad.dtype = "q4_k", bad.shape = "k=1 n=2";
   bad.message = "got \"1 & 2\" <worse>";
   b.cases.push_back(bad);
   b.failed = 1;
@@ -246,8 +249,9 @@ TEST(ConformTest, JUnitHasOneSuitePerBackendAndEscapes) {
 
 TEST(ConformTest, CompareNamesWorstElementAndNmse) {
   ConformCase c;
-  CompareOutputs({1.f, 2.f, 3.5f, 4.f}, {1.f, 2.f, 3.f, 4.f}, 2, {.atol = 1e-5, .rtol = 1e-5, .nmse = 1e-6}, "add F32 width=2 rows=2",
-                 &c);
+  ConformTolerance tight;
+  tight.atol = 1e-5, tight.rtol = 1e-5, tight.nmse = 1e-6;
+  CompareOutputs({1.f, 2.f, 3.5f, 4.f}, {1.f, 2.f, 3.f, 4.f}, 2, tight, "add F32 width=2 rows=2", &c);
   EXPECT_FALSE(c.pass);
   EXPECT_EQ(c.beyond, 1);
   EXPECT_EQ(c.message.rfind("add F32 width=2 rows=2: 1 of 4 elements beyond atol+rtol·|ref| (worst at [1,0]: got 3.5, want 3);", 0),
@@ -255,7 +259,9 @@ TEST(ConformTest, CompareNamesWorstElementAndNmse) {
       << c.message;
   EXPECT_NE(c.message.find("nmse 0.00833 > 1e-06"), std::string::npos) << c.message;
   ConformCase nan;
-  CompareOutputs({NAN, 2.f}, {1.f, 2.f}, 2, {.atol = 1, .rtol = 1, .nmse = 1}, "nan", &nan);
+  ConformTolerance loose;
+  loose.atol = 1, loose.rtol = 1, loose.nmse = 1;
+  CompareOutputs({NAN, 2.f}, {1.f, 2.f}, 2, loose, "nan", &nan);
   EXPECT_FALSE(nan.pass) << nan.message;
 }
 
@@ -343,8 +349,9 @@ TEST(ConformTest, VersionOneDatasetGainsTheConformanceTable) {
   EXPECT_EQ(q("PRAGMA user_version"), "2");
   EXPECT_EQ(q("SELECT value FROM schema_info WHERE key = 'schema_version'"), "2");
   EXPECT_NE(q("SELECT count(*) FROM runs"), "0");  // the old rows are still there
-  ConformanceRow row{.run_id = "r1", .started_at = "2026-11-25T19:00:00Z", .backend = "opencl", .suite = "qualify",
-                     .case_name = "abi.load", .status = "pass"};
+  ConformanceRow row;
+  row.run_id = "r1", row.started_at = "2026-11-25T19:00:00Z", row.backend = "opencl", row.suite = "qualify";
+  row.case_name = "abi.load", row.status = "pass";
   ASSERT_TRUE((*ds)->WriteConformance({row}).ok());
   EXPECT_EQ(q("SELECT suite || ' ' || case_name || ' ' || status FROM conformance"), "qualify abi.load pass");
   row.status = "maybe";
