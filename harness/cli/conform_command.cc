@@ -165,10 +165,10 @@ void RegisterConformCommand(CLI::App& app) {
       "unavailable backend. See docs/conform.md.");
   cmd->add_option("-b,--backend", q->backends, "Backend to check: cpu, cpu-xnnpack, opencl[:N], vulkan[:N], ... (repeatable)")
       ->allow_extra_args(false);
-  cmd->add_option("-m,--model", q->model,
+  CLI::Option* model = cmd->add_option("-m,--model", q->model,
                   "GGUF model for the end-to-end cases: a path, or a file name in the model cache (default "
                   "gemma-3-270m-q4_k_m.gguf)");
-  cmd->add_flag("--no-model", q->no_model, "Per-op cases only");
+  cmd->add_flag("--no-model", q->no_model, "Per-op cases only")->excludes(model);
   cmd->add_option("--ops", q->ops, "Run only the cases whose name matches this regular expression (see --list)");
   cmd->add_option("--seed", q->seed, "Seed of the random inputs and weights")->capture_default_str();
   cmd->add_option("-t,--threads", q->threads, "Threads of both backends (0: all cores)")->capture_default_str();
