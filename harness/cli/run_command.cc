@@ -221,7 +221,8 @@ void RegisterRunCommand(CLI::App& app) {
                   "default ~/.cache/tlmbench/models)")
       ->required();
   cmd->add_option("-b,--backend", o->backend,
-                  "Backend: cpu (hand-tuned kernels), cpu-xnnpack (matmuls through XNNPACK, f32), vulkan[:N or :name] "
+                  "Backend: cpu (hand-tuned kernels), cpu-xnnpack (matmuls through XNNPACK, f32), opencl[:N or :name] "
+                  "(OpenCL C kernels, docs/opencl.md), vulkan[:N or :name] "
                   "(Vulkan compute shaders, docs/vulkan.md) or npu (an NPU plugin "
                   "runs the matmuls it took, see --plugin/--artifact; the CPU the rest)")
       ->capture_default_str();
