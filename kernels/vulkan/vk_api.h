@@ -71,7 +71,12 @@ namespace tlm::vulkan {
   X(vkDestroyFence)                 \
   X(vkWaitForFences)                \
   X(vkResetFences)                  \
-  X(vkDeviceWaitIdle)
+  X(vkDeviceWaitIdle)               \
+  X(vkCreateQueryPool)              \
+  X(vkDestroyQueryPool)             \
+  X(vkCmdResetQueryPool)            \
+  X(vkCmdWriteTimestamp)            \
+  X(vkGetQueryPoolResults)
 
 struct VkApi {
 #define TLM_VK_DECLARE(name) PFN_##name name = nullptr;

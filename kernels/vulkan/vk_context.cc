@@ -249,6 +249,7 @@ Status VkContext::Init(const std::string& selector) {
   for (uint32_t i = 0; i < nq; ++i)
     if (qs[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
       queue_family_ = i;
+      if (qs[i].timestampValidBits > 0) info_.timestamp_period_ns = p.limits.timestampPeriod;
       break;
     }
   uint32_t next = 0;

@@ -43,6 +43,7 @@ struct DeviceInfo {
   uint64_t max_storage_range = 0;
   uint64_t storage_offset_alignment = 256;
   bool device_local_host_visible = false;  // unified memory (lavapipe, integrated GPUs)
+  double timestamp_period_ns = 0;          // 0: the queue writes no timestamps
 };
 
 // The Vulkan physical devices with a compute queue, for selection and listing.

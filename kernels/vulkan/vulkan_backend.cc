@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <cstdlib>
@@ -139,6 +140,7 @@ struct Dispatch {
   VkBuffer weight = VK_NULL_HANDLE;
   // Bound ranges (bytes) per slot; range 0: the whole buffer.
   uint64_t offset[kSlots] = {}, range[kSlots] = {};
+  std::string kind;  // for the profile: shader and weight type
   int kv_layer = -1;
   int node = -1;  // dispatches of one node (weight chunks) write disjoint parts of its output
   std::string label;
@@ -152,6 +154,16 @@ class VulkanExecutable final : public Executable {
 
   ~VulkanExecutable() override {
     const VkApi& vk = ctx_->vk();
+    if (queries_) {
+      double total = 0;
+      for (const auto& [kind, entry] : profile_) total += entry.second;
+      std::fprintf(stderr, "[vulkan profile] graph of %lld max tokens: %d runs, %.1f ms GPU time\n",
+                   static_cast<long long>(graph_.max_tokens), profiled_runs_, total);
+      for (const auto& [kind, entry] : profile_)
+        std::fprintf(stderr, "[vulkan profile]   %-24s %8lld dispatches %10.1f ms %5.1f%%\n", kind.c_str(),
+                     static_cast<long long>(entry.first), entry.second, total > 0 ? 100 * entry.second / total : 0.0);
+      vk.vkDestroyQueryPool(ctx_->device(), queries_, nullptr);
+    }
     if (cb_) ctx_->FreeCommandBuffer(cb_);
     if (pool_) vk.vkDestroyDescriptorPool(ctx_->device(), pool_, nullptr);
     for (Buffer& b : buffers_) ctx_->DestroyBuffer(b);
@@ -217,6 +229,7 @@ class VulkanExecutable final : public Executable {
       } else {
         output_floats_ = static_cast<uint64_t>(max_rows * n.width);
       }
+      const size_t first_dispatch = dispatches_.size();
       Dispatch d;
       d.node = static_cast<int>(i);
       d.label = n.label.empty() ? OpKindName(n.op) : n.label;
@@ -452,6 +465,14 @@ class VulkanExecutable final : public Executable {
         }
       }
       if (n.op != OpKind::kAttention) dispatches_.push_back(d);
+      for (size_t j = first_dispatch; j < dispatches_.size(); ++j) {
+        Dispatch& x = dispatches_[j];
+        const WeightView* w = n.weight.empty() ? nullptr : weights.Find(n.weight);
+        x.kind = n.op == OpKind::kMatMul ? (max_rows <= 2 ? "matmul gemv " : "matmul gemm ")
+                 : x.label.ends_with("(kv store)") ? "kv store "
+                                                   : std::string(OpKindName(n.op)) + " ";
+        x.kind += w ? DTypeName(w->type) : "";
+      }
       for (int in : n.inputs)
         if (in >= 0 && last_use[in] == static_cast<int>(i) && node_buffer[in] >= 0) free_buffer[node_buffer[in]] = true;
     }
@@ -491,6 +512,15 @@ class VulkanExecutable final : public Executable {
     auto cb = ctx_->AllocateCommandBuffer();
     if (!cb.ok()) return cb.status();
     cb_ = *cb;
+    // TLMBENCH_VULKAN_PROFILE=1: GPU time per dispatch kind, printed to stderr when the executable
+    // goes (every dispatch then runs alone, after a barrier).
+    if (const char* env = std::getenv("TLMBENCH_VULKAN_PROFILE"); env && std::string(env) == "1" &&
+                                                                    ctx_->info().timestamp_period_ns > 0) {
+      auto qci = Make<VkQueryPoolCreateInfo>(VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO);
+      qci.queryType = VK_QUERY_TYPE_TIMESTAMP;
+      qci.queryCount = static_cast<uint32_t>(dispatches_.size() + 1);
+      if (ctx_->vk().vkCreateQueryPool(ctx_->device(), &qci, nullptr, &queries_) != VK_SUCCESS) queries_ = VK_NULL_HANDLE;
+    }
     (void)ctx_->SaveCache();  // an unwritable cache folder costs the next start its warm cache only
     return Status::Ok();
   }
@@ -546,6 +576,19 @@ class VulkanExecutable final : public Executable {
       }
     }
     TLM_RETURN_IF_ERROR(ctx_->SubmitAndWait(cb_));
+    if (queries_) {
+      std::vector<uint64_t> ts(dispatches_.size() + 1);
+      if (ctx_->vk().vkGetQueryPoolResults(ctx_->device(), queries_, 0, static_cast<uint32_t>(ts.size()),
+                                           ts.size() * 8, ts.data(), 8,
+                                           VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) == VK_SUCCESS) {
+        for (size_t i = 0; i < dispatches_.size(); ++i) {
+          auto& [calls, ms] = profile_[dispatches_[i].kind];
+          ++calls;
+          ms += static_cast<double>(ts[i + 1] - ts[i]) * ctx_->info().timestamp_period_ns * 1e-6;
+        }
+        ++profiled_runs_;
+      }
+    }
     std::memcpy(logits.data(), readback_.mapped, static_cast<size_t>(out_rows * n_vocab_width_) * sizeof(float));
     return Status::Ok();
   }
@@ -635,6 +678,10 @@ class VulkanExecutable final : public Executable {
       ++barriers_;
     };
     barriers_ = 0;
+    if (queries_) {
+      vk.vkCmdResetQueryPool(cb_, queries_, 0, static_cast<uint32_t>(dispatches_.size() + 1));
+      vk.vkCmdWriteTimestamp(cb_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, 0);
+    }
     for (size_t i = 0; i < dispatches_.size(); ++i) {
       const Dispatch& d = dispatches_[i];
       std::vector<VkBuffer> reads, writes_now;
@@ -660,6 +707,10 @@ class VulkanExecutable final : public Executable {
       vk.vkCmdDispatch(cb_, d.groups[0], d.groups[1], d.groups[2]);
       for (VkBuffer b : reads) read[b] = d.node;
       for (VkBuffer b : writes_now) written[b] = d.node;
+      if (queries_) {  // profile: each dispatch alone between two timestamps
+        barrier(VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
+        vk.vkCmdWriteTimestamp(cb_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, static_cast<uint32_t>(i + 1));
+      }
     }
     barrier(VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT);
     VkBufferCopy region{0, 0, output_floats_ * 4};
@@ -691,6 +742,9 @@ class VulkanExecutable final : public Executable {
   VkCommandBuffer cb_ = VK_NULL_HANDLE;
   uint64_t recorded_kv_ = 0;
   int barriers_ = 0;
+  VkQueryPool queries_ = VK_NULL_HANDLE;
+  std::map<std::string, std::pair<int64_t, double>> profile_;  // kind -> dispatches, GPU ms
+  int profiled_runs_ = 0;
 };
 
 class VulkanBackend final : public Backend {
