@@ -421,6 +421,7 @@ class ClExecutable final : public Executable {
           return InvalidArgument("token id {} at step position {} is outside the vocabulary [0, {})", input.tokens[t], t,
                                  graph_.n_vocab);
     cl_command_queue q = state_->queue;
+    tokens_host_.assign(input.tokens.begin(), input.tokens.end());
     TLM_CL_RETURN_IF_ERROR(clEnqueueWriteBuffer(q, tokens_.get(), CL_FALSE, 0, T * sizeof(int32_t), input.tokens.data(),
                                                 0, nullptr, nullptr),
                            "uploading token ids");
@@ -671,6 +672,12 @@ class ClExecutable final : public Executable {
     cl_int err = CL_SUCCESS;
     switch (n.op) {
       case OpKind::kTokens:
+        if (s.out < 0) {  // the graph's output is its token ids (as floats, like the cpu backend)
+          token_floats_.assign(tokens_host_.begin(), tokens_host_.begin() + rows);
+          TLM_CL_RETURN_IF_ERROR(clEnqueueWriteBuffer(state_->queue, out, CL_FALSE, 0, rows * sizeof(float),
+                                                      token_floats_.data(), 0, nullptr, nullptr),
+                                 "writing the token ids");
+        }
         return Status::Ok();
       case OpKind::kEmbedding: {
         cl_kernel k = s.kernel;
@@ -794,6 +801,8 @@ class ClExecutable final : public Executable {
   int64_t max_heads_ = 0;
   bool has_embedding_ = false;
   std::map<std::string, std::pair<double, int64_t>> profile_;  // kernel: (ms, launches)
+  std::vector<int32_t> tokens_host_;
+  std::vector<float> token_floats_;
 };
 
 class ClBackend final : public Backend {

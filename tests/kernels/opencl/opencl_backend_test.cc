@@ -376,6 +376,19 @@ INSTANTIATE_TEST_SUITE_P(
              "_" + std::to_string(info.param.embd);
     });
 
+// A graph whose output is its token ids (as floats), as the cpu backend gives them.
+TEST(OpenClBackendTest, TokensAsTheOutput) {
+  Graph g;
+  g.n_vocab = 10;
+  g.max_tokens = 4;
+  g.output = g.Add({.op = OpKind::kTokens, .width = 1, .label = "tokens"});
+  TestWeights none;
+  auto cl = MakeBackend("opencl");
+  ASSERT_NE(cl, nullptr);
+  const auto got = RunSteps(*cl, g, none, {{{3, 1, 4}, 0}, {{1}, 3}}, 8, 1);
+  EXPECT_EQ(got, (std::vector<float>{3, 1, 4, 1}));
+}
+
 TEST(OpenClBackendTest, ClearErrors) {
   auto cl = MakeBackend("opencl");
   ASSERT_NE(cl, nullptr);
