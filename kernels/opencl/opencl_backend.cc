@@ -23,9 +23,9 @@ namespace tlm::opencl {
 
 namespace {
 
-#define TLM_CL_RETURN_IF_ERROR(call, what)                                            \
-  do {                                                                                \
-    const cl_int tlm_cl_err_ = (call);                                                \
+#define TLM_CL_RETURN_IF_ERROR(call, what)                                                    \
+  do {                                                                                        \
+    const cl_int tlm_cl_err_ = (call);                                                        \
     if (tlm_cl_err_ != CL_SUCCESS) return Internal("{}: {}", what, ClErrorName(tlm_cl_err_)); \
   } while (0)
 
@@ -58,8 +58,8 @@ class ClBuffer {
 };
 
 struct KernelLimits {
-  size_t max_wg = 1;      // CL_KERNEL_WORK_GROUP_SIZE
-  size_t preferred = 1;   // CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE
+  size_t max_wg = 1;     // CL_KERNEL_WORK_GROUP_SIZE
+  size_t preferred = 1;  // CL_KERNEL_PREFERRED_WORK_GROUP_SIZE_MULTIPLE
 };
 
 size_t FloorPow2(size_t v) {
@@ -76,20 +76,34 @@ size_t CeilPow2(size_t v) {
 // Kernel-name suffix of a weight type, or nullptr when no kernel reads it.
 const char* TypeSuffix(DType t) {
   switch (t) {
-    case DType::kF32: return "f32";
-    case DType::kF16: return "f16";
-    case DType::kBF16: return "bf16";
-    case DType::kQ4_0: return "q4_0";
-    case DType::kQ4_1: return "q4_1";
-    case DType::kQ5_0: return "q5_0";
-    case DType::kQ5_1: return "q5_1";
-    case DType::kQ8_0: return "q8_0";
-    case DType::kQ2_K: return "q2_k";
-    case DType::kQ3_K: return "q3_k";
-    case DType::kQ4_K: return "q4_k";
-    case DType::kQ5_K: return "q5_k";
-    case DType::kQ6_K: return "q6_k";
-    default: return nullptr;
+    case DType::kF32:
+      return "f32";
+    case DType::kF16:
+      return "f16";
+    case DType::kBF16:
+      return "bf16";
+    case DType::kQ4_0:
+      return "q4_0";
+    case DType::kQ4_1:
+      return "q4_1";
+    case DType::kQ5_0:
+      return "q5_0";
+    case DType::kQ5_1:
+      return "q5_1";
+    case DType::kQ8_0:
+      return "q8_0";
+    case DType::kQ2_K:
+      return "q2_k";
+    case DType::kQ3_K:
+      return "q3_k";
+    case DType::kQ4_K:
+      return "q4_k";
+    case DType::kQ5_K:
+      return "q5_k";
+    case DType::kQ6_K:
+      return "q6_k";
+    default:
+      return nullptr;
   }
 }
 bool IsFloatType(DType t) { return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16; }
@@ -162,7 +176,8 @@ struct ClState {
                                device.max_alloc_bytes);
     cl_int err = CL_SUCCESS;
     cl_mem m = clCreateBuffer(context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes, const_cast<void*>(w.data), &err);
-    if (err != CL_SUCCESS) return ResourceExhausted("uploading weight '{}' ({} bytes): {}", w.name, bytes, ClErrorName(err));
+    if (err != CL_SUCCESS)
+      return ResourceExhausted("uploading weight '{}' ({} bytes): {}", w.name, bytes, ClErrorName(err));
     auto buffer = std::make_shared<ClBuffer>();
     buffer->set(m, bytes);
     weights[w.data] = buffer;
@@ -189,15 +204,16 @@ StatusOr<std::shared_ptr<ClState>> CreateState(const std::string& selector) {
   auto state = std::make_shared<ClState>();
   state->device = *device;
   cl_int err = CL_SUCCESS;
-  const cl_context_properties props[] = {CL_CONTEXT_PLATFORM, reinterpret_cast<cl_context_properties>(device->platform), 0};
+  const cl_context_properties props[] = {CL_CONTEXT_PLATFORM, reinterpret_cast<cl_context_properties>(device->platform),
+                                         0};
   state->context = clCreateContext(props, 1, &device->device, nullptr, nullptr, &err);
   if (err != CL_SUCCESS) return Unavailable("clCreateContext on {}: {}", device->name, ClErrorName(err));
   // TLMBENCH_OPENCL_PROFILE=1: time every kernel with queue events; each executable prints its
   // per-kernel totals to stderr when it is destroyed.
   const char* profile = std::getenv("TLMBENCH_OPENCL_PROFILE");
   state->profile = profile != nullptr && *profile != '\0' && std::string(profile) != "0";
-  state->queue = clCreateCommandQueue(state->context, device->device,
-                                      state->profile ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
+  state->queue =
+      clCreateCommandQueue(state->context, device->device, state->profile ? CL_QUEUE_PROFILING_ENABLE : 0, &err);
   if (err != CL_SUCCESS) return Unavailable("clCreateCommandQueue on {}: {}", device->name, ClErrorName(err));
   // GEMM tiles of 16x16 work-items where the device allows 256 per group, else 8x8.
   state->tile = device->max_work_group_size >= 256 ? 16 : 8;
@@ -266,13 +282,16 @@ class ClKvCache final : public KvCache {
   Status Zero() {
     const float zero = 0.f;
     for (size_t i = 0; i < k_.size(); ++i) {
-      const size_t bytes = static_cast<size_t>(spec_.layers[i].capacity * spec_.layers[i].n_kv_head *
-                                               spec_.layers[i].head_dim) * sizeof(float);
+      const size_t bytes =
+          static_cast<size_t>(spec_.layers[i].capacity * spec_.layers[i].n_kv_head * spec_.layers[i].head_dim) *
+          sizeof(float);
       if (bytes == 0) continue;
-      TLM_CL_RETURN_IF_ERROR(clEnqueueFillBuffer(state_->queue, k_[i].get(), &zero, sizeof(zero), 0, bytes, 0, nullptr, nullptr),
-                             "clearing the KV cache");
-      TLM_CL_RETURN_IF_ERROR(clEnqueueFillBuffer(state_->queue, v_[i].get(), &zero, sizeof(zero), 0, bytes, 0, nullptr, nullptr),
-                             "clearing the KV cache");
+      TLM_CL_RETURN_IF_ERROR(
+          clEnqueueFillBuffer(state_->queue, k_[i].get(), &zero, sizeof(zero), 0, bytes, 0, nullptr, nullptr),
+          "clearing the KV cache");
+      TLM_CL_RETURN_IF_ERROR(
+          clEnqueueFillBuffer(state_->queue, v_[i].get(), &zero, sizeof(zero), 0, bytes, 0, nullptr, nullptr),
+          "clearing the KV cache");
     }
     TLM_CL_RETURN_IF_ERROR(clFinish(state_->queue), "clearing the KV cache");
     return Status::Ok();
@@ -347,7 +366,9 @@ class ClExecutable final : public Executable {
       TLM_RETURN_IF_ERROR(Validate(n, weights, &s));
       TLM_RETURN_IF_ERROR(CreateKernels(&s));
       // Rows a node can hold: max_tokens, or 1 from a TakeLastRow on (the prefill logits).
-      max_rows[i] = n.op == OpKind::kTokens ? graph_.max_tokens : n.op == OpKind::kTakeLastRow ? 1 : max_rows[n.inputs[0]];
+      max_rows[i] = n.op == OpKind::kTokens        ? graph_.max_tokens
+                    : n.op == OpKind::kTakeLastRow ? 1
+                                                   : max_rows[n.inputs[0]];
       const size_t need = static_cast<size_t>(max_rows[i] * std::max<int64_t>(n.width, 1)) * sizeof(float);
       if (static_cast<int>(i) != graph_.output && n.op != OpKind::kTokens) {
         int best = -1;
@@ -388,8 +409,8 @@ class ClExecutable final : public Executable {
     if (!tok.ok()) return tok.status();
     tokens_.set(*tok, static_cast<size_t>(graph_.max_tokens) * sizeof(int32_t));
     for (size_t t = 0; t < rope_params_.size(); ++t) {
-      const size_t bytes = static_cast<size_t>(graph_.max_tokens * std::max<int64_t>(rope_params_[t].n_rot / 2, 1)) * 2 *
-                           sizeof(float);
+      const size_t bytes =
+          static_cast<size_t>(graph_.max_tokens * std::max<int64_t>(rope_params_[t].n_rot / 2, 1)) * 2 * sizeof(float);
       auto m = state_->Allocate(bytes, "a RoPE table");
       if (!m.ok()) return m.status();
       rope_buffers_.emplace_back(*m);
@@ -414,12 +435,13 @@ class ClExecutable final : public Executable {
       if ((l.window == 0 || l.capacity < l.window) && input.pos0 + T > l.capacity)
         return ResourceExhausted("context full: positions {}..{} do not fit a context of {}", input.pos0,
                                  input.pos0 + T - 1, l.capacity);
-    if (input.pos0 + T > INT32_MAX) return InvalidArgument("position {} is beyond the kernels' int range", input.pos0 + T);
+    if (input.pos0 + T > INT32_MAX)
+      return InvalidArgument("position {} is beyond the kernels' int range", input.pos0 + T);
     if (has_embedding_)
       for (int64_t t = 0; t < T; ++t)
         if (input.tokens[t] < 0 || input.tokens[t] >= graph_.n_vocab)
-          return InvalidArgument("token id {} at step position {} is outside the vocabulary [0, {})", input.tokens[t], t,
-                                 graph_.n_vocab);
+          return InvalidArgument("token id {} at step position {} is outside the vocabulary [0, {})", input.tokens[t],
+                                 t, graph_.n_vocab);
     cl_command_queue q = state_->queue;
     tokens_host_.assign(input.tokens.begin(), input.tokens.end());
     TLM_CL_RETURN_IF_ERROR(clEnqueueWriteBuffer(q, tokens_.get(), CL_FALSE, 0, T * sizeof(int32_t), input.tokens.data(),
@@ -438,8 +460,8 @@ class ClExecutable final : public Executable {
         }
       }
       if (half > 0)
-        TLM_CL_RETURN_IF_ERROR(clEnqueueWriteBuffer(q, rope_buffers_[r].get(), CL_FALSE, 0, T * half * 2 * sizeof(float),
-                                                    table.data(), 0, nullptr, nullptr),
+        TLM_CL_RETURN_IF_ERROR(clEnqueueWriteBuffer(q, rope_buffers_[r].get(), CL_FALSE, 0,
+                                                    T * half * 2 * sizeof(float), table.data(), 0, nullptr, nullptr),
                                "uploading a RoPE table");
     }
     // Attention scores: one row of n_ctx per (token, head); sized once per context length.
@@ -447,7 +469,8 @@ class ClExecutable final : public Executable {
     if (max_heads_ > 0) {
       size_t longest = scores_stride;
       for (const KvLayerSpec& l : kv->spec().layers) longest = std::max<size_t>(longest, l.capacity);
-      const size_t need = static_cast<size_t>(graph_.max_tokens * max_heads_) * (longest + graph_.max_tokens) * sizeof(float);
+      const size_t need =
+          static_cast<size_t>(graph_.max_tokens * max_heads_) * (longest + graph_.max_tokens) * sizeof(float);
       if (scores_.bytes() < need) {
         auto m = state_->Allocate(need, "attention scores");
         if (!m.ok()) return m.status();
@@ -461,7 +484,8 @@ class ClExecutable final : public Executable {
       const Node& n = *s.node;
       const int64_t rows = n.op == OpKind::kTokens ? T : n.op == OpKind::kTakeLastRow ? 1 : rows_[n.inputs[0]];
       rows_[i] = rows;
-      TLM_RETURN_IF_ERROR(Enqueue(s, rows, input.pos0, *kv).WithContext(fmt::format("{} ({})", n.label, OpKindName(n.op))));
+      TLM_RETURN_IF_ERROR(
+          Enqueue(s, rows, input.pos0, *kv).WithContext(fmt::format("{} ({})", n.label, OpKindName(n.op))));
       if (static_cast<int>(i) == graph_.output) out_rows = rows;
     }
     const Node& out = graph_.nodes[graph_.output];
@@ -469,8 +493,8 @@ class ClExecutable final : public Executable {
     if (logits.size() < out_floats)
       return InvalidArgument("logits buffer holds {} floats; {} rows of {} need {}", logits.size(), out_rows, out.width,
                              out_floats);
-    TLM_CL_RETURN_IF_ERROR(clEnqueueReadBuffer(q, output_.get(), CL_TRUE, 0, out_floats * sizeof(float), logits.data(), 0,
-                                               nullptr, nullptr),
+    TLM_CL_RETURN_IF_ERROR(clEnqueueReadBuffer(q, output_.get(), CL_TRUE, 0, out_floats * sizeof(float), logits.data(),
+                                               0, nullptr, nullptr),
                            "reading the output rows");
     return Status::Ok();
   }
@@ -479,12 +503,13 @@ class ClExecutable final : public Executable {
   int64_t InputWidth(const Node& n) const { return graph_.nodes[n.inputs[0]].width; }
 
   Status Validate(const Node& n, const WeightSource& weights, Step* s) {
-    const int n_inputs = n.op == OpKind::kTokens                                          ? 0
-                         : n.op == OpKind::kAttention                                     ? 3
+    const int n_inputs = n.op == OpKind::kTokens                                                              ? 0
+                         : n.op == OpKind::kAttention                                                         ? 3
                          : n.op == OpKind::kAdd || n.op == OpKind::kGeluTanhGate || n.op == OpKind::kSiluGate ? 2
-                                                                                          : 1;
+                                                                                                              : 1;
     for (int j = 0; j < 3; ++j) {
-      if (j < n_inputs && n.inputs[j] < 0) return InvalidArgument("{}: {} needs input {}", n.label, OpKindName(n.op), j);
+      if (j < n_inputs && n.inputs[j] < 0)
+        return InvalidArgument("{}: {} needs input {}", n.label, OpKindName(n.op), j);
       if (n.inputs[j] >= 0 && graph_.nodes[n.inputs[j]].op == OpKind::kTokens && n.op != OpKind::kEmbedding)
         return InvalidArgument("{}: only an embedding may read token ids", n.label);
     }
@@ -517,13 +542,14 @@ class ClExecutable final : public Executable {
             n.width != a.n_head * a.head_dim || InputWidth(n) != n.width ||
             graph_.nodes[n.inputs[1]].width != a.n_kv_head * a.head_dim ||
             graph_.nodes[n.inputs[2]].width != a.n_kv_head * a.head_dim || a.window < 0 || a.layer < 0)
-          return InvalidArgument("{}: attention shapes do not fit (heads {}/{}, head_dim {}, width {})", n.label, a.n_head,
-                                 a.n_kv_head, a.head_dim, n.width);
+          return InvalidArgument("{}: attention shapes do not fit (heads {}/{}, head_dim {}, width {})", n.label,
+                                 a.n_head, a.n_kv_head, a.head_dim, n.width);
         max_heads_ = std::max(max_heads_, a.n_head);
         break;
       }
       case OpKind::kTakeLastRow:
-        if (InputWidth(n) != n.width) return InvalidArgument("{}: width {} of a {}-wide input", n.label, n.width, InputWidth(n));
+        if (InputWidth(n) != n.width)
+          return InvalidArgument("{}: width {} of a {}-wide input", n.label, n.width, InputWidth(n));
         break;
       default:
         break;
@@ -544,14 +570,15 @@ class ClExecutable final : public Executable {
         if (w->dims.size() != 2 || w->dims[0] != k || w->dims[1] != rows)
           return InvalidArgument("{}: weight '{}' is not [{}, {}]", n.label, n.weight, k, rows);
         if (TypeSuffix(w->type) == nullptr)
-          return Unimplemented("{}: weight '{}' has type {}, which the opencl backend does not support", n.label, n.weight,
-                               DTypeName(w->type));
+          return Unimplemented("{}: weight '{}' has type {}, which the opencl backend does not support", n.label,
+                               n.weight, DTypeName(w->type));
         if (!ElemsToBytes(w->type, static_cast<uint64_t>(k), &s->weight_row_bytes))
           return InvalidArgument("{}: rows of {} do not fit type {}", n.label, k, DTypeName(w->type));
         if (!IsFloatType(w->type) && k % 32 != 0)
           return InvalidArgument("{}: row of {} is not a multiple of 32", n.label, k);
         const uint64_t bytes = s->weight_row_bytes * static_cast<uint64_t>(rows);
-        if (w->bytes < bytes) return InvalidArgument("{}: weight '{}' holds {} bytes, not {}", n.label, n.weight, w->bytes, bytes);
+        if (w->bytes < bytes)
+          return InvalidArgument("{}: weight '{}' holds {} bytes, not {}", n.label, n.weight, w->bytes, bytes);
         auto buffer = state_->UploadWeight(*w, bytes);
         if (!buffer.ok()) return buffer.status();
         s->weight_buffer = *buffer;
@@ -598,9 +625,11 @@ class ClExecutable final : public Executable {
         // per group as fit the group budget; one row per group where subgroups do the reduction.
         const std::string gemv = "gemv_" + suffix;
         s->local = std::min<size_t>(state_->ReductionGroup(gemv, static_cast<size_t>((InputWidth(n) + 31) / 32)), 64);
-        s->rows_per_group = state_->subgroups.empty()
-                                ? std::max<size_t>(1, FloorPow2(std::min<size_t>(state_->gemv_group_budget, state_->Limits(gemv).max_wg) / s->local))
-                                : 1;
+        s->rows_per_group =
+            state_->subgroups.empty()
+                ? std::max<size_t>(
+                      1, FloorPow2(std::min<size_t>(state_->gemv_group_budget, state_->Limits(gemv).max_wg) / s->local))
+                : 1;
         return Status::Ok();
       }
       case OpKind::kRmsNorm:
@@ -683,7 +712,8 @@ class ClExecutable final : public Executable {
         cl_kernel k = s.kernel;
         const cl_mem w = s.weight_buffer->get(), tok = tokens_.get();
         const cl_ulong row_bytes = s.weight_row_bytes;
-        err |= Arg(k, 0, w) | Arg(k, 1, row_bytes) | Arg(k, 2, tok) | Arg(k, 3, out) | Arg(k, 4, width) | Arg(k, 5, n.scale);
+        err |= Arg(k, 0, w) | Arg(k, 1, row_bytes) | Arg(k, 2, tok) | Arg(k, 3, out) | Arg(k, 4, width) |
+               Arg(k, 5, n.scale);
         TLM_CL_RETURN_IF_ERROR(err, "clSetKernelArg");
         const size_t global[2] = {static_cast<size_t>((n.width + 31) / 32), static_cast<size_t>(rows)};
         return Launch(k, 2, global, nullptr);
@@ -694,7 +724,8 @@ class ClExecutable final : public Executable {
         const cl_int k_in = static_cast<cl_int>(InputWidth(n)), r = static_cast<cl_int>(rows);
         if (rows == 1) {
           cl_kernel k = s.kernel;
-          err |= Arg(k, 0, w) | Arg(k, 1, row_bytes) | Arg(k, 2, a) | Arg(k, 3, out) | Arg(k, 4, k_in) | Arg(k, 5, width);
+          err |=
+              Arg(k, 0, w) | Arg(k, 1, row_bytes) | Arg(k, 2, a) | Arg(k, 3, out) | Arg(k, 4, k_in) | Arg(k, 5, width);
           err |= clSetKernelArg(k, 6, s.local * s.rows_per_group * sizeof(float), nullptr);
           TLM_CL_RETURN_IF_ERROR(err, "clSetKernelArg");
           const size_t groups = (static_cast<size_t>(n.width) + s.rows_per_group - 1) / s.rows_per_group;
@@ -703,8 +734,8 @@ class ClExecutable final : public Executable {
           return Launch(k, 2, global, local);
         }
         cl_kernel k = s.kernel2;
-        err |= Arg(k, 0, w) | Arg(k, 1, row_bytes) | Arg(k, 2, a) | Arg(k, 3, out) | Arg(k, 4, k_in) | Arg(k, 5, width) |
-               Arg(k, 6, r);
+        err |= Arg(k, 0, w) | Arg(k, 1, row_bytes) | Arg(k, 2, a) | Arg(k, 3, out) | Arg(k, 4, k_in) |
+               Arg(k, 5, width) | Arg(k, 6, r);
         TLM_CL_RETURN_IF_ERROR(err, "clSetKernelArg");
         const size_t tile = static_cast<size_t>(state_->tile);
         const size_t global[2] = {(static_cast<size_t>(n.width) + tile - 1) / tile * tile,
@@ -716,7 +747,8 @@ class ClExecutable final : public Executable {
         cl_kernel k = s.kernel;
         const cl_int group = static_cast<cl_int>(n.norm.group), has_weight = s.weight_buffer ? 1 : 0;
         const cl_mem w = s.weight_buffer ? s.weight_buffer->get() : a;  // any valid buffer when unused
-        err |= Arg(k, 0, a) | Arg(k, 1, w) | Arg(k, 2, out) | Arg(k, 3, group) | Arg(k, 4, n.norm.eps) | Arg(k, 5, has_weight);
+        err |= Arg(k, 0, a) | Arg(k, 1, w) | Arg(k, 2, out) | Arg(k, 3, group) | Arg(k, 4, n.norm.eps) |
+               Arg(k, 5, has_weight);
         err |= clSetKernelArg(k, 6, s.local * sizeof(float), nullptr);
         TLM_CL_RETURN_IF_ERROR(err, "clSetKernelArg");
         const size_t global = static_cast<size_t>(rows * n.width / n.norm.group) * s.local;
@@ -727,8 +759,8 @@ class ClExecutable final : public Executable {
         const cl_mem table = rope_buffers_[s.rope_table].get();
         const cl_int head_dim = static_cast<cl_int>(n.rope.head_dim), n_rot = static_cast<cl_int>(n.rope.n_rot),
                      neox = n.rope.mode == RopeMode::kNeox ? 1 : 0;
-        err |= Arg(k, 0, a) | Arg(k, 1, out) | Arg(k, 2, table) | Arg(k, 3, width) | Arg(k, 4, head_dim) | Arg(k, 5, n_rot) |
-               Arg(k, 6, neox);
+        err |= Arg(k, 0, a) | Arg(k, 1, out) | Arg(k, 2, table) | Arg(k, 3, width) | Arg(k, 4, head_dim) |
+               Arg(k, 5, n_rot) | Arg(k, 6, neox);
         TLM_CL_RETURN_IF_ERROR(err, "clSetKernelArg");
         const size_t global[3] = {static_cast<size_t>(n.rope.head_dim), static_cast<size_t>(n.width / n.rope.head_dim),
                                   static_cast<size_t>(rows)};
@@ -759,8 +791,8 @@ class ClExecutable final : public Executable {
         TLM_RETURN_IF_ERROR(Launch(k, 2, global, local));
         cl_kernel append = s.kernel2;
         const cl_int kv_width = static_cast<cl_int>(p.n_kv_head * p.head_dim), r = static_cast<cl_int>(rows);
-        err |= Arg(append, 0, b) | Arg(append, 1, c) | Arg(append, 2, kc) | Arg(append, 3, vc) | Arg(append, 4, kv_width) |
-               Arg(append, 5, r) | Arg(append, 6, pos) | Arg(append, 7, cap);
+        err |= Arg(append, 0, b) | Arg(append, 1, c) | Arg(append, 2, kc) | Arg(append, 3, vc) |
+               Arg(append, 4, kv_width) | Arg(append, 5, r) | Arg(append, 6, pos) | Arg(append, 7, cap);
         TLM_CL_RETURN_IF_ERROR(err, "clSetKernelArg");
         const size_t append_global[2] = {static_cast<size_t>(kv_width), static_cast<size_t>(rows)};
         return Launch(append, 2, append_global, nullptr);
@@ -778,9 +810,9 @@ class ClExecutable final : public Executable {
       case OpKind::kTakeLastRow: {
         const size_t bytes = static_cast<size_t>(n.width) * sizeof(float);
         const int64_t in_rows = rows_[n.inputs[0]];
-        TLM_CL_RETURN_IF_ERROR(
-            clEnqueueCopyBuffer(state_->queue, a, out, static_cast<size_t>(in_rows - 1) * bytes, 0, bytes, 0, nullptr, nullptr),
-            "clEnqueueCopyBuffer");
+        TLM_CL_RETURN_IF_ERROR(clEnqueueCopyBuffer(state_->queue, a, out, static_cast<size_t>(in_rows - 1) * bytes, 0,
+                                                   bytes, 0, nullptr, nullptr),
+                               "clEnqueueCopyBuffer");
         return Status::Ok();
       }
     }
@@ -817,7 +849,8 @@ class ClBackend final : public Backend {
         "subgroups {}, {} activations)",
         d.index, d.name, d.platform_name, d.driver_version, d.device_version, d.compute_units, d.local_mem_bytes / 1024,
         d.max_work_group_size, state_->tile, state_->tile,
-        state_->subgroups.empty() ? (state_->subgroups_note.empty() ? "none" : state_->subgroups_note) : state_->subgroups,
+        state_->subgroups.empty() ? (state_->subgroups_note.empty() ? "none" : state_->subgroups_note)
+                                  : state_->subgroups,
         activations_ == Activations::kF32 ? "f32" : "f32 (q8 requested; computed as f32)");
   }
   BackendLoadInfo load_info() const override {

@@ -7,10 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 
@@ -88,6 +90,19 @@ class TestWeights final : public WeightSource {
   std::map<std::string, std::vector<uint8_t>> data_;
   std::map<std::string, WeightView> views_;
 };
+
+// A node with its inputs, width, weight and label; `set` fills op-specific parameters.
+Node MakeNode(OpKind op, std::array<int, 3> inputs, int64_t width, std::string weight, std::string label,
+              const std::function<void(Node&)>& set = {}) {
+  Node n;
+  n.op = op;
+  for (int i = 0; i < 3; ++i) n.inputs[i] = inputs[i];
+  n.width = width;
+  n.weight = std::move(weight);
+  n.label = std::move(label);
+  if (set) set(n);
+  return n;
+}
 
 std::vector<int32_t> RandomTokens(int n, int vocab, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -205,9 +220,9 @@ TEST_P(OpenClMatMulTest, MatchesCpu) {
   Graph g;
   g.n_vocab = vocab;
   g.max_tokens = 19;
-  const int tok = g.Add({.op = OpKind::kTokens, .width = 1, .label = "tokens"});
-  const int x = g.Add({.op = OpKind::kEmbedding, .inputs = {tok, -1, -1}, .width = k, .weight = "embd", .label = "embd"});
-  g.output = g.Add({.op = OpKind::kMatMul, .inputs = {x, -1, -1}, .width = n, .weight = "w", .label = "mm"});
+  const int tok = g.Add(MakeNode(OpKind::kTokens, {-1, -1, -1}, 1, "", "tokens"));
+  const int x = g.Add(MakeNode(OpKind::kEmbedding, {tok, -1, -1}, k, "embd", "embd"));
+  g.output = g.Add(MakeNode(OpKind::kMatMul, {x, -1, -1}, n, "w", "mm"));
   const std::vector<std::pair<std::vector<int32_t>, int64_t>> steps = {
       {RandomTokens(1, vocab, 3), 0}, {RandomTokens(19, vocab, 4), 1}, {RandomTokens(5, vocab, 5), 20}};
   auto cpu = MakeBackend("cpu");
@@ -234,25 +249,28 @@ TEST(OpenClBackendTest, ElementwiseNormRopeAndEmbeddingMatchCpu) {
   w.AddRandom("e4", DType::kQ4_K, width, vocab, 8);
   w.AddRandom("e6", DType::kQ6_K, width, vocab, 9);
   w.AddRandom("norm", DType::kF32, 64, 1, 10);
-  w.Add("norm", DType::kF32, {64}, std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(w.Find("norm")->data),
-                                                        reinterpret_cast<const uint8_t*>(w.Find("norm")->data) + 256));
+  w.Add("norm", DType::kF32, {64},
+        std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(w.Find("norm")->data),
+                             reinterpret_cast<const uint8_t*>(w.Find("norm")->data) + 256));
   for (RopeMode mode : {RopeMode::kNormal, RopeMode::kNeox}) {
     Graph g;
     g.n_vocab = vocab;
     g.max_tokens = 7;
-    const int tok = g.Add({.op = OpKind::kTokens, .width = 1, .label = "tokens"});
-    const int a = g.Add({.op = OpKind::kEmbedding, .inputs = {tok, -1, -1}, .width = width, .weight = "e8", .label = "a", .scale = 1.5f});
-    const int b = g.Add({.op = OpKind::kEmbedding, .inputs = {tok, -1, -1}, .width = width, .weight = "e4", .label = "b"});
-    const int c = g.Add({.op = OpKind::kEmbedding, .inputs = {tok, -1, -1}, .width = width, .weight = "e6", .label = "c"});
-    const int n1 = g.Add({.op = OpKind::kRmsNorm, .inputs = {a, -1, -1}, .width = width, .weight = "norm", .label = "n1",
-                          .norm = {.eps = 1e-6f, .group = 64}});
-    const int n2 = g.Add({.op = OpKind::kRmsNorm, .inputs = {b, -1, -1}, .width = width, .label = "n2",
-                          .norm = {.eps = 1e-5f, .group = width}});
-    const int r = g.Add({.op = OpKind::kRope, .inputs = {n1, -1, -1}, .width = width, .label = "rope",
-                         .rope = {.head_dim = 64, .n_rot = 48, .freq_base = 10000.f, .freq_scale = 0.5f, .mode = mode}});
-    const int ge = g.Add({.op = OpKind::kGeluTanhGate, .inputs = {r, n2, -1}, .width = width, .label = "gelu"});
-    const int si = g.Add({.op = OpKind::kSiluGate, .inputs = {c, ge, -1}, .width = width, .label = "silu"});
-    g.output = g.Add({.op = OpKind::kAdd, .inputs = {si, a, -1}, .width = width, .label = "add"});
+    const int tok = g.Add(MakeNode(OpKind::kTokens, {-1, -1, -1}, 1, "", "tokens"));
+    const int a =
+        g.Add(MakeNode(OpKind::kEmbedding, {tok, -1, -1}, width, "e8", "a", [&](Node& n) { n.scale = 1.5f; }));
+    const int b = g.Add(MakeNode(OpKind::kEmbedding, {tok, -1, -1}, width, "e4", "b"));
+    const int c = g.Add(MakeNode(OpKind::kEmbedding, {tok, -1, -1}, width, "e6", "c"));
+    const int n1 = g.Add(MakeNode(OpKind::kRmsNorm, {a, -1, -1}, width, "norm", "n1",
+                                  [&](Node& n) { n.norm = {.eps = 1e-6f, .group = 64}; }));
+    const int n2 = g.Add(MakeNode(OpKind::kRmsNorm, {b, -1, -1}, width, "", "n2",
+                                  [&](Node& n) { n.norm = {.eps = 1e-5f, .group = width}; }));
+    const int r = g.Add(MakeNode(OpKind::kRope, {n1, -1, -1}, width, "", "rope", [&](Node& n) {
+      n.rope = {.head_dim = 64, .n_rot = 48, .freq_base = 10000.f, .freq_scale = 0.5f, .mode = mode};
+    }));
+    const int ge = g.Add(MakeNode(OpKind::kGeluTanhGate, {r, n2, -1}, width, "", "gelu"));
+    const int si = g.Add(MakeNode(OpKind::kSiluGate, {c, ge, -1}, width, "", "silu"));
+    g.output = g.Add(MakeNode(OpKind::kAdd, {si, a, -1}, width, "", "add"));
     const std::vector<std::pair<std::vector<int32_t>, int64_t>> steps = {{RandomTokens(7, vocab, 1), 0},
                                                                          {RandomTokens(1, vocab, 2), 1234}};
     auto cpu = MakeBackend("cpu");
@@ -261,7 +279,8 @@ TEST(OpenClBackendTest, ElementwiseNormRopeAndEmbeddingMatchCpu) {
     const auto ref = RunSteps(*cpu, g, w, steps, 16, width);
     const auto got = RunSteps(*cl, g, w, steps, 16, width);
     double max_abs = 0;
-    EXPECT_EQ(Mismatches(got, ref, 1e-5f, 1e-4f, &max_abs), 0) << "mode " << static_cast<int>(mode) << " max |diff| " << max_abs;
+    EXPECT_EQ(Mismatches(got, ref, 1e-5f, 1e-4f, &max_abs), 0)
+        << "mode " << static_cast<int>(mode) << " max |diff| " << max_abs;
   }
 }
 
@@ -278,14 +297,15 @@ TEST(OpenClBackendTest, AttentionMatchesCpu) {
       Graph g;
       g.n_vocab = vocab;
       g.max_tokens = 9;
-      const int tok = g.Add({.op = OpKind::kTokens, .width = 1, .label = "tokens"});
-      const int q = g.Add({.op = OpKind::kEmbedding, .inputs = {tok, -1, -1}, .width = n_head * hd, .weight = "q", .label = "q"});
-      const int k = g.Add({.op = OpKind::kEmbedding, .inputs = {tok, -1, -1}, .width = n_kv * hd, .weight = "k", .label = "k"});
-      const int v = g.Add({.op = OpKind::kEmbedding, .inputs = {tok, -1, -1}, .width = n_kv * hd, .weight = "v", .label = "v"});
-      int out = g.Add({.op = OpKind::kAttention, .inputs = {q, k, v}, .width = n_head * hd, .label = "attn",
-                       .attention = {.layer = 0, .n_head = n_head, .n_kv_head = n_kv, .head_dim = hd, .scale = 0.15f,
-                                     .window = window}});
-      if (last) out = g.Add({.op = OpKind::kTakeLastRow, .inputs = {out, -1, -1}, .width = n_head * hd, .label = "last"});
+      const int tok = g.Add(MakeNode(OpKind::kTokens, {-1, -1, -1}, 1, "", "tokens"));
+      const int q = g.Add(MakeNode(OpKind::kEmbedding, {tok, -1, -1}, n_head * hd, "q", "q"));
+      const int k = g.Add(MakeNode(OpKind::kEmbedding, {tok, -1, -1}, n_kv * hd, "k", "k"));
+      const int v = g.Add(MakeNode(OpKind::kEmbedding, {tok, -1, -1}, n_kv * hd, "v", "v"));
+      int out = g.Add(MakeNode(OpKind::kAttention, {q, k, v}, n_head * hd, "", "attn", [&](Node& n) {
+        n.attention = {
+            .layer = 0, .n_head = n_head, .n_kv_head = n_kv, .head_dim = hd, .scale = 0.15f, .window = window};
+      }));
+      if (last) out = g.Add(MakeNode(OpKind::kTakeLastRow, {out, -1, -1}, n_head * hd, "", "last"));
       g.output = out;
       std::vector<std::pair<std::vector<int32_t>, int64_t>> steps = {{RandomTokens(9, vocab, 1), 0},
                                                                      {RandomTokens(4, vocab, 2), 9}};
@@ -342,7 +362,12 @@ TEST_P(OpenClModelTest, PrefillAndDecodeLogitsMatchCpu) {
   const auto tokens = RandomTokens(20, spec.vocab, 3);
   const int64_t V = model->config().n_vocab;
   auto run = [&](const std::string& backend, std::vector<float>* prefill, std::vector<float>* decode) {
-    auto s = Session::Create(*model, {.backend = backend, .threads = 2, .n_ctx = 64, .prefill_chunk = 8});
+    SessionOptions options;
+    options.backend = backend;
+    options.threads = 2;
+    options.n_ctx = 64;
+    options.prefill_chunk = 8;
+    auto s = Session::Create(*model, options);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     ASSERT_TRUE((*s)->Prefill(std::span<const int32_t>(tokens).first(16), prefill, true).ok());
     std::vector<float> step;
@@ -381,7 +406,7 @@ TEST(OpenClBackendTest, TokensAsTheOutput) {
   Graph g;
   g.n_vocab = 10;
   g.max_tokens = 4;
-  g.output = g.Add({.op = OpKind::kTokens, .width = 1, .label = "tokens"});
+  g.output = g.Add(MakeNode(OpKind::kTokens, {-1, -1, -1}, 1, "", "tokens"));
   TestWeights none;
   auto cl = MakeBackend("opencl");
   ASSERT_NE(cl, nullptr);
@@ -397,8 +422,8 @@ TEST(OpenClBackendTest, ClearErrors) {
   w.Add("embd", DType::kI8, {32, 4}, std::vector<uint8_t>(128));
   Graph g;
   g.n_vocab = 4;
-  const int tok = g.Add({.op = OpKind::kTokens, .width = 1, .label = "tokens"});
-  g.output = g.Add({.op = OpKind::kEmbedding, .inputs = {tok, -1, -1}, .width = 32, .weight = "embd", .label = "embd"});
+  const int tok = g.Add(MakeNode(OpKind::kTokens, {-1, -1, -1}, 1, "", "tokens"));
+  g.output = g.Add(MakeNode(OpKind::kEmbedding, {tok, -1, -1}, 32, "embd", "embd"));
   auto exe = cl->Compile(g, w);
   ASSERT_FALSE(exe.ok());
   EXPECT_NE(exe.status().message().find("weight 'embd' has type i8"), std::string::npos) << exe.status().ToString();

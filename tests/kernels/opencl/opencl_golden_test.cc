@@ -36,14 +36,20 @@ class OpenClGoldenTest : public ::testing::TestWithParam<std::string> {
   }
 
   std::vector<int32_t> Greedy(const std::string& backend, const std::vector<int32_t>& prompt, int n) {
-    auto session = Session::Create(*model_, {.backend = backend, .threads = 2, .n_ctx = 256});
+    SessionOptions options;
+    options.backend = backend;
+    options.threads = 2;
+    options.n_ctx = 256;
+    auto session = Session::Create(*model_, options);
     EXPECT_TRUE(session.ok()) << session.status().ToString();
     if (!session.ok()) return {};
     const BackendLoadInfo info = (*session)->backend().load_info();
     std::printf("[opencl golden] %s on %s: backend_init_ms %.1f compile_ms %.1f (program cache %s)\n",
                 GetParam().c_str(), backend.c_str(), (*session)->load_metrics().backend_init_ms,
                 (*session)->load_metrics().compile_ms,
-                !info.has_cache ? "none" : info.cache_warm ? "warm" : "cold");
+                !info.has_cache   ? "none"
+                : info.cache_warm ? "warm"
+                                  : "cold");
     Sampler greedy(SamplerConfig{}, static_cast<int32_t>(model_->config().n_vocab));
     std::vector<float> logits;
     Status s = (*session)->Prefill(prompt, &logits);
@@ -86,7 +92,11 @@ TEST_P(OpenClGoldenTest, LogitsAgreeWithCpu) {
   const std::vector<int32_t> ids = model_->tokenizer().Encode(text, /*add_bos=*/true, /*parse_special=*/false);
   ASSERT_GE(ids.size(), 32u);
   auto all_logits = [&](const std::string& backend) {
-    auto session = Session::Create(*model_, {.backend = backend, .threads = 2, .n_ctx = 128});
+    SessionOptions options;
+    options.backend = backend;
+    options.threads = 2;
+    options.n_ctx = 128;
+    auto session = Session::Create(*model_, options);
     EXPECT_TRUE(session.ok()) << session.status().ToString();
     std::vector<float> logits;
     if (!session.ok()) return logits;
