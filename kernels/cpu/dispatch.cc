@@ -8,8 +8,11 @@
 #include <cstdlib>
 #include <utility>
 
+#include "kernels/cpu/ref/gemm.h"
+
 #if defined(TLM_CPU_KERNELS_X86)
 #include "kernels/cpu/x86/avx2_kernels.h"
+#include "kernels/cpu/x86/gemm_avx2.h"
 #endif
 #if defined(TLM_CPU_KERNELS_ARM)
 #include <sys/auxv.h>
@@ -34,9 +37,36 @@ void ReferenceDequantizeRow(const void* src, float* dst, int64_t n) {
 float ReferenceDotF32(const float* a, const float* b, int64_t n) { return ref::VecDotF32(DType::kF32, a, b, n); }
 
 template <DType kType>
+void ReferenceGemmQ8(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x, int64_t k,
+                     float* y, int64_t ldy) {
+  ref::GemmQ8(kType, w, row_stride, n_w, x, n_x, k, y, ldy);
+}
+
+// A GEMM entry for an ISA with a dot product but no GEMM kernel of its own: one dot per output,
+// weight row by weight row (what the CPU backend did for every matmul before the GEMM kernels).
+template <VecDotQ8Fn kDot>
+void GemmQ8ByVecDot(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x, int64_t k,
+                    float* y, int64_t ldy) {
+  const int64_t blocks = k / ref::kQ8Block;
+  const auto* base = static_cast<const uint8_t*>(w);
+  for (int64_t o = 0; o < n_w; ++o) {
+    for (int64_t r = 0; r < n_x; ++r) y[r * ldy + o] = kDot(base + o * row_stride, x + r * blocks, k);
+  }
+}
+
+template <DotF32Fn kDot>
+void GemmF32ByDot(const float* w, int64_t ldw, int64_t n_w, const float* x, int64_t ldx, int64_t n_x, int64_t k,
+                  float* y, int64_t ldy) {
+  for (int64_t o = 0; o < n_w; ++o) {
+    for (int64_t r = 0; r < n_x; ++r) y[r * ldy + o] = kDot(w + o * ldw, x + r * ldx, k);
+  }
+}
+
+template <DType kType>
 void SetReference(CpuKernels* k) {
   k->vec_dot_q8[CpuKernels::Slot(kType)] = &ReferenceVecDotQ8<kType>;
   k->dequantize_row[CpuKernels::Slot(kType)] = &ReferenceDequantizeRow<kType>;
+  k->gemm_q8[CpuKernels::Slot(kType)] = &ReferenceGemmQ8<kType>;
 }
 
 template <DType... kTypes>
@@ -49,6 +79,7 @@ CpuKernels MakeReference() {
   k.isa = "ref";
   k.quantize_row_q8 = &ref::QuantizeRowQ8;
   k.dot_f32 = &ReferenceDotF32;
+  k.gemm_f32 = &ref::GemmF32;
   // Every engine-supported type (DTypeInfo::engine_supported).
   SetReferenceAll<DType::kF32, DType::kF16, DType::kBF16, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1,
                   DType::kQ8_0, DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K>(&k);
@@ -67,12 +98,19 @@ CpuKernels MakeAvx2() {
   k.isa = "avx2";
   k.quantize_row_q8 = &x86::QuantizeRowQ8Avx2;
   k.dot_f32 = &x86::DotF32Fma8x4Avx2;
+  k.gemm_f32 = &x86::GemmF32Avx2;
   const std::pair<DType, VecDotQ8Fn> dots[] = {
       {DType::kQ8_0, &x86::VecDotQ8_0Q8Avx2}, {DType::kQ4_0, &x86::VecDotQ4_0Q8Avx2},
       {DType::kQ4_1, &x86::VecDotQ4_1Q8Avx2}, {DType::kQ5_0, &x86::VecDotQ5_0Q8Avx2},
       {DType::kQ4_K, &x86::VecDotQ4KQ8Avx2},  {DType::kQ6_K, &x86::VecDotQ6KQ8Avx2},
   };
   for (const auto& [type, fn] : dots) k.vec_dot_q8[CpuKernels::Slot(type)] = fn;
+  const std::pair<DType, GemmQ8Fn> gemms[] = {
+      {DType::kQ8_0, &x86::GemmQ8_0Q8Avx2}, {DType::kQ4_0, &x86::GemmQ4_0Q8Avx2},
+      {DType::kQ4_1, &x86::GemmQ4_1Q8Avx2}, {DType::kQ5_0, &x86::GemmQ5_0Q8Avx2},
+      {DType::kQ4_K, &x86::GemmQ4KQ8Avx2},  {DType::kQ6_K, &x86::GemmQ6KQ8Avx2},
+  };
+  for (const auto& [type, fn] : gemms) k.gemm_q8[CpuKernels::Slot(type)] = fn;
   const std::pair<DType, DequantizeRowFn> dequantizers[] = {
       {DType::kQ8_0, &x86::DequantizeRowQ8_0Avx2}, {DType::kQ4_1, &x86::DequantizeRowQ4_1Avx2},
       {DType::kQ5_0, &x86::DequantizeRowQ5_0Avx2}, {DType::kQ4_K, &x86::DequantizeRowQ4KAvx2},
@@ -98,6 +136,8 @@ CpuKernels MakeNeon(bool dotprod) {
   k.isa = dotprod ? "neon-dotprod" : "neon";
   k.quantize_row_q8 = &arm::QuantizeRowQ8Neon;
   k.dot_f32 = &arm::DotF32Fma4x4Neon;
+  // No NEON GEMM kernels yet: the NEON dot products, one output at a time.
+  k.gemm_f32 = &GemmF32ByDot<&arm::DotF32Fma4x4Neon>;
   const std::pair<DType, VecDotQ8Fn> dots[] = {
       {DType::kQ8_0, dotprod ? &arm::neon_dotprod::VecDotQ8_0Q8 : &arm::neon::VecDotQ8_0Q8},
       {DType::kQ4_0, dotprod ? &arm::neon_dotprod::VecDotQ4_0Q8 : &arm::neon::VecDotQ4_0Q8},
@@ -107,6 +147,15 @@ CpuKernels MakeNeon(bool dotprod) {
       {DType::kQ6_K, dotprod ? &arm::neon_dotprod::VecDotQ6KQ8 : &arm::neon::VecDotQ6KQ8},
   };
   for (const auto& [type, fn] : dots) k.vec_dot_q8[CpuKernels::Slot(type)] = fn;
+  const std::pair<DType, GemmQ8Fn> gemms[] = {
+      {DType::kQ8_0, dotprod ? &GemmQ8ByVecDot<&arm::neon_dotprod::VecDotQ8_0Q8> : &GemmQ8ByVecDot<&arm::neon::VecDotQ8_0Q8>},
+      {DType::kQ4_0, dotprod ? &GemmQ8ByVecDot<&arm::neon_dotprod::VecDotQ4_0Q8> : &GemmQ8ByVecDot<&arm::neon::VecDotQ4_0Q8>},
+      {DType::kQ4_1, dotprod ? &GemmQ8ByVecDot<&arm::neon_dotprod::VecDotQ4_1Q8> : &GemmQ8ByVecDot<&arm::neon::VecDotQ4_1Q8>},
+      {DType::kQ5_0, dotprod ? &GemmQ8ByVecDot<&arm::neon_dotprod::VecDotQ5_0Q8> : &GemmQ8ByVecDot<&arm::neon::VecDotQ5_0Q8>},
+      {DType::kQ4_K, dotprod ? &GemmQ8ByVecDot<&arm::neon_dotprod::VecDotQ4KQ8> : &GemmQ8ByVecDot<&arm::neon::VecDotQ4KQ8>},
+      {DType::kQ6_K, dotprod ? &GemmQ8ByVecDot<&arm::neon_dotprod::VecDotQ6KQ8> : &GemmQ8ByVecDot<&arm::neon::VecDotQ6KQ8>},
+  };
+  for (const auto& [type, fn] : gemms) k.gemm_q8[CpuKernels::Slot(type)] = fn;
   const std::pair<DType, DequantizeRowFn> dequantizers[] = {
       {DType::kF16, &arm::DequantizeRowF16Neon},   {DType::kBF16, &arm::DequantizeRowBF16Neon},
       {DType::kQ8_0, &arm::DequantizeRowQ8_0Neon}, {DType::kQ4_0, &arm::DequantizeRowQ4_0Neon},

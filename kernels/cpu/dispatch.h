@@ -2,6 +2,7 @@
 // at run time from the CPU's features; the scalar reference (kernels/cpu/ref) is the fallback.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -19,6 +20,14 @@ using VecDotQ8Fn = float (*)(const void* w, const ref::BlockQ8* x, int64_t n);
 using DotF32Fn = float (*)(const float* a, const float* b, int64_t n);
 // n a multiple of the type's block size.
 using DequantizeRowFn = void (*)(const void* src, float* dst, int64_t n);
+// Matrix products for prefill (ref::GemmQ8 / ref::GemmF32 in kernels/cpu/ref/gemm.h):
+// y[r * ldy + o] = dot(weight row o, activation row r) for o < n_w, r < n_x. Weight row o at
+// w + o * row_stride bytes; activation rows of k / 32 BlockQ8, one after another.
+using GemmQ8Fn = void (*)(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x,
+                          int64_t k, float* y, int64_t ldy);
+// f32 rows: weight row o at w + o * ldw, activation row r at x + r * ldx, k floats (any k >= 0).
+using GemmF32Fn = void (*)(const float* w, int64_t ldw, int64_t n_w, const float* x, int64_t ldx, int64_t n_x,
+                           int64_t k, float* y, int64_t ldy);
 
 // Semantics of every entry are those of the reference kernel of the same name in
 // kernels/cpu/ref/quant.h. Integer parts are exact in every implementation; float accumulation
@@ -31,9 +40,12 @@ struct CpuKernels {
   VecDotQ8Fn vec_dot_q8[kCpuKernelTypeSlots];
   DotF32Fn dot_f32;  // f32 x f32, any n >= 0
   DequantizeRowFn dequantize_row[kCpuKernelTypeSlots];
+  GemmQ8Fn gemm_q8[kCpuKernelTypeSlots];  // same slots as vec_dot_q8
+  GemmF32Fn gemm_f32;
 
   VecDotQ8Fn VecDotQ8For(DType type) const { return vec_dot_q8[Slot(type)]; }
   DequantizeRowFn DequantizeRowFor(DType type) const { return dequantize_row[Slot(type)]; }
+  GemmQ8Fn GemmQ8For(DType type) const { return gemm_q8[Slot(type)]; }
   static uint32_t Slot(DType type) { return static_cast<uint32_t>(type) % kCpuKernelTypeSlots; }
 };
 

@@ -9,7 +9,10 @@ target_link_libraries(tlm_cpu_kernels PUBLIC tlm_cpu_ref)
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
   file(GLOB TLM_CPU_X86_SOURCES CONFIGURE_DEPENDS ${TLM_CPU_KERNELS_DIR}/x86/*.cc)
   # Only these files get the ISA flags: the dispatch table calls them after checking the CPU.
-  set_source_files_properties(${TLM_CPU_X86_SOURCES} PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c")
+  # -ffp-contract=off: GCC fuses a * b + c into an FMA by default in C++ once -mfma is on, even
+  # when written with _mm256_mul_ps and _mm256_add_ps; the dequantizers and the activation
+  # quantizer promise the reference's separate roundings. Explicit fma intrinsics still fuse.
+  set_source_files_properties(${TLM_CPU_X86_SOURCES} PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-ffp-contract=off")
   target_sources(tlm_cpu_kernels PRIVATE ${TLM_CPU_X86_SOURCES})
   target_compile_definitions(tlm_cpu_kernels PRIVATE TLM_CPU_KERNELS_X86=1)
 endif()

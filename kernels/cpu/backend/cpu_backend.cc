@@ -9,6 +9,7 @@
 
 #include "engine/backend/backend.h"
 #include "kernels/cpu/backend/cpu_backend.h"
+#include "kernels/cpu/backend/gemm_matmul.h"
 #include "kernels/cpu/backend/thread_pool.h"
 #include "kernels/cpu/dispatch.h"
 #include "kernels/cpu/ref/quant.h"
@@ -263,6 +264,7 @@ class CpuExecutable final : public Executable {
     const DType type = s.weight->type;
     const uint64_t row_bytes = s.weight_row_bytes;
     if (s.quantized && activations_ == Activations::kF32) {
+      if (rows > 1) return GemmMatMulF32(*pool_, kernels_, type, w, row_bytes, nout, x, rows, k, out);  // prefill
       pool_->ParallelFor(nout, [&](int64_t begin, int64_t end, int worker) {
         float* wrow = weight_rows_[worker].data();
         const DequantizeRowFn dequantize = kernels_.DequantizeRowFor(type);
@@ -275,6 +277,7 @@ class CpuExecutable final : public Executable {
       const int64_t blocks = k / 32;
       for (int64_t r = 0; r < rows; ++r) kernels_.quantize_row_q8(x + r * k, q8_.data() + r * blocks, k);
       const BlockQ8* q8 = q8_.data();
+      if (rows > 1) return GemmMatMulQ8(*pool_, kernels_, type, w, row_bytes, nout, q8, rows, k, out);  // prefill
       const VecDotQ8Fn vec_dot = kernels_.VecDotQ8For(type);
       pool_->ParallelFor(nout, [&](int64_t begin, int64_t end, int) {
         for (int64_t o = begin; o < end; ++o)

@@ -1,5 +1,6 @@
 // Google Benchmark of the CPU kernels of each dispatch table (reference, AVX2): VecDotQ8 per
-// weight type as a matrix-vector product over Gemma 3 270M row lengths, in weight bytes/s.
+// weight type as a matrix-vector product over Gemma 3 270M row lengths, in weight bytes/s, and
+// the prefill GEMMs (GemmQ8 against one vec_dot per output, GemmF32) in ops/s.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -79,6 +80,76 @@ void BM_DotF32(benchmark::State& state, const CpuKernels* kernels) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * n * 4);
 }
 
+// Activation rows of the GEMM benchmarks: a chunk of a prefill.
+constexpr int64_t kGemmActivationRows = 64;
+
+std::vector<uint8_t> RandomWeights(std::mt19937& rng, DType type, int64_t n, uint64_t row_bytes) {
+  std::vector<uint8_t> weights(row_bytes * kRows);
+  for (int64_t r = 0; r < kRows; ++r) {
+    const std::vector<float> w = RandomRow(rng, n);
+    if (!ref::QuantizeRow(type, w.data(), weights.data() + r * row_bytes, n).ok()) return {};
+  }
+  return weights;
+}
+
+// kRows weight rows times kGemmActivationRows quantized activation rows: through gemm_q8, or
+// (by_vec_dot) as the backend did before it, one vec_dot_q8 per output. Counter "ops": 2 per
+// multiply-add, per second.
+void BM_GemmQ8(benchmark::State& state, const CpuKernels* kernels, DType type, bool by_vec_dot) {
+  const int64_t n = state.range(0);
+  uint64_t row_bytes = 0;
+  if (!ElemsToBytes(type, static_cast<uint64_t>(n), &row_bytes)) {
+    state.SkipWithError("length is not a multiple of the block size");
+    return;
+  }
+  std::mt19937 rng(42);
+  const std::vector<uint8_t> weights = RandomWeights(rng, type, n, row_bytes);
+  if (weights.empty()) {
+    state.SkipWithError("QuantizeRow failed");
+    return;
+  }
+  const int64_t nb = n / ref::kQ8Block;
+  std::vector<ref::BlockQ8> xq(static_cast<size_t>(nb * kGemmActivationRows));
+  for (int64_t r = 0; r < kGemmActivationRows; ++r) {
+    const std::vector<float> x = RandomRow(rng, n);
+    ref::QuantizeRowQ8(x.data(), xq.data() + r * nb, n);
+  }
+  std::vector<float> out(static_cast<size_t>(kRows * kGemmActivationRows));
+  const GemmQ8Fn gemm = kernels->GemmQ8For(type);
+  const VecDotQ8Fn dot = kernels->VecDotQ8For(type);
+  for (auto _ : state) {
+    if (by_vec_dot) {
+      for (int64_t o = 0; o < kRows; ++o)
+        for (int64_t r = 0; r < kGemmActivationRows; ++r)
+          out[r * kRows + o] = dot(weights.data() + o * row_bytes, xq.data() + r * nb, n);
+    } else {
+      gemm(weights.data(), row_bytes, kRows, xq.data(), kGemmActivationRows, n, out.data(), kRows);
+    }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["ops"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * 2.0 * static_cast<double>(kRows * kGemmActivationRows * n),
+      benchmark::Counter::kIsRate);
+}
+
+// The f32 micro-kernel alone: kRows f32 weight rows (already dequantized) times
+// kGemmActivationRows f32 activation rows. Counter "flops".
+void BM_GemmF32(benchmark::State& state, const CpuKernels* kernels) {
+  const int64_t n = state.range(0);
+  std::mt19937 rng(11);
+  const std::vector<float> w = RandomRow(rng, n * kRows), x = RandomRow(rng, n * kGemmActivationRows);
+  std::vector<float> out(static_cast<size_t>(kRows * kGemmActivationRows));
+  for (auto _ : state) {
+    kernels->gemm_f32(w.data(), n, kRows, x.data(), n, kGemmActivationRows, n, out.data(), kRows);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["flops"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * 2.0 * static_cast<double>(kRows * kGemmActivationRows * n),
+      benchmark::Counter::kIsRate);
+}
+
 // Machine ceiling: read bandwidth, STREAM-like. Sums a buffer far larger than the caches with
 // eight independent partial sums; bytes_per_second is the sustained read rate from memory.
 void BM_ReadBandwidth(benchmark::State& state) {
@@ -143,6 +214,21 @@ void RegisterAll() {
         if (n % Info(type).block_elems == 0) bench->Arg(n);
       }
     }
+  }
+  for (DType type : types) {
+    for (const CpuKernels* k : tables) {
+      for (bool by_vec_dot : {false, true}) {
+        const std::string name =
+            std::string(by_vec_dot ? "GemmQ8ByVecDot/" : "GemmQ8/") + std::string(DTypeName(type)) + "/" + k->isa;
+        auto* bench = benchmark::RegisterBenchmark(name.c_str(), BM_GemmQ8, k, type, by_vec_dot);
+        for (int64_t n : {640, 1024, 2048}) {
+          if (n % Info(type).block_elems == 0) bench->Arg(n);
+        }
+      }
+    }
+  }
+  for (const CpuKernels* k : tables) {
+    benchmark::RegisterBenchmark((std::string("GemmF32/") + k->isa).c_str(), BM_GemmF32, k)->Arg(640)->Arg(2048);
   }
   for (const CpuKernels* k : tables) {
     benchmark::RegisterBenchmark((std::string("QuantizeRowQ8/") + k->isa).c_str(), BM_QuantizeRowQ8, k)

@@ -1,0 +1,26 @@
+// Prefill matmuls (more than one activation row) through the GEMM kernels of the dispatch
+// table, split over the pool by blocks of output columns (weight rows): each worker reads its
+// own weights once per tile of activation rows, and the activations stay in cache.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/tensor/dtype.h"
+#include "kernels/cpu/backend/thread_pool.h"
+#include "kernels/cpu/dispatch.h"
+#include "kernels/cpu/ref/quant.h"
+
+namespace tlm::cpu {
+
+// out[r * n_out + o] = dot(weight row o, activation row r) for r < rows, o < n_out: weight row
+// o of `type` at w + o * row_bytes, activations quantized (rows of k / 32 BlockQ8).
+void GemmMatMulQ8(ThreadPool& pool, const CpuKernels& kernels, DType type, const uint8_t* w, uint64_t row_bytes,
+                  int64_t n_out, const ref::BlockQ8* x, int64_t rows, int64_t k, float* out);
+
+// The same with f32 activations (rows of k floats): each worker dequantizes a few of its weight
+// rows at a time into a small f32 buffer and runs gemm_f32 over every activation row. Allocates
+// that per-thread buffer on its first call with a longer k (prefill only, never in decode).
+void GemmMatMulF32(ThreadPool& pool, const CpuKernels& kernels, DType type, const uint8_t* w, uint64_t row_bytes,
+                   int64_t n_out, const float* x, int64_t rows, int64_t k, float* out);
+
+}  // namespace tlm::cpu

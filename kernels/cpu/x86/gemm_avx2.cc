@@ -1,0 +1,381 @@
+// AVX2 matrix products for prefill. Quantized weights against BlockQ8 activations: each weight
+// block is loaded and unpacked once, then dotted against up to 4 activation rows held in
+// separate accumulators (maddubs/madd as in vec_dot_avx2.cc, with signed levels through the
+// sign trick), over tiles of activation rows sized to stay in L2. f32: a 4x2 register block.
+// No standard-library templates here (their AVX2 copies could be the ones the linker keeps).
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cpu/ref/blocks.h"
+#include "kernels/cpu/x86/avx2_kernels.h"
+#include "kernels/cpu/x86/avx2_util.h"
+#include "kernels/cpu/x86/gemm_avx2.h"
+
+namespace tlm::cpu::x86 {
+
+using ref::BlockQ4_0;
+using ref::BlockQ4_1;
+using ref::BlockQ4_K;
+using ref::BlockQ5_0;
+using ref::BlockQ6_K;
+using ref::BlockQ8;
+using ref::BlockQ8_0;
+
+namespace {
+
+// Activation rows per register block.
+constexpr int kRowsPerStep = 4;
+// Bytes of BlockQ8 activation rows per tile: the tile stays in L2 while every weight row of
+// the caller's slice streams past it.
+constexpr int64_t kTileBytes = 128 * 1024;
+// Floats of the per-tile d * sum table (Q4_1 and Q4_K mins), on the stack.
+constexpr int64_t kXdsFloats = 8192;
+
+using DotFn = float (*)(const void* w, const BlockQ8* x, int64_t n);  // as VecDotQ8Fn
+
+inline int64_t Min(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t Max(int64_t a, int64_t b) { return a > b ? a : b; }
+
+// d_w * d_x, 8 lanes.
+inline __m256 ScaleOf(__m256 dw, const BlockQ8& xb) { return _mm256_mul_ps(dw, _mm256_broadcast_ss(&xb.d)); }
+
+inline __m256 Accumulate(__m256i partial, __m256 scale, __m256 acc) {
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(partial), scale, acc);
+}
+
+// A kernel K provides kNeedsXds and
+//   template <int NR> static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb,
+//                                     const float* xds, int64_t k, float* y, int64_t ldy);
+// computing y[i * ldy] = dot(w_row, activation row i) for i < NR; activation row i is
+// x + i * nb (nb = k / 32 blocks) and xds + i * nb holds its d * sum per block.
+
+// Levels in [-8, 7], [-16, 15] or [-128, 127]: |w| unsigned against x carrying w's sign.
+template <int NR>
+inline void SignedBlockDots(__m256i levels, __m256 dw, const BlockQ8* x, int64_t nb, int64_t b, __m256* acc) {
+  const __m256i u = _mm256_sign_epi8(levels, levels);
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; ++i) {
+    const BlockQ8& xb = x[i * nb + b];
+    const __m256i p = DotU8S8(u, _mm256_sign_epi8(Load256(xb.qs), levels));
+    acc[i] = Accumulate(p, ScaleOf(dw, xb), acc[i]);
+  }
+}
+
+template <int NR>
+inline void StoreSums(const __m256* acc, float* y, int64_t ldy) {
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; ++i) y[i * ldy] = HorizontalSum(acc[i]);
+}
+
+struct Q8_0Kernel {
+  static constexpr bool kNeedsXds = false;
+  template <int NR>
+  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, int64_t, float* y, int64_t ldy) {
+    const auto* w = reinterpret_cast<const BlockQ8_0*>(w_row);
+    __m256 acc[NR];
+    for (int i = 0; i < NR; ++i) acc[i] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      SignedBlockDots<NR>(Load256(w[b].qs), _mm256_set1_ps(HalfToFloat(w[b].d)), x, nb, b, acc);
+    }
+    StoreSums<NR>(acc, y, ldy);
+  }
+};
+
+struct Q4_0Kernel {
+  static constexpr bool kNeedsXds = false;
+  template <int NR>
+  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, int64_t, float* y, int64_t ldy) {
+    const auto* w = reinterpret_cast<const BlockQ4_0*>(w_row);
+    const __m256i eight = _mm256_set1_epi8(8);
+    __m256 acc[NR];
+    for (int i = 0; i < NR; ++i) acc[i] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const __m256i levels = _mm256_sub_epi8(UnpackNibbles16(w[b].qs), eight);
+      SignedBlockDots<NR>(levels, _mm256_set1_ps(HalfToFloat(w[b].d)), x, nb, b, acc);
+    }
+    StoreSums<NR>(acc, y, ldy);
+  }
+};
+
+struct Q5_0Kernel {
+  static constexpr bool kNeedsXds = false;
+  template <int NR>
+  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, int64_t, float* y, int64_t ldy) {
+    const auto* w = reinterpret_cast<const BlockQ5_0*>(w_row);
+    const __m256i fifth_bit = _mm256_set1_epi8(0x10);
+    const __m256i sixteen = _mm256_set1_epi8(16);
+    __m256 acc[NR];
+    for (int i = 0; i < NR; ++i) acc[i] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const __m256i q =
+          _mm256_or_si256(UnpackNibbles16(w[b].qs), _mm256_and_si256(BitsToBytes32(w[b].qh), fifth_bit));
+      SignedBlockDots<NR>(_mm256_sub_epi8(q, sixteen), _mm256_set1_ps(HalfToFloat(w[b].d)), x, nb, b, acc);
+    }
+    StoreSums<NR>(acc, y, ldy);
+  }
+};
+
+struct Q4_1Kernel {
+  static constexpr bool kNeedsXds = true;
+  template <int NR>
+  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float* xds, int64_t, float* y,
+                  int64_t ldy) {
+    const auto* w = reinterpret_cast<const BlockQ4_1*>(w_row);
+    __m256 acc[NR];
+    float min_sum[NR];
+    for (int i = 0; i < NR; ++i) {
+      acc[i] = _mm256_setzero_ps();
+      min_sum[i] = 0.0f;
+    }
+    for (int64_t b = 0; b < nb; ++b) {
+      const __m256i q = UnpackNibbles16(w[b].qs);  // [0, 15]
+      const __m256 dw = _mm256_set1_ps(HalfToFloat(w[b].d));
+      const float m = HalfToFloat(w[b].m);
+#pragma GCC unroll 4
+      for (int i = 0; i < NR; ++i) {
+        const BlockQ8& xb = x[i * nb + b];
+        acc[i] = Accumulate(DotU8S8(q, Load256(xb.qs)), ScaleOf(dw, xb), acc[i]);
+        min_sum[i] += m * xds[i * nb + b];
+      }
+    }
+    for (int i = 0; i < NR; ++i) y[i * ldy] = HorizontalSum(acc[i]) + min_sum[i];
+  }
+};
+
+// The 8 six-bit scales (bytes 0..7) and mins (bytes 8..15) of a Q4_K block, as
+// ref::UnpackScaleMinK4 gives them group by group.
+inline void UnpackScalesMinsK4(const uint8_t* packed, uint8_t out[16]) {
+  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+  uint32_t u[3];
+  std::memcpy(u, packed, 12);
+  const uint32_t words[4] = {
+      u[0] & kLow6,                                      // scales 0..3
+      (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4),     // scales 4..7
+      u[1] & kLow6,                                      // mins 0..3
+      ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4),  // mins 4..7
+  };
+  std::memcpy(out, words, 16);
+}
+
+struct Q4KKernel {
+  static constexpr bool kNeedsXds = true;
+  template <int NR>
+  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float* xds, int64_t k, float* y,
+                  int64_t ldy) {
+    const auto* w = reinterpret_cast<const BlockQ4_K*>(w_row);
+    const int64_t nsb = k / ref::kQK;
+    const __m256i low_mask = _mm256_set1_epi8(0x0F);
+    __m256 acc[NR];
+    for (int i = 0; i < NR; ++i) acc[i] = _mm256_setzero_ps();
+    for (int64_t s = 0; s < nsb; ++s) {
+      const BlockQ4_K& blk = w[s];
+      const __m256 d = _mm256_set1_ps(HalfToFloat(blk.d));
+      alignas(16) uint8_t sm[16];
+      UnpackScalesMinsK4(blk.scales, sm);
+      // dmin * min per group; sum over groups of dmin * min * d_x * sum(x) is subtracted.
+      const __m256 mins = _mm256_mul_ps(_mm256_set1_ps(HalfToFloat(blk.dmin)),
+                                        _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(
+                                            reinterpret_cast<const __m128i*>(sm + 8)))));
+#pragma GCC unroll 4
+      for (int i = 0; i < NR; ++i) acc[i] = _mm256_fnmadd_ps(mins, _mm256_loadu_ps(xds + i * nb + 8 * s), acc[i]);
+      for (int pair = 0; pair < 4; ++pair) {
+        // 32 bytes hold group 2 * pair in the low nibbles and group 2 * pair + 1 in the high.
+        const __m256i bytes = Load256(blk.qs + 32 * pair);
+        const __m256i groups[2] = {_mm256_and_si256(bytes, low_mask),
+                                   _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low_mask)};
+        for (int half = 0; half < 2; ++half) {
+          const int g = 2 * pair + half;
+          const __m256i scale = _mm256_set1_epi16(sm[g]);
+#pragma GCC unroll 4
+          for (int i = 0; i < NR; ++i) {
+            const BlockQ8& xb = x[i * nb + 8 * s + g];
+            const __m256i p = _mm256_madd_epi16(DotPairs16(groups[half], Load256(xb.qs)), scale);
+            acc[i] = Accumulate(p, ScaleOf(d, xb), acc[i]);
+          }
+        }
+      }
+    }
+    StoreSums<NR>(acc, y, ldy);
+  }
+};
+
+struct Q6KKernel {
+  static constexpr bool kNeedsXds = false;
+  template <int NR>
+  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, int64_t k, float* y, int64_t ldy) {
+    const auto* w = reinterpret_cast<const BlockQ6_K*>(w_row);
+    const int64_t nsb = k / ref::kQK;
+    const __m256i low_mask = _mm256_set1_epi8(0x0F);
+    const __m256i two_bits = _mm256_set1_epi8(0x03);
+    const __m256i thirty_two = _mm256_set1_epi8(32);
+    __m256 acc[NR];
+    for (int i = 0; i < NR; ++i) acc[i] = _mm256_setzero_ps();
+    for (int64_t s = 0; s < nsb; ++s) {
+      const BlockQ6_K& blk = w[s];
+      const __m256 d = _mm256_set1_ps(HalfToFloat(blk.d));
+      for (int b = 0; b < 8; ++b) {
+        // 32-element run b, laid out as in VecDotQ6KQ8Avx2; levels q - 32 in [-32, 31].
+        const uint8_t* ql = blk.ql + 64 * (b / 4) + 32 * (b % 2);
+        const uint8_t* qh = blk.qh + 32 * (b / 4);
+        const __m128i low_shift = _mm_cvtsi32_si128(4 * ((b % 4) / 2));
+        const __m128i high_shift = _mm_cvtsi32_si128(2 * (b % 4));
+        const __m256i low = _mm256_and_si256(_mm256_srl_epi16(Load256(ql), low_shift), low_mask);
+        const __m256i high = _mm256_and_si256(_mm256_srl_epi16(Load256(qh), high_shift), two_bits);
+        const __m256i levels = _mm256_sub_epi8(_mm256_or_si256(low, _mm256_slli_epi16(high, 4)), thirty_two);
+        const __m256i u = _mm256_sign_epi8(levels, levels);  // <= 32: pairs <= 2 * 32 * 127
+        // Elements 0..15 (the low 128 bits) use scales[2b], 16..31 scales[2b + 1].
+        const __m256i scales =
+            _mm256_set_m128i(_mm_set1_epi16(blk.scales[2 * b + 1]), _mm_set1_epi16(blk.scales[2 * b]));
+#pragma GCC unroll 4
+        for (int i = 0; i < NR; ++i) {
+          const BlockQ8& xb = x[i * nb + 8 * s + b];
+          const __m256i pairs = DotPairs16(u, _mm256_sign_epi8(Load256(xb.qs), levels));
+          acc[i] = Accumulate(_mm256_madd_epi16(pairs, scales), ScaleOf(d, xb), acc[i]);
+        }
+      }
+    }
+    StoreSums<NR>(acc, y, ldy);
+  }
+};
+
+// Weight rows of the caller's slice against tiles of activation rows, 4 rows per step.
+template <class K>
+void GemmTiles(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k, float* y,
+               int64_t ldy) {
+  const int64_t nb = k / ref::kQ8Block;
+  const auto* base = static_cast<const uint8_t*>(w);
+  int64_t tile = Max(kRowsPerStep, kTileBytes / Max(1, nb * static_cast<int64_t>(sizeof(BlockQ8))));
+  if (K::kNeedsXds) tile = Min(tile, kXdsFloats / Max(1, nb));
+  if (tile > kRowsPerStep) tile -= tile % kRowsPerStep;
+  alignas(32) float xds[K::kNeedsXds ? kXdsFloats : 1];
+  for (int64_t r0 = 0; r0 < n_x; r0 += tile) {
+    const int64_t rows = Min(tile, n_x - r0);
+    const BlockQ8* xt = x + r0 * nb;
+    if constexpr (K::kNeedsXds) {
+      for (int64_t e = 0; e < rows * nb; ++e) xds[e] = xt[e].d * static_cast<float>(xt[e].sum);
+    }
+    float* yt = y + r0 * ldy;
+    for (int64_t o = 0; o < n_w; ++o) {
+      const uint8_t* w_row = base + o * static_cast<int64_t>(row_stride);
+      int64_t r = 0;
+      for (; r + kRowsPerStep <= rows; r += kRowsPerStep) {
+        K::template Dot<4>(w_row, xt + r * nb, nb, xds + (K::kNeedsXds ? r * nb : 0), k, yt + r * ldy + o, ldy);
+      }
+      const BlockQ8* xr = xt + r * nb;
+      const float* xdr = xds + (K::kNeedsXds ? r * nb : 0);
+      switch (rows - r) {
+        case 3:
+          K::template Dot<3>(w_row, xr, nb, xdr, k, yt + r * ldy + o, ldy);
+          break;
+        case 2:
+          K::template Dot<2>(w_row, xr, nb, xdr, k, yt + r * ldy + o, ldy);
+          break;
+        case 1:
+          K::template Dot<1>(w_row, xr, nb, xdr, k, yt + r * ldy + o, ldy);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+}
+
+// Rows too long for the d * sum table (k > 32 * kXdsFloats): one dot product at a time.
+void GemmByVecDot(DotFn dot, const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x,
+                  int64_t k, float* y, int64_t ldy) {
+  const int64_t nb = k / ref::kQ8Block;
+  const auto* base = static_cast<const uint8_t*>(w);
+  for (int64_t o = 0; o < n_w; ++o) {
+    for (int64_t r = 0; r < n_x; ++r) y[r * ldy + o] = dot(base + o * static_cast<int64_t>(row_stride), x + r * nb, k);
+  }
+}
+
+template <class K>
+void GemmQ8Checked(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k, float* y,
+                   int64_t ldy, DotFn dot) {
+  if (K::kNeedsXds && k / ref::kQ8Block > kXdsFloats) return GemmByVecDot(dot, w, row_stride, n_w, x, n_x, k, y, ldy);
+  GemmTiles<K>(w, row_stride, n_w, x, n_x, k, y, ldy);
+}
+
+// --- f32 ---
+
+// Lanes [0, n) set, for the tail of a row.
+inline __m256i TailMask(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+template <int NR, int NW>
+inline void MicroF32(const float* w, int64_t ldw, const float* x, int64_t ldx, int64_t k, float* y, int64_t ldy) {
+  __m256 acc[NR][NW];
+  for (int i = 0; i < NR; ++i) {
+    for (int j = 0; j < NW; ++j) acc[i][j] = _mm256_setzero_ps();
+  }
+  int64_t e = 0;
+  for (; e + 8 <= k; e += 8) {
+    __m256 wv[NW];
+    for (int j = 0; j < NW; ++j) wv[j] = _mm256_loadu_ps(w + j * ldw + e);
+#pragma GCC unroll 4
+    for (int i = 0; i < NR; ++i) {
+      const __m256 xv = _mm256_loadu_ps(x + i * ldx + e);
+      for (int j = 0; j < NW; ++j) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
+    }
+  }
+  if (e < k) {
+    const __m256i mask = TailMask(k - e);
+    __m256 wv[NW];
+    for (int j = 0; j < NW; ++j) wv[j] = _mm256_maskload_ps(w + j * ldw + e, mask);
+    for (int i = 0; i < NR; ++i) {
+      const __m256 xv = _mm256_maskload_ps(x + i * ldx + e, mask);
+      for (int j = 0; j < NW; ++j) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);
+    }
+  }
+  for (int i = 0; i < NR; ++i) {
+    for (int j = 0; j < NW; ++j) y[i * ldy + j] = HorizontalSum(acc[i][j]);
+  }
+}
+
+template <int NR>
+void RowsF32(const float* w, int64_t ldw, int64_t n_w, const float* x, int64_t ldx, int64_t k, float* y,
+             int64_t ldy) {
+  int64_t o = 0;
+  for (; o + 2 <= n_w; o += 2) MicroF32<NR, 2>(w + o * ldw, ldw, x, ldx, k, y + o, ldy);
+  if (o < n_w) MicroF32<NR, 1>(w + o * ldw, ldw, x, ldx, k, y + o, ldy);
+}
+
+}  // namespace
+
+#define TLM_GEMM_Q8_AVX2(name, kernel, vec_dot)                                                                \
+  void name(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k, float* y, \
+            int64_t ldy) {                                                                                     \
+    GemmQ8Checked<kernel>(w, row_stride, n_w, x, n_x, k, y, ldy, &vec_dot);                                    \
+  }
+TLM_GEMM_Q8_AVX2(GemmQ8_0Q8Avx2, Q8_0Kernel, VecDotQ8_0Q8Avx2)
+TLM_GEMM_Q8_AVX2(GemmQ4_0Q8Avx2, Q4_0Kernel, VecDotQ4_0Q8Avx2)
+TLM_GEMM_Q8_AVX2(GemmQ4_1Q8Avx2, Q4_1Kernel, VecDotQ4_1Q8Avx2)
+TLM_GEMM_Q8_AVX2(GemmQ5_0Q8Avx2, Q5_0Kernel, VecDotQ5_0Q8Avx2)
+TLM_GEMM_Q8_AVX2(GemmQ4KQ8Avx2, Q4KKernel, VecDotQ4KQ8Avx2)
+TLM_GEMM_Q8_AVX2(GemmQ6KQ8Avx2, Q6KKernel, VecDotQ6KQ8Avx2)
+#undef TLM_GEMM_Q8_AVX2
+
+void GemmF32Avx2(const float* w, int64_t ldw, int64_t n_w, const float* x, int64_t ldx, int64_t n_x, int64_t k,
+                 float* y, int64_t ldy) {
+  int64_t r = 0;
+  for (; r + 4 <= n_x; r += 4) RowsF32<4>(w, ldw, n_w, x + r * ldx, ldx, k, y + r * ldy, ldy);
+  switch (n_x - r) {
+    case 3:
+      RowsF32<3>(w, ldw, n_w, x + r * ldx, ldx, k, y + r * ldy, ldy);
+      break;
+    case 2:
+      RowsF32<2>(w, ldw, n_w, x + r * ldx, ldx, k, y + r * ldy, ldy);
+      break;
+    case 1:
+      RowsF32<1>(w, ldw, n_w, x + r * ldx, ldx, k, y + r * ldy, ldy);
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace tlm::cpu::x86
