@@ -62,6 +62,8 @@ Status LoadMatMul(NpuState& state, const NpuArtifactOp& op, std::shared_ptr<NpuM
   const TlmNpuPluginApi& api = state.plugin->api();
   TLM_RETURN_IF_ERROR(state.plugin->Check(api.create_context(state.soc.c_str(), &m->context), "create_context"));
   const NpuArtifact& art = *state.artifact;
+  if (art.bytes.size() < op.blob_offset + op.blob_size)
+    return Internal("{}: the artifact's bytes were released before this matmul was loaded", op.label);
   TLM_RETURN_IF_ERROR(
       state.plugin->Check(api.load_blob(m->context, art.blob(op), op.blob_size), "load_blob").WithContext(op.label));
   if (state.activations == NpuActivations::kInt8)
@@ -167,7 +169,13 @@ class NpuBackend final : public Backend {
 
   StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph, const WeightSource& weights) override {
     TLM_RETURN_IF_ERROR(PrepareArtifact(graph, weights));
-    return cpu_->Compile(graph, weights);
+    auto exe = cpu_->Compile(graph, weights);
+    // Once every blob sits in a plugin context, the file's bytes are a second copy: let them go.
+    std::lock_guard<std::mutex> lock(state_->mu);
+    NpuArtifact& art = *state_->artifact;
+    if (exe.ok() && static_cast<int>(state_->loaded.size()) == art.header.ops_taken())
+      std::vector<uint8_t>().swap(art.bytes);
+    return exe;
   }
 
   StatusOr<std::unique_ptr<KvCache>> CreateKvCache(const KvSpec& spec) override { return cpu_->CreateKvCache(spec); }

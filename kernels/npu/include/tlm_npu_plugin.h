@@ -138,6 +138,7 @@ typedef struct TlmNpuPluginApi {
 
   /* Dispatch half, in call order. */
   TlmNpuStatus (*create_context)(const char* soc, TlmNpuContext** context);
+  /* Copies what it needs: the host may free `data` once load_blob returns. */
   TlmNpuStatus (*load_blob)(TlmNpuContext* context, const void* data, size_t size);
   TlmNpuStatus (*bind_input)(TlmNpuContext* context, uint32_t index, const void* data, size_t size);
   TlmNpuStatus (*bind_output)(TlmNpuContext* context, uint32_t index, void* data, size_t size);

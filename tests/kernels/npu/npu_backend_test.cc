@@ -134,6 +134,37 @@ std::string RefusalOf(const Model& m, const NpuBackendOptions& o) {
   return s.ok() ? std::string("(accepted)") : s.status().message();
 }
 
+TEST(NpuLowering, PerChannelInt8WeightsAndActivationRanges) {
+  // 3 output channels of 64: one ramp, one all zero, one with a single outlier.
+  const int64_t k = 64, n = 3;
+  std::vector<float> w(k * n, 0.f);
+  for (int64_t e = 0; e < k; ++e) w[e] = (e - 32) / 16.f;
+  w[2 * k + 5] = -100.f;
+  w[2 * k + 6] = 0.5f;
+  WeightView view{"w", DType::kF32, {k, n}, w.data(), w.size() * sizeof(float)};
+  std::vector<int8_t> q;
+  std::vector<float> scales;
+  ASSERT_TRUE(QuantizeWeightPerChannel(view, k, n, &q, &scales).ok());
+  ASSERT_EQ(scales.size(), 3u);
+  EXPECT_FLOAT_EQ(scales[0], 2.f / 127);
+  EXPECT_FLOAT_EQ(scales[1], 1.f);  // an all-zero row keeps a positive scale
+  EXPECT_FLOAT_EQ(scales[2], 100.f / 127);
+  for (int64_t i = 0; i < k * n; ++i)
+    EXPECT_LE(std::fabs(q[i] * scales[i / k] - w[i]), scales[i / k] / 2 + 1e-6) << i;
+  EXPECT_EQ(q[2 * k + 5], -127);
+  EXPECT_EQ(q[2 * k + 6], 1);  // 0.5 / (100/127) = 0.635 rounds to 1
+  WeightView small = view;
+  small.bytes = 16;
+  EXPECT_FALSE(QuantizeWeightPerChannel(small, k, n, &q, &scales).ok());
+  // int16 rows keep 127 * K * max|q| inside int32.
+  EXPECT_EQ(NpuActivationMax(NpuActivations::kInt8, 2048), 127);
+  EXPECT_EQ(NpuActivationMax(NpuActivations::kInt16, 2048), 8256);
+  EXPECT_EQ(NpuActivationMax(NpuActivations::kInt16, 640), 26420);
+  EXPECT_EQ(NpuActivationMax(NpuActivations::kInt16, 64), 32767);
+  for (int64_t kk : {64, 640, 2048, 16384})
+    EXPECT_LE(int64_t{127} * kk * NpuActivationMax(NpuActivations::kInt16, kk), int64_t{2147483647});
+}
+
 class NpuBackendTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
