@@ -14,6 +14,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <unistd.h>
 
 #include "engine/backend/backend.h"
 #include "engine/model/model.h"
@@ -32,13 +33,21 @@ std::string TempDir(const std::string& name) {
   return dir.string();
 }
 
-// Every test runs against its own pipeline cache folder unless it says otherwise.
+// Each test process (ctest runs them in parallel) starts with an empty pipeline cache folder of
+// its own.
+std::string ProcessCacheDir(const std::string& name) {
+  const std::string dir = TempDir(fmt::format("{}-{}", name, static_cast<long>(getpid())));
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  return dir;
+}
+
 class CacheDirEnvironment : public ::testing::Environment {
  public:
-  void SetUp() override {
-    const std::string dir = TempDir("cache");
-    fs::remove_all(dir);
-    setenv("TLMBENCH_CACHE_DIR", dir.c_str(), 1);
+  void SetUp() override { setenv("TLMBENCH_CACHE_DIR", ProcessCacheDir("cache").c_str(), 1); }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(std::getenv("TLMBENCH_CACHE_DIR"), ec);
   }
 };
 const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new CacheDirEnvironment);
@@ -448,8 +457,8 @@ TEST(VulkanBackendTest, FallbackPathsAndSplitWeightsMatchCpu) {
 
 // The pipeline cache: cold (no file), then warm from the file, and a corrupt file is ignored.
 TEST(VulkanBackendTest, PipelineCacheGoesColdToWarmAndSurvivesCorruption) {
-  const std::string dir = TempDir("pipeline-cache");
-  fs::remove_all(dir);
+  const std::string previous = std::getenv("TLMBENCH_CACHE_DIR");
+  const std::string dir = ProcessCacheDir("pipeline-cache");
   setenv("TLMBENCH_CACHE_DIR", dir.c_str(), 1);
   SyntheticModelSpec spec;
   spec.layers = 1;
@@ -505,7 +514,9 @@ TEST(VulkanBackendTest, PipelineCacheGoesColdToWarmAndSurvivesCorruption) {
     ASSERT_NE(s, nullptr);
     EXPECT_FALSE(s->backend().load_info().cache_warm);
   }
-  setenv("TLMBENCH_CACHE_DIR", TempDir("cache").c_str(), 1);
+  setenv("TLMBENCH_CACHE_DIR", previous.c_str(), 1);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
 }
 
 TEST(VulkanBackendTest, ClearErrors) {

@@ -75,6 +75,19 @@ TEST_P(VulkanGreedyTest, GreedyChatTextEqualsCpu) {
     *tokens_per_s = (kTokens - 1) / std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return out;
   };
+  // Start-up with an empty pipeline cache, then with the one that start wrote.
+  const fs::path cache = fs::temp_directory_path() / "tlmbench-vulkan-golden-cache";
+  fs::remove_all(cache);
+  setenv("TLMBENCH_CACHE_DIR", cache.c_str(), 1);
+  for (const char* phase : {"cold", "warm"}) {
+    auto s = Session::Create(*model_, {.backend = "vulkan", .n_ctx = 128, .prefill_chunk = 64});
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    const BackendLoadInfo info = (*s)->backend().load_info();
+    std::printf("[vulkan golden] %s start (cache %s): backend init %.0f ms, compile %.0f ms (weights upload and pipelines)\n",
+                phase, info.cache_warm ? "warm" : "cold", (*s)->load_metrics().backend_init_ms,
+                (*s)->load_metrics().compile_ms);
+    EXPECT_EQ(info.cache_warm, std::string(phase) == "warm");
+  }
   double cpu_tps = 0, vk_tps = 0;
   const auto ref = generate("cpu", &cpu_tps);
   const auto got = generate("vulkan", &vk_tps);
