@@ -392,6 +392,7 @@ class ClExecutable final : public Executable {
         s.out = best;
       } else if (static_cast<int>(i) == graph_.output) {
         output_bytes_ = need;
+        output_single_row_ = HasTakeLastRow(i);
       }
       steps_.push_back(s);
       for (int in : n.inputs)
@@ -444,7 +445,32 @@ class ClExecutable final : public Executable {
                                  t, graph_.n_vocab);
     cl_command_queue q = state_->queue;
     tokens_host_.assign(input.tokens.begin(), input.tokens.end());
-    TLM_CL_RETURN_IF_ERROR(clEnqueueWriteBuffer(q, tokens_.get(), CL_FALSE, 0, T * sizeof(int32_t), input.tokens.data(),
+    // Checked before anything runs, so a short buffer leaves the KV cache as it was.
+    const Node& out = graph_.nodes[graph_.output];
+    const int64_t out_rows = output_single_row_ ? 1 : T;
+    const size_t out_floats = static_cast<size_t>(out_rows * out.width);
+    if (logits.size() < out_floats)
+      return InvalidArgument("logits buffer holds {} floats; {} rows of {} need {}", logits.size(), out_rows, out.width,
+                             out_floats);
+    // Host data of non-blocking writes lives in the executable; on an error, the queue drains
+    // before Run returns.
+    Status st = Enqueue(input, *kv, T);
+    if (!st.ok()) {
+      clFinish(q);
+      return st;
+    }
+    TLM_CL_RETURN_IF_ERROR(clEnqueueReadBuffer(q, output_.get(), CL_TRUE, 0, out_floats * sizeof(float), logits.data(),
+                                               0, nullptr, nullptr),
+                           "reading the output rows");
+    return Status::Ok();
+  }
+
+ private:
+  // Every write and launch of one step, in order.
+  Status Enqueue(const StepInput& input, const ClKvCache& kv_ref, int64_t T) {
+    const ClKvCache* kv = &kv_ref;
+    cl_command_queue q = state_->queue;
+    TLM_CL_RETURN_IF_ERROR(clEnqueueWriteBuffer(q, tokens_.get(), CL_FALSE, 0, T * sizeof(int32_t), tokens_host_.data(),
                                                 0, nullptr, nullptr),
                            "uploading token ids");
     for (size_t r = 0; r < rope_params_.size(); ++r) {
@@ -478,29 +504,26 @@ class ClExecutable final : public Executable {
       }
       scores_stride_ = longest + graph_.max_tokens;
     }
-    int64_t out_rows = 0;
     for (size_t i = 0; i < steps_.size(); ++i) {
       const Step& s = steps_[i];
       const Node& n = *s.node;
       const int64_t rows = n.op == OpKind::kTokens ? T : n.op == OpKind::kTakeLastRow ? 1 : rows_[n.inputs[0]];
       rows_[i] = rows;
       TLM_RETURN_IF_ERROR(
-          Enqueue(s, rows, input.pos0, *kv).WithContext(fmt::format("{} ({})", n.label, OpKindName(n.op))));
-      if (static_cast<int>(i) == graph_.output) out_rows = rows;
+          EnqueueStep(s, rows, input.pos0, *kv).WithContext(fmt::format("{} ({})", n.label, OpKindName(n.op))));
     }
-    const Node& out = graph_.nodes[graph_.output];
-    const size_t out_floats = static_cast<size_t>(out_rows * out.width);
-    if (logits.size() < out_floats)
-      return InvalidArgument("logits buffer holds {} floats; {} rows of {} need {}", logits.size(), out_rows, out.width,
-                             out_floats);
-    TLM_CL_RETURN_IF_ERROR(clEnqueueReadBuffer(q, output_.get(), CL_TRUE, 0, out_floats * sizeof(float), logits.data(),
-                                               0, nullptr, nullptr),
-                           "reading the output rows");
     return Status::Ok();
   }
 
- private:
   int64_t InputWidth(const Node& n) const { return graph_.nodes[n.inputs[0]].width; }
+  // Whether node i's rows pass through a take_last_row (then it has one row whatever the step).
+  bool HasTakeLastRow(size_t i) const {
+    for (int at = static_cast<int>(i); at >= 0; at = graph_.nodes[at].inputs[0]) {
+      if (graph_.nodes[at].op == OpKind::kTakeLastRow) return true;
+      if (graph_.nodes[at].op == OpKind::kTokens) return false;
+    }
+    return false;
+  }
 
   Status Validate(const Node& n, const WeightSource& weights, Step* s) {
     const int n_inputs = n.op == OpKind::kTokens                                                              ? 0
@@ -691,7 +714,7 @@ class ClExecutable final : public Executable {
     return Status::Ok();
   }
 
-  Status Enqueue(const Step& s, int64_t rows, int64_t pos0, const ClKvCache& kv) {
+  Status EnqueueStep(const Step& s, int64_t rows, int64_t pos0, const ClKvCache& kv) {
     const Node& n = *s.node;
     const cl_mem out = Buffer(s.out);
     const cl_mem a = s.in[0] >= 0 ? Buffer(s.in[0]) : nullptr;
@@ -832,6 +855,7 @@ class ClExecutable final : public Executable {
   size_t attention_layers_ = 0;
   int64_t max_heads_ = 0;
   bool has_embedding_ = false;
+  bool output_single_row_ = false;
   std::map<std::string, std::pair<double, int64_t>> profile_;  // kernel: (ms, launches)
   std::vector<int32_t> tokens_host_;
   std::vector<float> token_floats_;

@@ -446,6 +446,10 @@ TEST(OpenClBackendTest, ClearErrors) {
   s = (*ok)->Run({.tokens = good, .pos0 = 0}, **cpu_kv, out);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("not created by this opencl backend"), std::string::npos) << s.ToString();
+  std::vector<float> short_out(31);
+  s = (*ok)->Run({.tokens = good, .pos0 = 0}, **kv, short_out);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("logits buffer holds 31 floats"), std::string::npos) << s.ToString();
   s = (*ok)->Run({.tokens = good, .pos0 = 0}, **kv, out);
   EXPECT_TRUE(s.ok()) << s.ToString();
 }
