@@ -1,6 +1,7 @@
 // VkContext (vk_context.h): device selection, memory types, buffers, pipeline cache, pipelines.
 #include "kernels/vulkan/vk_context.h"
 
+#include <unistd.h>
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -8,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <unistd.h>
 
 #include "kernels/vulkan/spirv_shaders.h"
 
@@ -17,11 +17,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-#define TLM_VK_CHECK(expr, what)                                                   \
-  do {                                                                             \
-    const VkResult tlm_vk_result = (expr);                                         \
-    if (tlm_vk_result != VK_SUCCESS)                                               \
-      return Internal("vulkan: {} failed: {}", what, VkResultName(tlm_vk_result)); \
+#define TLM_VK_CHECK(expr, what)                                                                                  \
+  do {                                                                                                            \
+    const VkResult tlm_vk_result = (expr);                                                                        \
+    if (tlm_vk_result != VK_SUCCESS) return Internal("vulkan: {} failed: {}", what, VkResultName(tlm_vk_result)); \
   } while (0)
 
 std::string Lower(std::string s) {
@@ -35,25 +34,39 @@ std::string VersionString(uint32_t v) {
 
 const char* DeviceTypeName(VkPhysicalDeviceType t) {
   switch (t) {
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated GPU";
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete GPU";
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual GPU";
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu";
-    default: return "other";
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+      return "integrated GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+      return "discrete GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+      return "virtual GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+      return "cpu";
+    default:
+      return "other";
   }
 }
 
 std::span<const uint32_t> ShaderCode(Shader s, bool subgroup) {
-#define TLM_SPV(name) subgroup ? std::span<const uint32_t>(spirv::k_##name##_sg1) : std::span<const uint32_t>(spirv::k_##name##_sg0)
+#define TLM_SPV(name) \
+  subgroup ? std::span<const uint32_t>(spirv::k_##name##_sg1) : std::span<const uint32_t>(spirv::k_##name##_sg0)
   switch (s) {
-    case Shader::kEmbedding: return TLM_SPV(embedding);
-    case Shader::kGemv: return TLM_SPV(matmul_gemv);
-    case Shader::kGemm: return TLM_SPV(matmul_gemm);
-    case Shader::kRmsNorm: return TLM_SPV(rmsnorm);
-    case Shader::kRope: return TLM_SPV(rope);
-    case Shader::kEltwise: return TLM_SPV(eltwise);
-    case Shader::kKvStore: return TLM_SPV(kv_store);
-    case Shader::kAttention: return TLM_SPV(attention);
+    case Shader::kEmbedding:
+      return TLM_SPV(embedding);
+    case Shader::kGemv:
+      return TLM_SPV(matmul_gemv);
+    case Shader::kGemm:
+      return TLM_SPV(matmul_gemm);
+    case Shader::kRmsNorm:
+      return TLM_SPV(rmsnorm);
+    case Shader::kRope:
+      return TLM_SPV(rope);
+    case Shader::kEltwise:
+      return TLM_SPV(eltwise);
+    case Shader::kKvStore:
+      return TLM_SPV(kv_store);
+    case Shader::kAttention:
+      return TLM_SPV(attention);
   }
 #undef TLM_SPV
   return {};
@@ -61,14 +74,22 @@ std::span<const uint32_t> ShaderCode(Shader s, bool subgroup) {
 
 const char* ShaderName(Shader s) {
   switch (s) {
-    case Shader::kEmbedding: return "embedding";
-    case Shader::kGemv: return "matmul_gemv";
-    case Shader::kGemm: return "matmul_gemm";
-    case Shader::kRmsNorm: return "rmsnorm";
-    case Shader::kRope: return "rope";
-    case Shader::kEltwise: return "eltwise";
-    case Shader::kKvStore: return "kv_store";
-    case Shader::kAttention: return "attention";
+    case Shader::kEmbedding:
+      return "embedding";
+    case Shader::kGemv:
+      return "matmul_gemv";
+    case Shader::kGemm:
+      return "matmul_gemm";
+    case Shader::kRmsNorm:
+      return "rmsnorm";
+    case Shader::kRope:
+      return "rope";
+    case Shader::kEltwise:
+      return "eltwise";
+    case Shader::kKvStore:
+      return "kv_store";
+    case Shader::kAttention:
+      return "attention";
   }
   return "?";
 }
@@ -130,8 +151,7 @@ Status OpenInstance(Instance* inst) {
     return Unavailable("vkCreateInstance failed: {} (no Vulkan driver installed? Debian: mesa-vulkan-drivers)",
                        VkResultName(r));
   std::string missing;
-  if (!LoadInstanceFunctions(&api, inst->instance, &missing))
-    return Unavailable("the Vulkan loader lacks {}", missing);
+  if (!LoadInstanceFunctions(&api, inst->instance, &missing)) return Unavailable("the Vulkan loader lacks {}", missing);
   uint32_t n = 0;
   api.vkEnumeratePhysicalDevices(inst->instance, &n, nullptr);
   std::vector<VkPhysicalDevice> all(n);
@@ -150,9 +170,10 @@ Status OpenInstance(Instance* inst) {
     inst->usable.push_back(compute && props.apiVersion >= VK_API_VERSION_1_1);
   }
   if (std::find(inst->usable.begin(), inst->usable.end(), true) == inst->usable.end())
-    return Unavailable("no Vulkan 1.1 device with a compute queue ({} physical devices; Debian: mesa-vulkan-drivers "
-                       "gives the llvmpipe CPU device)",
-                       n);
+    return Unavailable(
+        "no Vulkan 1.1 device with a compute queue ({} physical devices; Debian: mesa-vulkan-drivers "
+        "gives the llvmpipe CPU device)",
+        n);
   return Status::Ok();
 }
 
@@ -178,7 +199,8 @@ Status VkContext::Init(const std::string& selector) {
   for (size_t i = 0; i < inst->names.size(); ++i) listing += fmt::format("{}{}: {}", i ? ", " : "", i, inst->names[i]);
   if (selector.empty()) {
     chosen = static_cast<int>(std::find(inst->usable.begin(), inst->usable.end(), true) - inst->usable.begin());
-  } else if (std::all_of(selector.begin(), selector.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+  } else if (std::all_of(selector.begin(), selector.end(),
+                         [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
     const long index = selector.size() > 6 ? -1 : std::atol(selector.c_str());
     if (index < 0 || index >= static_cast<long>(inst->devices.size()))
       return NotFound("vulkan device {} does not exist; devices: {}", selector, listing);
@@ -230,9 +252,10 @@ Status VkContext::Init(const std::string& selector) {
   while (wg > info_.max_invocations || wg > p.limits.maxComputeWorkGroupSize[0]) wg /= 2;
   workgroup_ = std::max<uint32_t>(wg, 64);
   if (info_.max_invocations < 128 || info_.shared_memory < 16384)
-    return Unavailable("vulkan device {} has {} invocations and {} bytes of shared memory per workgroup; the shaders "
-                       "need 128 and 16384",
-                       info_.name, info_.max_invocations, info_.shared_memory);
+    return Unavailable(
+        "vulkan device {} has {} invocations and {} bytes of shared memory per workgroup; the shaders "
+        "need 128 and 16384",
+        info_.name, info_.max_invocations, info_.shared_memory);
   api_.vkGetPhysicalDeviceMemoryProperties(physical_, &memory_);
   for (uint32_t i = 0; i < memory_.memoryTypeCount; ++i) {
     const auto f = memory_.memoryTypes[i].propertyFlags;
@@ -305,8 +328,8 @@ Status VkContext::Init(const std::string& selector) {
   // The pipeline cache file, one per device and driver.
   std::string uuid;
   for (uint8_t b : p.pipelineCacheUUID) uuid += fmt::format("{:02x}", b);
-  cache_path_ = (fs::path(CacheDir()) / fmt::format("{:04x}-{:04x}-{:08x}-{}.pipelines", p.vendorID, p.deviceID,
-                                                     p.driverVersion, uuid))
+  cache_path_ = (fs::path(CacheDir()) /
+                 fmt::format("{:04x}-{:04x}-{:08x}-{}.pipelines", p.vendorID, p.deviceID, p.driverVersion, uuid))
                     .string();
   std::vector<uint8_t> initial;
   {
@@ -549,7 +572,8 @@ StatusOr<VkPipeline> VkContext::Pipeline(Shader shader, uint32_t weight_type, ui
 
 std::vector<uint8_t> VkContext::CacheData() const {
   size_t size = 0;
-  if (pipeline_cache_ == VK_NULL_HANDLE || api_.vkGetPipelineCacheData(device_, pipeline_cache_, &size, nullptr) != VK_SUCCESS)
+  if (pipeline_cache_ == VK_NULL_HANDLE ||
+      api_.vkGetPipelineCacheData(device_, pipeline_cache_, &size, nullptr) != VK_SUCCESS)
     return {};
   std::vector<uint8_t> data(size);
   if (api_.vkGetPipelineCacheData(device_, pipeline_cache_, &size, data.data()) != VK_SUCCESS) return {};
@@ -574,7 +598,9 @@ Status VkContext::SaveCache() {
   std::memcpy(file.data() + 16, &hash, 8);
   std::error_code ec;
   fs::create_directories(fs::path(cache_path_).parent_path(), ec);
-  if (ec) return Internal("cannot create the vulkan pipeline cache folder {}: {}", fs::path(cache_path_).parent_path().string(), ec.message());
+  if (ec)
+    return Internal("cannot create the vulkan pipeline cache folder {}: {}",
+                    fs::path(cache_path_).parent_path().string(), ec.message());
   const std::string tmp = fmt::format("{}.tmp{}", cache_path_, static_cast<long>(getpid()));
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);

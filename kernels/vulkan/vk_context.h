@@ -19,9 +19,9 @@ namespace tlm::vulkan {
 
 // Where the memory of a buffer should live.
 enum class MemoryUse {
-  kDevice,    // weights, activations, KV cache: device-local where the device has it
-  kHostRead,  // readback: host-visible + coherent, host-cached preferred
-  kHostWrite, // staging and per-step values: host-visible + coherent
+  kDevice,     // weights, activations, KV cache: device-local where the device has it
+  kHostRead,   // readback: host-visible + coherent, host-cached preferred
+  kHostWrite,  // staging and per-step values: host-visible + coherent
 };
 
 struct Buffer {

@@ -8,9 +8,9 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
-#include <cstdlib>
 
 #include "engine/backend/backend.h"
 #include "kernels/vulkan/vk_context.h"
@@ -176,7 +176,8 @@ class VulkanExecutable final : public Executable {
       return Internal("graph output must be its last node");
     if (graph_.max_tokens < 1 || graph_.max_tokens > (1 << 20))
       return InvalidArgument("graph max_tokens {} is out of range", graph_.max_tokens);
-    if (nodes[graph_.output].op == OpKind::kTokens) return Unimplemented("vulkan: a graph whose output is its token ids");
+    if (nodes[graph_.output].op == OpKind::kTokens)
+      return Unimplemented("vulkan: a graph whose output is its token ids");
     const uint32_t wg = ctx_->workgroup_size();
     std::vector<int> last_use(nodes.size(), -1);
     for (size_t i = 0; i < nodes.size(); ++i)
@@ -297,7 +298,8 @@ class VulkanExecutable final : public Executable {
           d.pc.n[2] = static_cast<uint32_t>(row_bytes);
           // GEMV: one subgroup per output (n[5] outputs per workgroup) where subgroup arithmetic
           // exists, else one workgroup per output.
-          const uint32_t per_group = ctx_->info().subgroup_arithmetic ? std::max<uint32_t>(wg / ctx_->info().subgroup_size, 1) : 1;
+          const uint32_t per_group =
+              ctx_->info().subgroup_arithmetic ? std::max<uint32_t>(wg / ctx_->info().subgroup_size, 1) : 1;
           d.pc.n[5] = per_group;
           // Prefill outputs larger than one storage-buffer binding (all-logits chunks of a large
           // vocabulary: 256 rows of 262144 floats) are computed in blocks of rows, each binding
@@ -399,7 +401,8 @@ class VulkanExecutable final : public Executable {
           if (a.head_dim > 256 || a.head_dim > 4 * static_cast<int64_t>(wg))
             return Unimplemented("{}: vulkan attention takes head_dim up to {}, got {}", n.label,
                                  std::min<int64_t>(256, 4 * wg), a.head_dim);
-          if (nodes[n.inputs[0]].width != a.n_head * a.head_dim || nodes[n.inputs[1]].width != a.n_kv_head * a.head_dim ||
+          if (nodes[n.inputs[0]].width != a.n_head * a.head_dim ||
+              nodes[n.inputs[1]].width != a.n_kv_head * a.head_dim ||
               nodes[n.inputs[2]].width != a.n_kv_head * a.head_dim || n.width != a.n_head * a.head_dim)
             return InvalidArgument("{}: attention input widths do not match {} heads / {} KV heads of {}", n.label,
                                    a.n_head, a.n_kv_head, a.head_dim);
@@ -447,9 +450,10 @@ class VulkanExecutable final : public Executable {
           }
           if (nodes[n.inputs[0]].width != n.width)
             return InvalidArgument("{}: input width {} differs from {}", n.label, nodes[n.inputs[0]].width, n.width);
-          const uint32_t variant = n.op == OpKind::kAdd ? 0 : n.op == OpKind::kGeluTanhGate ? 1
-                                                          : n.op == OpKind::kSiluGate     ? 2
-                                                                                          : 3;
+          const uint32_t variant = n.op == OpKind::kAdd            ? 0
+                                   : n.op == OpKind::kGeluTanhGate ? 1
+                                   : n.op == OpKind::kSiluGate     ? 2
+                                                                   : 3;
           auto pipeline = ctx_->Pipeline(Shader::kEltwise, 0, variant);
           if (!pipeline.ok()) return pipeline.status();
           d.pipeline = *pipeline;
@@ -468,7 +472,7 @@ class VulkanExecutable final : public Executable {
       for (size_t j = first_dispatch; j < dispatches_.size(); ++j) {
         Dispatch& x = dispatches_[j];
         const WeightView* w = n.weight.empty() ? nullptr : weights.Find(n.weight);
-        x.kind = n.op == OpKind::kMatMul ? (max_rows <= 2 ? "matmul gemv " : "matmul gemm ")
+        x.kind = n.op == OpKind::kMatMul           ? (max_rows <= 2 ? "matmul gemv " : "matmul gemm ")
                  : x.label.ends_with("(kv store)") ? "kv store "
                                                    : std::string(OpKindName(n.op)) + " ";
         x.kind += w ? DTypeName(w->type) : "";
@@ -514,12 +518,13 @@ class VulkanExecutable final : public Executable {
     cb_ = *cb;
     // TLMBENCH_VULKAN_PROFILE=1: GPU time per dispatch kind, printed to stderr when the executable
     // goes (every dispatch then runs alone, after a barrier).
-    if (const char* env = std::getenv("TLMBENCH_VULKAN_PROFILE"); env && std::string(env) == "1" &&
-                                                                    ctx_->info().timestamp_period_ns > 0) {
+    if (const char* env = std::getenv("TLMBENCH_VULKAN_PROFILE");
+        env && std::string(env) == "1" && ctx_->info().timestamp_period_ns > 0) {
       auto qci = Make<VkQueryPoolCreateInfo>(VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO);
       qci.queryType = VK_QUERY_TYPE_TIMESTAMP;
       qci.queryCount = static_cast<uint32_t>(dispatches_.size() + 1);
-      if (ctx_->vk().vkCreateQueryPool(ctx_->device(), &qci, nullptr, &queries_) != VK_SUCCESS) queries_ = VK_NULL_HANDLE;
+      if (ctx_->vk().vkCreateQueryPool(ctx_->device(), &qci, nullptr, &queries_) != VK_SUCCESS)
+        queries_ = VK_NULL_HANDLE;
     }
     (void)ctx_->SaveCache();  // an unwritable cache folder costs the next start its warm cache only
     return Status::Ok();
@@ -578,8 +583,8 @@ class VulkanExecutable final : public Executable {
     TLM_RETURN_IF_ERROR(ctx_->SubmitAndWait(cb_));
     if (queries_) {
       std::vector<uint64_t> ts(dispatches_.size() + 1);
-      if (ctx_->vk().vkGetQueryPoolResults(ctx_->device(), queries_, 0, static_cast<uint32_t>(ts.size()),
-                                           ts.size() * 8, ts.data(), 8,
+      if (ctx_->vk().vkGetQueryPoolResults(ctx_->device(), queries_, 0, static_cast<uint32_t>(ts.size()), ts.size() * 8,
+                                           ts.data(), 8,
                                            VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT) == VK_SUCCESS) {
         for (size_t i = 0; i < dispatches_.size(); ++i) {
           auto& [calls, ms] = profile_[dispatches_[i].kind];
@@ -700,7 +705,8 @@ class VulkanExecutable final : public Executable {
       }
       if (hazard) barrier(VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT);
       vk.vkCmdBindPipeline(cb_, VK_PIPELINE_BIND_POINT_COMPUTE, d.pipeline);
-      vk.vkCmdBindDescriptorSets(cb_, VK_PIPELINE_BIND_POINT_COMPUTE, ctx_->pipeline_layout(), 0, 1, &sets[i], 0, nullptr);
+      vk.vkCmdBindDescriptorSets(cb_, VK_PIPELINE_BIND_POINT_COMPUTE, ctx_->pipeline_layout(), 0, 1, &sets[i], 0,
+                                 nullptr);
       PushConstants pc = d.pc;
       if (d.kv_layer >= 0) pc.n[4] = static_cast<uint32_t>(kv.spec().layers[d.kv_layer].capacity);
       vk.vkCmdPushConstants(cb_, ctx_->pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(pc), &pc);

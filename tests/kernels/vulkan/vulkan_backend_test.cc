@@ -8,13 +8,13 @@
 // Graph nodes are written with designated initializers; the fields left out take their defaults.
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
+#include <unistd.h>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
-#include <unistd.h>
 
 #include "engine/backend/backend.h"
 #include "engine/model/model.h"
@@ -149,8 +149,8 @@ int64_t Mismatches(const std::vector<float>& got, const std::vector<float>& ref,
 }
 
 void ExpectMatchesCpu(const std::function<Graph(int64_t)>& make, const WeightSource& weights,
-                      const std::vector<StepSpec>& steps, int64_t n_ctx, int64_t prefill_max, double atol,
-                      double rtol, const std::string& what) {
+                      const std::vector<StepSpec>& steps, int64_t n_ctx, int64_t prefill_max, double atol, double rtol,
+                      const std::string& what) {
   auto cpu = MakeBackend("cpu");
   auto vk = MakeBackend("vulkan");
   ASSERT_NE(cpu, nullptr);
@@ -219,8 +219,12 @@ TEST(VulkanBackendTest, DequantizationIsExactForEveryType) {
       g.max_tokens = max_tokens;
       g.n_vocab = vocab;
       const int tok = g.Add({.op = OpKind::kTokens, .width = 1});
-      g.output = g.Add({.op = OpKind::kEmbedding, .inputs = {tok, -1, -1}, .width = width, .weight = "table",
-                        .label = "embd", .scale = 1.f});
+      g.output = g.Add({.op = OpKind::kEmbedding,
+                        .inputs = {tok, -1, -1},
+                        .width = width,
+                        .weight = "table",
+                        .label = "embd",
+                        .scale = 1.f});
       return g;
     };
     std::vector<int32_t> all(vocab);
@@ -291,12 +295,20 @@ TEST(VulkanBackendTest, NormRopeGatesAndLastRowMatchCpu) {
       g.n_vocab = vocab;
       const int tok = g.Add({.op = OpKind::kTokens, .width = 1});
       const int a = g.Add({.op = OpKind::kEmbedding, .inputs = {tok, -1, -1}, .width = width, .weight = "a"});
-      const int b = g.Add({.op = OpKind::kEmbedding, .inputs = {tok, -1, -1}, .width = width, .weight = "b", .scale = 0.5f});
-      const int n1 = g.Add({.op = OpKind::kRmsNorm, .inputs = {a, -1, -1}, .width = width, .weight = "norm",
+      const int b =
+          g.Add({.op = OpKind::kEmbedding, .inputs = {tok, -1, -1}, .width = width, .weight = "b", .scale = 0.5f});
+      const int n1 = g.Add({.op = OpKind::kRmsNorm,
+                            .inputs = {a, -1, -1},
+                            .width = width,
+                            .weight = "norm",
                             .norm = {.eps = 1e-6f, .group = hd}});
-      const int n2 = g.Add({.op = OpKind::kRmsNorm, .inputs = {b, -1, -1}, .width = width, .norm = {.eps = 1e-5f, .group = width}});
-      const int r = g.Add({.op = OpKind::kRope, .inputs = {n1, -1, -1}, .width = width,
-                           .rope = {.head_dim = hd, .n_rot = 24, .freq_base = 10000.f, .freq_scale = 0.5f, .mode = mode}});
+      const int n2 = g.Add(
+          {.op = OpKind::kRmsNorm, .inputs = {b, -1, -1}, .width = width, .norm = {.eps = 1e-5f, .group = width}});
+      const int r =
+          g.Add({.op = OpKind::kRope,
+                 .inputs = {n1, -1, -1},
+                 .width = width,
+                 .rope = {.head_dim = hd, .n_rot = 24, .freq_base = 10000.f, .freq_scale = 0.5f, .mode = mode}});
       const int s = g.Add({.op = OpKind::kAdd, .inputs = {r, n2, -1}, .width = width});
       const int ge = g.Add({.op = OpKind::kGeluTanhGate, .inputs = {s, b, -1}, .width = width});
       const int si = g.Add({.op = OpKind::kSiluGate, .inputs = {ge, a, -1}, .width = width});
@@ -333,11 +345,18 @@ TEST(VulkanBackendTest, AttentionMatchesCpuWithGqaWindowsAndSharedKvCache) {
     const int q = g.Add({.op = OpKind::kEmbedding, .inputs = {tok, -1, -1}, .width = n_head * hd, .weight = "q"});
     const int k = g.Add({.op = OpKind::kEmbedding, .inputs = {tok, -1, -1}, .width = n_kv * hd, .weight = "k"});
     const int v = g.Add({.op = OpKind::kEmbedding, .inputs = {tok, -1, -1}, .width = n_kv * hd, .weight = "v"});
-    const int a0 = g.Add({.op = OpKind::kAttention, .inputs = {q, k, v}, .width = n_head * hd, .label = "global",
-                          .attention = {.layer = 0, .n_head = n_head, .n_kv_head = n_kv, .head_dim = hd, .scale = 0.3f}});
-    const int a1 = g.Add({.op = OpKind::kAttention, .inputs = {a0, k, v}, .width = n_head * hd, .label = "local",
-                          .attention = {.layer = 1, .n_head = n_head, .n_kv_head = n_kv, .head_dim = hd, .scale = 0.2f,
-                                        .window = 5}});
+    const int a0 =
+        g.Add({.op = OpKind::kAttention,
+               .inputs = {q, k, v},
+               .width = n_head * hd,
+               .label = "global",
+               .attention = {.layer = 0, .n_head = n_head, .n_kv_head = n_kv, .head_dim = hd, .scale = 0.3f}});
+    const int a1 = g.Add(
+        {.op = OpKind::kAttention,
+         .inputs = {a0, k, v},
+         .width = n_head * hd,
+         .label = "local",
+         .attention = {.layer = 1, .n_head = n_head, .n_kv_head = n_kv, .head_dim = hd, .scale = 0.2f, .window = 5}});
     g.output = g.Add({.op = OpKind::kAdd, .inputs = {a0, a1, -1}, .width = n_head * hd});
     return g;
   };
@@ -400,14 +419,14 @@ TEST_P(VulkanModelTest, PrefillAndDecodeLogitsMatchCpu) {
   EXPECT_EQ(Mismatches(got_decode, ref_decode, 1e-4, 1e-4, &max_abs), 0) << "decode max |diff| " << max_abs;
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, VulkanModelTest,
-                         ::testing::Values(ModelCase{"gemma3", DType::kF32, true}, ModelCase{"gemma3", DType::kQ4_K, true},
-                                           ModelCase{"gemma3", DType::kQ6_K, true}, ModelCase{"llama", DType::kQ4_1, false},
-                                           ModelCase{"llama", DType::kQ5_0, true}),
-                         [](const auto& info) {
-                           return info.param.arch + "_" + std::string(DTypeName(info.param.type)) +
-                                  (info.param.tie ? "_tied" : "_untied");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Models, VulkanModelTest,
+    ::testing::Values(ModelCase{"gemma3", DType::kF32, true}, ModelCase{"gemma3", DType::kQ4_K, true},
+                      ModelCase{"gemma3", DType::kQ6_K, true}, ModelCase{"llama", DType::kQ4_1, false},
+                      ModelCase{"llama", DType::kQ5_0, true}),
+    [](const auto& info) {
+      return info.param.arch + "_" + std::string(DTypeName(info.param.type)) + (info.param.tie ? "_tied" : "_untied");
+    });
 
 // The same model through the shared-memory-only reductions and staging uploads (the paths a device
 // without subgroup arithmetic, or with memory the host cannot map, takes), and with weights split
@@ -550,7 +569,8 @@ TEST(VulkanBackendTest, ClearErrors) {
   ASSERT_TRUE(kv.ok());
   std::vector<float> out(256);
   std::vector<int32_t> one = {3}, bad = {12}, two = {1, 2};
-  EXPECT_NE((*ok)->Run({.tokens = one}, **cpu_kv, out).ToString().find("not created by the vulkan backend"), std::string::npos);
+  EXPECT_NE((*ok)->Run({.tokens = one}, **cpu_kv, out).ToString().find("not created by the vulkan backend"),
+            std::string::npos);
   EXPECT_NE((*ok)->Run({.tokens = bad}, **kv, out).ToString().find("outside the vocabulary"), std::string::npos);
   EXPECT_NE((*ok)->Run({.tokens = two}, **kv, out).ToString().find("takes 1..1"), std::string::npos);
   std::vector<float> small(10);

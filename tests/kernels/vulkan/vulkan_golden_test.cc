@@ -28,9 +28,9 @@ class VulkanRealModelTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     const char* dir_env = std::getenv("TLMBENCH_MODELS");
-    const std::string dir = dir_env && *dir_env ? dir_env
-                                                : std::string(std::getenv("HOME") ? std::getenv("HOME") : ".") +
-                                                      "/.cache/tlmbench/models";
+    const std::string dir =
+        dir_env && *dir_env ? dir_env
+                            : std::string(std::getenv("HOME") ? std::getenv("HOME") : ".") + "/.cache/tlmbench/models";
     const std::string path = dir + "/" + GetParam();
     if (!fs::exists(path)) {
       const char* require = std::getenv("TLM_REQUIRE_MODELS");
@@ -58,8 +58,10 @@ TEST_P(VulkanGreedyTest, GreedyChatTextEqualsCpu) {
   constexpr int kTokens = 32;
   auto generate = [&](const std::string& backend, double* tokens_per_s) {
     std::vector<int32_t> out;
-    auto s = Session::Create(*model_, {.backend = backend, .threads = 2,
-                                       .n_ctx = static_cast<int64_t>(prompt.size()) + kTokens + 1, .prefill_chunk = 64});
+    auto s = Session::Create(*model_, {.backend = backend,
+                                       .threads = 2,
+                                       .n_ctx = static_cast<int64_t>(prompt.size()) + kTokens + 1,
+                                       .prefill_chunk = 64});
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     if (!s.ok()) return out;
     Sampler greedy(SamplerConfig{}, static_cast<int32_t>(model_->config().n_vocab));
@@ -83,17 +85,19 @@ TEST_P(VulkanGreedyTest, GreedyChatTextEqualsCpu) {
     auto s = Session::Create(*model_, {.backend = "vulkan", .n_ctx = 128, .prefill_chunk = 64});
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     const BackendLoadInfo info = (*s)->backend().load_info();
-    std::printf("[vulkan golden] %s start (cache %s): backend init %.0f ms, compile %.0f ms (weights upload and pipelines)\n",
-                phase, info.cache_warm ? "warm" : "cold", (*s)->load_metrics().backend_init_ms,
-                (*s)->load_metrics().compile_ms);
+    std::printf(
+        "[vulkan golden] %s start (cache %s): backend init %.0f ms, compile %.0f ms (weights upload and pipelines)\n",
+        phase, info.cache_warm ? "warm" : "cold", (*s)->load_metrics().backend_init_ms,
+        (*s)->load_metrics().compile_ms);
     EXPECT_EQ(info.cache_warm, std::string(phase) == "warm");
   }
   double cpu_tps = 0, vk_tps = 0;
   const auto ref = generate("cpu", &cpu_tps);
   const auto got = generate("vulkan", &vk_tps);
   const std::string ref_text = tok.Decode(ref), got_text = tok.Decode(got);
-  std::printf("[vulkan golden] %s prompt %zu tokens; cpu %.2f tok/s, vulkan %.2f tok/s decode\n  cpu:    %s\n  vulkan: %s\n",
-              GetParam().c_str(), prompt.size(), cpu_tps, vk_tps, ref_text.c_str(), got_text.c_str());
+  std::printf(
+      "[vulkan golden] %s prompt %zu tokens; cpu %.2f tok/s, vulkan %.2f tok/s decode\n  cpu:    %s\n  vulkan: %s\n",
+      GetParam().c_str(), prompt.size(), cpu_tps, vk_tps, ref_text.c_str(), got_text.c_str());
   ASSERT_EQ(got.size(), static_cast<size_t>(kTokens));
   EXPECT_EQ(got, ref);
   EXPECT_EQ(got_text, ref_text);
@@ -150,7 +154,9 @@ INSTANTIATE_TEST_SUITE_P(Golden, VulkanGreedyTest, ::testing::Values("gemma-3-27
                          [](const auto&) { return std::string("gemma3_270m"); });
 INSTANTIATE_TEST_SUITE_P(Golden, VulkanLogitsTest,
                          ::testing::Values("gemma-3-270m-q4_k_m.gguf", "smollm2-135m-instruct-q4_1.gguf"),
-                         [](const auto& info) { return std::string(info.param[0] == 'g' ? "gemma3_270m" : "smollm2_135m"); });
+                         [](const auto& info) {
+                           return std::string(info.param[0] == 'g' ? "gemma3_270m" : "smollm2_135m");
+                         });
 
 }  // namespace
 }  // namespace tlm
