@@ -1,5 +1,5 @@
 // tlmbench: one binary, many subcommands (run, generate, make-model, sweep, agent, export, compare,
-// history, report, qualify, conform; compile to come).
+// history, report, qualify, conform, compile).
 #include <cstdio>
 #include <exception>
 #include <new>
