@@ -47,9 +47,13 @@ inline __m256 Accumulate(__m256i partial, __m256 scale, __m256 acc) {
 
 // A kernel K provides kNeedsXds and
 //   template <int NR> static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb,
-//                                     const float* xds, int64_t k, float* y, int64_t ldy);
+//                                     const float* xds, const float* dx4, int64_t k, float* y,
+//                                     int64_t ldy);
 // computing y[i * ldy] = dot(w_row, activation row i) for i < NR; activation row i is
-// x + i * nb (nb = k / 32 blocks) and xds + i * nb holds its d * sum per block.
+// x + i * nb (nb = k / 32 blocks) and xds + i * nb holds its d * sum per block. For NR == 4,
+// dx4 + 4 * b holds the 4 rows' d of block b; the 4 rows' int32 block sums are then folded into
+// one vector (lanes r0..r3 of each 128-bit half, three hadds) and scaled by one multiply and one
+// FMA instead of four of each.
 
 // Levels in [-8, 7], [-16, 15] or [-128, 127]: |w| unsigned against x carrying w's sign.
 template <int NR>
@@ -69,11 +73,52 @@ inline void StoreSums(const __m256* acc, float* y, int64_t ldy) {
   for (int i = 0; i < NR; ++i) y[i * ldy] = HorizontalSum(acc[i]);
 }
 
+// Partial sums of 4 rows (8 lanes each) to [r0, r1, r2, r3 | r0, r1, r2, r3] (halves to add).
+inline __m256i FoldRows4(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
+  return _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
+}
+
+// acc += float(folded) * dw * (the 4 rows' d of this block, both halves).
+inline __m256 AccumulateRows4(__m256i folded, __m256 dw, const float* dx4_block, __m256 acc) {
+  const __m256 dx = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(dx4_block));
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(folded), _mm256_mul_ps(dw, dx), acc);
+}
+
+// Signed levels against 4 rows, folded (see SignedBlockDots).
+inline __m256 SignedBlockDots4(__m256i levels, __m256 dw, const BlockQ8* x, int64_t nb, int64_t b,
+                               const float* dx4, __m256 acc) {
+  const __m256i u = _mm256_sign_epi8(levels, levels);
+  __m256i p[4];
+  for (int i = 0; i < 4; ++i) p[i] = DotU8S8(u, _mm256_sign_epi8(Load256(x[i * nb + b].qs), levels));
+  return AccumulateRows4(FoldRows4(p[0], p[1], p[2], p[3]), dw, dx4 + 4 * b, acc);
+}
+
+// The 4 sums of a folded accumulator, each plus add[i], to y[i * ldy].
+inline void StoreRows4(__m256 acc, const float* add, float* y, int64_t ldy) {
+  alignas(16) float sums[4];
+  _mm_store_ps(sums, _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)));
+  for (int i = 0; i < 4; ++i) y[i * ldy] = sums[i] + (add != nullptr ? add[i] : 0.0f);
+}
+
+// Signed-level kernels with 4 rows: levels_of(b) gives block b's levels, scale_of(b) its d.
+template <class Levels, class Scale>
+inline void SignedRows4(int64_t nb, const BlockQ8* x, const float* dx4, float* y, int64_t ldy, Levels levels_of,
+                        Scale scale_of) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) acc = SignedBlockDots4(levels_of(b), _mm256_set1_ps(scale_of(b)), x, nb, b, dx4, acc);
+  StoreRows4(acc, nullptr, y, ldy);
+}
+
 struct Q8_0Kernel {
   static constexpr bool kNeedsXds = false;
   template <int NR>
-  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, int64_t, float* y, int64_t ldy) {
+  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, const float* dx4, int64_t,
+                  float* y, int64_t ldy) {
     const auto* w = reinterpret_cast<const BlockQ8_0*>(w_row);
+    if constexpr (NR == 4) {
+      return SignedRows4(
+          nb, x, dx4, y, ldy, [&](int64_t b) { return Load256(w[b].qs); }, [&](int64_t b) { return HalfToFloat(w[b].d); });
+    }
     __m256 acc[NR];
     for (int i = 0; i < NR; ++i) acc[i] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
@@ -86,9 +131,15 @@ struct Q8_0Kernel {
 struct Q4_0Kernel {
   static constexpr bool kNeedsXds = false;
   template <int NR>
-  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, int64_t, float* y, int64_t ldy) {
+  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, const float* dx4, int64_t,
+                  float* y, int64_t ldy) {
     const auto* w = reinterpret_cast<const BlockQ4_0*>(w_row);
     const __m256i eight = _mm256_set1_epi8(8);
+    if constexpr (NR == 4) {
+      return SignedRows4(
+          nb, x, dx4, y, ldy, [&](int64_t b) { return _mm256_sub_epi8(UnpackNibbles16(w[b].qs), eight); },
+          [&](int64_t b) { return HalfToFloat(w[b].d); });
+    }
     __m256 acc[NR];
     for (int i = 0; i < NR; ++i) acc[i] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
@@ -102,10 +153,21 @@ struct Q4_0Kernel {
 struct Q5_0Kernel {
   static constexpr bool kNeedsXds = false;
   template <int NR>
-  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, int64_t, float* y, int64_t ldy) {
+  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, const float* dx4, int64_t,
+                  float* y, int64_t ldy) {
     const auto* w = reinterpret_cast<const BlockQ5_0*>(w_row);
     const __m256i fifth_bit = _mm256_set1_epi8(0x10);
     const __m256i sixteen = _mm256_set1_epi8(16);
+    if constexpr (NR == 4) {
+      return SignedRows4(
+          nb, x, dx4, y, ldy,
+          [&](int64_t b) {
+            const __m256i q =
+                _mm256_or_si256(UnpackNibbles16(w[b].qs), _mm256_and_si256(BitsToBytes32(w[b].qh), fifth_bit));
+            return _mm256_sub_epi8(q, sixteen);
+          },
+          [&](int64_t b) { return HalfToFloat(w[b].d); });
+    }
     __m256 acc[NR];
     for (int i = 0; i < NR; ++i) acc[i] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
@@ -120,9 +182,24 @@ struct Q5_0Kernel {
 struct Q4_1Kernel {
   static constexpr bool kNeedsXds = true;
   template <int NR>
-  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float* xds, int64_t, float* y,
-                  int64_t ldy) {
+  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float* xds, const float* dx4, int64_t,
+                  float* y, int64_t ldy) {
     const auto* w = reinterpret_cast<const BlockQ4_1*>(w_row);
+    if constexpr (NR == 4) {
+      __m256 acc = _mm256_setzero_ps();
+      float min_sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+      for (int64_t b = 0; b < nb; ++b) {
+        const __m256i q = UnpackNibbles16(w[b].qs);  // [0, 15]
+        const float m = HalfToFloat(w[b].m);
+        __m256i p[4];
+        for (int i = 0; i < 4; ++i) {
+          p[i] = DotU8S8(q, Load256(x[i * nb + b].qs));
+          min_sum[i] += m * xds[i * nb + b];
+        }
+        acc = AccumulateRows4(FoldRows4(p[0], p[1], p[2], p[3]), _mm256_set1_ps(HalfToFloat(w[b].d)), dx4 + 4 * b, acc);
+      }
+      return StoreRows4(acc, min_sum, y, ldy);
+    }
     __m256 acc[NR];
     float min_sum[NR];
     for (int i = 0; i < NR; ++i) {
@@ -162,11 +239,45 @@ inline void UnpackScalesMinsK4(const uint8_t* packed, uint8_t out[16]) {
 struct Q4KKernel {
   static constexpr bool kNeedsXds = true;
   template <int NR>
-  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float* xds, int64_t k, float* y,
-                  int64_t ldy) {
+  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float* xds, const float* dx4, int64_t k,
+                  float* y, int64_t ldy) {
     const auto* w = reinterpret_cast<const BlockQ4_K*>(w_row);
     const int64_t nsb = k / ref::kQK;
     const __m256i low_mask = _mm256_set1_epi8(0x0F);
+    if constexpr (NR == 4) {
+      __m256 acc = _mm256_setzero_ps();
+      __m256 min_acc[4];  // per row: sum of dmin * min * d_x * sum(x)
+      for (int i = 0; i < 4; ++i) min_acc[i] = _mm256_setzero_ps();
+      for (int64_t s = 0; s < nsb; ++s) {
+        const BlockQ4_K& blk = w[s];
+        const __m256 d = _mm256_set1_ps(HalfToFloat(blk.d));
+        alignas(16) uint8_t sm[16];
+        UnpackScalesMinsK4(blk.scales, sm);
+        const __m256 mins = _mm256_mul_ps(_mm256_set1_ps(HalfToFloat(blk.dmin)),
+                                          _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(
+                                              reinterpret_cast<const __m128i*>(sm + 8)))));
+        for (int i = 0; i < 4; ++i) {
+          min_acc[i] = _mm256_fmadd_ps(mins, _mm256_loadu_ps(xds + i * nb + 8 * s), min_acc[i]);
+        }
+        for (int pair = 0; pair < 4; ++pair) {
+          const __m256i bytes = Load256(blk.qs + 32 * pair);
+          const __m256i groups[2] = {_mm256_and_si256(bytes, low_mask),
+                                     _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low_mask)};
+          for (int half = 0; half < 2; ++half) {
+            const int g = 2 * pair + half;
+            const __m256i scale = _mm256_set1_epi16(sm[g]);
+            __m256i p[4];
+            for (int i = 0; i < 4; ++i) {
+              p[i] = _mm256_madd_epi16(DotPairs16(groups[half], Load256(x[i * nb + 8 * s + g].qs)), scale);
+            }
+            acc = AccumulateRows4(FoldRows4(p[0], p[1], p[2], p[3]), d, dx4 + 4 * (8 * s + g), acc);
+          }
+        }
+      }
+      float mins_total[4];
+      for (int i = 0; i < 4; ++i) mins_total[i] = -HorizontalSum(min_acc[i]);
+      return StoreRows4(acc, mins_total, y, ldy);
+    }
     __m256 acc[NR];
     for (int i = 0; i < NR; ++i) acc[i] = _mm256_setzero_ps();
     for (int64_t s = 0; s < nsb; ++s) {
@@ -204,13 +315,15 @@ struct Q4KKernel {
 struct Q6KKernel {
   static constexpr bool kNeedsXds = false;
   template <int NR>
-  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, int64_t k, float* y, int64_t ldy) {
+  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, const float* dx4, int64_t k,
+                  float* y, int64_t ldy) {
     const auto* w = reinterpret_cast<const BlockQ6_K*>(w_row);
     const int64_t nsb = k / ref::kQK;
     const __m256i low_mask = _mm256_set1_epi8(0x0F);
     const __m256i two_bits = _mm256_set1_epi8(0x03);
     const __m256i thirty_two = _mm256_set1_epi8(32);
     __m256 acc[NR];
+    __m256 acc4 = _mm256_setzero_ps();  // NR == 4: the 4 rows folded
     for (int i = 0; i < NR; ++i) acc[i] = _mm256_setzero_ps();
     for (int64_t s = 0; s < nsb; ++s) {
       const BlockQ6_K& blk = w[s];
@@ -228,15 +341,27 @@ struct Q6KKernel {
         // Elements 0..15 (the low 128 bits) use scales[2b], 16..31 scales[2b + 1].
         const __m256i scales =
             _mm256_set_m128i(_mm_set1_epi16(blk.scales[2 * b + 1]), _mm_set1_epi16(blk.scales[2 * b]));
+        if constexpr (NR == 4) {
+          __m256i p[4];
+          for (int i = 0; i < 4; ++i) {
+            p[i] = _mm256_madd_epi16(DotPairs16(u, _mm256_sign_epi8(Load256(x[i * nb + 8 * s + b].qs), levels)), scales);
+          }
+          acc4 = AccumulateRows4(FoldRows4(p[0], p[1], p[2], p[3]), d, dx4 + 4 * (8 * s + b), acc4);
+        } else {
 #pragma GCC unroll 4
-        for (int i = 0; i < NR; ++i) {
-          const BlockQ8& xb = x[i * nb + 8 * s + b];
-          const __m256i pairs = DotPairs16(u, _mm256_sign_epi8(Load256(xb.qs), levels));
-          acc[i] = Accumulate(_mm256_madd_epi16(pairs, scales), ScaleOf(d, xb), acc[i]);
+          for (int i = 0; i < NR; ++i) {
+            const BlockQ8& xb = x[i * nb + 8 * s + b];
+            const __m256i pairs = DotPairs16(u, _mm256_sign_epi8(Load256(xb.qs), levels));
+            acc[i] = Accumulate(_mm256_madd_epi16(pairs, scales), ScaleOf(d, xb), acc[i]);
+          }
         }
       }
     }
-    StoreSums<NR>(acc, y, ldy);
+    if constexpr (NR == 4) {
+      StoreRows4(acc4, nullptr, y, ldy);
+    } else {
+      StoreSums<NR>(acc, y, ldy);
+    }
   }
 };
 
@@ -247,33 +372,41 @@ void GemmTiles(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, 
   const int64_t nb = k / ref::kQ8Block;
   const auto* base = static_cast<const uint8_t*>(w);
   int64_t tile = Max(kRowsPerStep, kTileBytes / Max(1, nb * static_cast<int64_t>(sizeof(BlockQ8))));
-  if (K::kNeedsXds) tile = Min(tile, kXdsFloats / Max(1, nb));
+  tile = Min(tile, kXdsFloats / Max(1, nb));
   if (tile > kRowsPerStep) tile -= tile % kRowsPerStep;
   alignas(32) float xds[K::kNeedsXds ? kXdsFloats : 1];
+  // Per group of 4 rows: the 4 rows' d of block b at 4 * b (full groups only).
+  alignas(32) float dx4[kXdsFloats];
   for (int64_t r0 = 0; r0 < n_x; r0 += tile) {
     const int64_t rows = Min(tile, n_x - r0);
     const BlockQ8* xt = x + r0 * nb;
     if constexpr (K::kNeedsXds) {
       for (int64_t e = 0; e < rows * nb; ++e) xds[e] = xt[e].d * static_cast<float>(xt[e].sum);
     }
+    for (int64_t g = 0; g + kRowsPerStep <= rows; g += kRowsPerStep) {
+      for (int64_t b = 0; b < nb; ++b) {
+        for (int i = 0; i < kRowsPerStep; ++i) dx4[g * nb + 4 * b + i] = xt[(g + i) * nb + b].d;
+      }
+    }
     float* yt = y + r0 * ldy;
     for (int64_t o = 0; o < n_w; ++o) {
       const uint8_t* w_row = base + o * static_cast<int64_t>(row_stride);
       int64_t r = 0;
       for (; r + kRowsPerStep <= rows; r += kRowsPerStep) {
-        K::template Dot<4>(w_row, xt + r * nb, nb, xds + (K::kNeedsXds ? r * nb : 0), k, yt + r * ldy + o, ldy);
+        K::template Dot<4>(w_row, xt + r * nb, nb, xds + (K::kNeedsXds ? r * nb : 0), dx4 + r * nb, k,
+                           yt + r * ldy + o, ldy);
       }
       const BlockQ8* xr = xt + r * nb;
       const float* xdr = xds + (K::kNeedsXds ? r * nb : 0);
       switch (rows - r) {
         case 3:
-          K::template Dot<3>(w_row, xr, nb, xdr, k, yt + r * ldy + o, ldy);
+          K::template Dot<3>(w_row, xr, nb, xdr, nullptr, k, yt + r * ldy + o, ldy);
           break;
         case 2:
-          K::template Dot<2>(w_row, xr, nb, xdr, k, yt + r * ldy + o, ldy);
+          K::template Dot<2>(w_row, xr, nb, xdr, nullptr, k, yt + r * ldy + o, ldy);
           break;
         case 1:
-          K::template Dot<1>(w_row, xr, nb, xdr, k, yt + r * ldy + o, ldy);
+          K::template Dot<1>(w_row, xr, nb, xdr, nullptr, k, yt + r * ldy + o, ldy);
           break;
         default:
           break;
@@ -295,7 +428,7 @@ void GemmByVecDot(DotFn dot, const void* w, size_t row_stride, int64_t n_w, cons
 template <class K>
 void GemmQ8Checked(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k, float* y,
                    int64_t ldy, DotFn dot) {
-  if (K::kNeedsXds && k / ref::kQ8Block > kXdsFloats) return GemmByVecDot(dot, w, row_stride, n_w, x, n_x, k, y, ldy);
+  if (k / ref::kQ8Block > kXdsFloats) return GemmByVecDot(dot, w, row_stride, n_w, x, n_x, k, y, ldy);
   GemmTiles<K>(w, row_stride, n_w, x, n_x, k, y, ldy);
 }
 
