@@ -1,5 +1,5 @@
-// `tlmbench qualify`: parses flags, runs the suite, prints the table, writes JUnit XML; exit 0 on PASS,
-// 1 on FAIL, 2 on usage errors.
+// `tlmbench qualify`: parses flags, resolves the model, runs the suite, prints the table, writes JUnit XML
+// and dataset rows; exit 0 on PASS, 1 on FAIL, 2 on usage errors.
 #include "harness/cli/qualify_command.h"
 
 #include <cstdio>
@@ -9,15 +9,24 @@
 #include <fmt/format.h>
 
 #include "harness/cli/commands.h"
+#include "harness/cli/model_path.h"
 #include "harness/qualify/qualify_suite.h"
+#include "harness/store/dataset.h"
 #include "kernels/npu/loader/plugin_loader.h"
 
 namespace tlm {
+
+namespace {
+constexpr const char* kDefaultModel = "gemma-3-270m-q4_k_m.gguf";  // as `tlmbench conform`
+}  // namespace
 
 void RegisterQualifyCommand(CLI::App& app) {
   struct Request {
     QualifyOptions options;
     std::string junit_path;
+    std::string model;
+    bool no_model = false;
+    std::string dataset;
     bool list = false;
   };
   auto r = std::make_shared<Request>();
@@ -26,13 +35,32 @@ void RegisterQualifyCommand(CLI::App& app) {
       "Qualify an NPU vendor plugin on one SoC: ABI conformance (version negotiation, NULL and invalid arguments,\n"
       "corrupt and foreign blobs, double destroy, calls out of order), per-op accuracy against the CPU reference\n"
       "(exact, quantized-bucket, float accumulation-aware), determinism, and latency per op and per token (wall\n"
-      "and modelled). Every check runs in its own worker process: a crash or hang fails that check only.\n"
+      "and modelled), and end to end: the model (--model, default gemma-3-270m-q4_k_m.gguf when it is in the\n"
+      "model cache) through the npu backend against the CPU f32 reference (mean KLD < 0.02, top-1 >= 90%).\n"
+      "Every check runs in its own worker process: a crash or hang fails that check only.\n"
       "Exit 0 when every check passes, 1 on any failure, 2 on usage errors. See docs/npu.md.");
   cmd->add_option("--plugin", r->options.plugin, "Plugin name (vnpu = <plugin-dir>/tlm_npu_vnpu.so) or file in the plugin folder");
   cmd->add_option("--soc", r->options.soc, "SoC to compile for and run on (vnpu: vnpu-small, vnpu-large)");
   cmd->add_option("--plugin-dir", r->options.plugin_dir,
                   "The allowlisted plugin folder (default $TLMBENCH_PLUGIN_DIR, else <bin>/../plugins)");
   cmd->add_option("--junit", r->junit_path, "Also write the result as JUnit XML to this file");
+  cmd->add_option("-m,--model", r->model,
+                  "GGUF model for model.end_to_end (a path or a name in the model cache; default " +
+                      std::string(kDefaultModel) + ", the check is skipped when it is not there)");
+  cmd->add_flag("--no-model", r->no_model, "Skip model.end_to_end");
+  cmd->add_option("--model-tokens", r->options.model_tokens,
+                  "model.end_to_end: tokens of the fixed text (0: all of it, at most 512)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--model-timeout", r->options.model_timeout_s, "Seconds model.end_to_end may take")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("-t,--threads", r->options.threads, "model.end_to_end: CPU threads of both backends (0: all)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--dataset", r->dataset,
+                  "Write one row per check into this dataset's conformance table (suite 'qualify'; an SQLite file "
+                  "or a postgresql:// URL)");
   cmd->add_option("--timeout", r->options.timeout_s, "Seconds a check may take before it counts as hung")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -53,6 +81,28 @@ void RegisterQualifyCommand(CLI::App& app) {
         return kExitBadInput;
       }
       if (r->options.plugin_dir.empty()) r->options.plugin_dir = DefaultNpuPluginDir();
+      if (!r->model.empty() && r->no_model) {
+        fmt::print(stderr, "error: --model and --no-model contradict each other\n");
+        return kExitBadInput;
+      }
+      if (!r->no_model) {
+        auto path = ResolveModelPath(r->model.empty() ? kDefaultModel : r->model);
+        if (path.ok()) {
+          r->options.model_path = *path;
+        } else if (!r->model.empty()) {  // asked for: a usage error; the default missing: the check is skipped
+          fmt::print(stderr, "error: {}\n", path.status().message());
+          return kExitBadInput;
+        }
+      }
+      std::unique_ptr<Dataset> dataset;
+      if (!r->dataset.empty()) {  // opened first: a bad dataset is a usage error before minutes of checks
+        auto ds = Dataset::Open(r->dataset);
+        if (!ds.ok()) {
+          fmt::print(stderr, "error: {}\n", ds.status().message());
+          return kExitBadInput;
+        }
+        dataset = std::move(ds).value();
+      }
       const QualifyReport report = RunQualify(r->options);
       const std::string table = FormatQualifyTable(report);
       std::fwrite(table.data(), 1, table.size(), stdout);
@@ -64,6 +114,14 @@ void RegisterQualifyCommand(CLI::App& app) {
           fmt::print(stderr, "error: cannot write {}\n", r->junit_path);
           return kExitBadInput;
         }
+      }
+      if (dataset) {
+        const std::string run_id = QualifyRunId(report);
+        if (Status st = dataset->WriteConformance(QualifyConformanceRows(report, run_id)); !st.ok()) {
+          fmt::print(stderr, "error: {}\n", st.message());
+          return kExitFailure;
+        }
+        fmt::print(stderr, "[qualify] {} rows written to {} (run {})\n", report.checks.size(), dataset->path(), run_id);
       }
       return report.pass() ? kExitOk : kExitFailure;
     });

@@ -1,5 +1,6 @@
 // The qualification checks. Each runs in its own worker process (harness/qualify/isolated_runner.h),
-// loads the plugin itself, and reports PASS/FAIL/SKIP, a message and metrics as text lines.
+// loads the plugin itself, and reports PASS/FAIL/SKIP, a message and metrics as text lines. The last one,
+// model.end_to_end, runs conform's teacher-forced model case (harness/conform) on the npu backend.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -11,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "engine/common/time_format.h"
+#include "harness/conform/conform_suite.h"
 #include "harness/qualify/isolated_runner.h"
 #include "harness/qualify/qualify_suite.h"
 #include "kernels/npu/loader/plugin_loader.h"
@@ -726,6 +729,60 @@ void CheckPerformance(const NpuPlugin& p, const std::string& soc, const QualifyO
   o->message = summary.size() == 2 ? summary[0] + "; " + summary[1] : "";
 }
 
+// ---------------------------------------------------------------- end to end on a real model
+
+constexpr const char* kModelCheck = "model.end_to_end";
+constexpr const char* kModelCheckWhat =
+    "the real model through the npu backend (int16 activations) vs the CPU f32 reference: mean KLD and top-1";
+
+// The model through "npu:plugin=P,soc=S,..." (compiled in-process) against the CPU f32 reference: conform's
+// model.teacher_forced case (its fixed text, all logits), judged by qualify's bounds.
+void CheckModel(const QualifyOptions& opt, Outcome* o) {
+  for (const std::string* v : {&opt.plugin, &opt.soc, &opt.plugin_dir})
+    if (v->find(',') != std::string::npos) {
+      o->Problem(fmt::format("'{}' holds a comma: it cannot be given in an npu backend spec", *v));
+      return;
+    }
+  ConformOptions c;
+  c.backend = fmt::format("npu:plugin={},soc={},activations=int16", opt.plugin, opt.soc);
+  if (!opt.plugin_dir.empty()) c.backend += ",plugin_dir=" + opt.plugin_dir;
+  c.threads = opt.threads;
+  c.model_path = opt.model_path;
+  c.text_tokens = opt.model_tokens;
+  c.ops_regex = "^model\\.teacher_forced$";
+  StatusOr<ConformReport> r = RunConform(c);
+  if (!r.ok()) {
+    o->Problem(r.status().message());
+    return;
+  }
+  const ConformCase* tf = nullptr;
+  for (const ConformCase& cc : r->cases)
+    if (cc.name == "model.teacher_forced") tf = &cc;
+  if (tf == nullptr) {
+    o->Problem("conform ran no model.teacher_forced case");
+    return;
+  }
+  if (!std::isfinite(tf->kld) || !std::isfinite(tf->top1)) {  // the npu session failed: conform's message says why
+    o->Problem(tf->message);
+    return;
+  }
+  int64_t tokens = 0;
+  if (tf->shape.starts_with("tokens=")) tokens = std::atoll(tf->shape.c_str() + 7);
+  o->metrics.push_back({"kld_mean", tf->kld, "nats"});
+  o->metrics.push_back({"top1_agree", tf->top1, "fraction"});
+  o->metrics.push_back({"ppl_ratio", tf->ppl_ratio, "ratio"});
+  o->metrics.push_back({"max_abs_error", tf->max_abs_err, "logit"});
+  o->metrics.push_back({"tokens", static_cast<double>(tokens), "count"});
+  const std::string what =
+      fmt::format("{} over {} tokens on npu:{}:{} (int16 activations)", tf->dtype, tokens, opt.plugin, opt.soc);
+  if (!(tf->kld < kQualifyMaxMeanKld))
+    o->Problem(fmt::format("{}: mean KLD {:.4g} >= {:g}", what, tf->kld, kQualifyMaxMeanKld));
+  if (!(tf->top1 >= kQualifyMinTop1))
+    o->Problem(fmt::format("{}: top-1 agreement {:.2f}% < {:g}%", what, 100 * tf->top1, 100 * kQualifyMinTop1));
+  o->message = fmt::format("{}: mean KLD {:.4g} (< {:g}), top-1 {:.2f}% (>= {:g}%), ppl ratio {:.4f}", what, tf->kld,
+                           kQualifyMaxMeanKld, 100 * tf->top1, 100 * kQualifyMinTop1, tf->ppl_ratio);
+}
+
 const std::vector<CheckDef>& Checks() {
   static const std::vector<CheckDef> checks = [] {
     std::vector<CheckDef> c;
@@ -817,12 +874,14 @@ bool Selected(const QualifyOptions& opt, const std::string& name) {
 std::vector<std::string> QualifyCheckNames() {
   std::vector<std::string> names = {"abi.load"};
   for (const CheckDef& c : Checks()) names.push_back(c.name);
+  names.push_back(kModelCheck);
   return names;
 }
 
 QualifyReport RunQualify(const QualifyOptions& opt) {
   QualifyReport report;
   report.options = opt;
+  report.started_at = NowIso8601Utc();
   // abi.load: the loader's checks (allowlist, ABI version first, table, identity), and the SoC.
   const IsolatedOutcome load = RunIsolated(
       [&] {
@@ -868,6 +927,27 @@ QualifyReport RunQualify(const QualifyOptions& opt) {
         },
         opt.timeout_s);
     report.checks.push_back(Parse(def.name, def.what, iso));
+  }
+  if (Selected(opt, kModelCheck)) {
+    QualifyCheck c;
+    c.name = kModelCheck;
+    c.what = kModelCheckWhat;
+    c.result = QualifyCheck::Result::kSkip;
+    if (!loaded) {
+      c.message = "not run: the plugin did not load";
+    } else if (opt.model_path.empty()) {
+      c.message = "not run: no model (--model M; scripts/setup fetches gemma-3-270m-q4_k_m.gguf)";
+    } else {
+      const IsolatedOutcome iso = RunIsolated(
+          [&] {
+            Outcome o;
+            CheckModel(opt, &o);
+            return Serialize(o);
+          },
+          opt.model_timeout_s);
+      c = Parse(kModelCheck, kModelCheckWhat, iso);
+    }
+    report.checks.push_back(c);
   }
   for (const QualifyCheck& c : report.checks) {
     if (c.result == QualifyCheck::Result::kPass) ++report.passed;

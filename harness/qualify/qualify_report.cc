@@ -1,8 +1,15 @@
-// The qualification report: a readable table with a PASS/FAIL verdict, and JUnit XML for CI.
+// The qualification report: a readable table with a PASS/FAIL verdict, JUnit XML for CI, and rows of the
+// dataset's conformance table.
+#include <unistd.h>
+
+#include <cmath>
+#include <functional>
 #include <string>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
+#include "harness/cli/commands.h"
 #include "harness/qualify/qualify_suite.h"
 
 namespace tlm {
@@ -92,6 +99,52 @@ std::string FormatQualifyJUnit(const QualifyReport& r) {
   }
   out += "  </testsuite>\n</testsuites>\n";
   return out;
+}
+
+std::string QualifyRunId(const QualifyReport& r) {
+  const std::string key = r.started_at + r.options.plugin + r.options.soc + std::to_string(getpid());
+  return fmt::format("qualify-{}-{}-{}-{:08x}", r.started_at, r.options.plugin, r.options.soc,
+                     static_cast<uint32_t>(std::hash<std::string>{}(key)));
+}
+
+std::vector<ConformanceRow> QualifyConformanceRows(const QualifyReport& r, const std::string& run_id) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  std::vector<ConformanceRow> rows;
+  for (const QualifyCheck& c : r.checks) {
+    ConformanceRow row;
+    row.run_id = run_id;
+    row.started_at = r.started_at;
+    row.build_commit = BuildCommit();
+    row.host = host;
+    row.backend = fmt::format("npu:{}:{}", r.options.plugin, r.options.soc);
+    row.device = r.plugin_identity;
+    row.suite = "qualify";
+    row.case_name = c.name;
+    const size_t dot = c.name.find('.');
+    row.op = dot == std::string::npos ? c.name : c.name.substr(0, dot);  // abi, accuracy, model, ...
+    row.status = c.result == QualifyCheck::Result::kPass   ? "pass"
+                 : c.result == QualifyCheck::Result::kSkip ? "skip"
+                                                           : "fail";
+    row.message = c.message;
+    row.seconds = c.seconds;
+    nlohmann::json metrics = nlohmann::json::object();
+    for (const QualifyMetric& m : c.metrics) {
+      if (m.name == "kld_mean") row.kld = m.value;
+      if (m.name == "top1_agree") row.top1 = m.value;
+      if (m.name == "ppl_ratio") row.ppl_ratio = m.value;
+      if (m.name == "max_abs_error") row.max_abs_err = m.value;
+      if (m.name == "tokens") row.shape = fmt::format("tokens={}", m.value);
+      if (std::isfinite(m.value)) metrics[m.name] = m.value;
+    }
+    if (c.name.starts_with("model.")) {
+      const size_t slash = r.options.model_path.find_last_of('/');
+      row.dtype = slash == std::string::npos ? r.options.model_path : r.options.model_path.substr(slash + 1);
+    }
+    if (!metrics.empty()) row.metrics_json = metrics.dump();
+    rows.push_back(std::move(row));
+  }
+  return rows;
 }
 
 }  // namespace tlm

@@ -1,9 +1,13 @@
 // `tlmbench qualify`: the qualification suite for an NPU plugin: ABI conformance, per-op accuracy against
-// the harness's CPU reference, determinism, robustness (every check in an isolated worker) and latency.
+// the harness's CPU reference, determinism, robustness (every check in an isolated worker), latency, and
+// end-to-end accuracy of a real model run through the engine's npu backend (harness/conform's model case).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
+
+#include "harness/store/dataset.h"
 
 namespace tlm {
 
@@ -14,7 +18,18 @@ struct QualifyOptions {
   double timeout_s = 20;   // per check
   int repeats = 5;         // determinism: fresh contexts, each invoked several times
   std::vector<std::string> only;  // run only checks whose name starts with one of these
+  // model.end_to_end: the model (a GGUF file) run through "npu:<plugin>:<soc>" (int16 activations, compiled
+  // in-process) and the CPU f32 reference over conform's fixed text. Empty: the check is skipped.
+  std::string model_path;
+  int64_t model_tokens = 0;      // 0: the whole fixed text (conform's limit, 512 tokens)
+  double model_timeout_s = 600;  // the model check's own limit (it compiles and runs a whole model)
+  int threads = 0;               // the model check's backends (0: all cores)
 };
+
+// model.end_to_end's pass bounds (docs/npu.md says why they are looser than conform's 0.01 and 0.98:
+// int8 per-channel weights and int16 activations are a quantization of their own).
+inline constexpr double kQualifyMaxMeanKld = 0.02;
+inline constexpr double kQualifyMinTop1 = 0.90;
 
 struct QualifyMetric {
   std::string name;  // e.g. "op0.fully_connected.wall_ns"
@@ -33,6 +48,7 @@ struct QualifyCheck {
 
 struct QualifyReport {
   QualifyOptions options;
+  std::string started_at;       // ISO 8601 UTC
   std::string plugin_identity;  // "tlmbench vnpu 1.0.0, ABI 1, SoCs vnpu-small, vnpu-large" (from abi.load)
   std::vector<QualifyCheck> checks;
   int passed = 0, failed = 0, skipped = 0;
@@ -46,5 +62,12 @@ QualifyReport RunQualify(const QualifyOptions& options);
 
 std::string FormatQualifyTable(const QualifyReport& report);
 std::string FormatQualifyJUnit(const QualifyReport& report);
+
+// The report as rows of the dataset's conformance table: suite "qualify", backend "npu:<plugin>:<soc>",
+// device the plugin's identity, one row per check (case_name the check's name); the model check's KLD,
+// top-1, perplexity ratio and max error in their columns, every metric in metrics_json.
+std::vector<ConformanceRow> QualifyConformanceRows(const QualifyReport& report, const std::string& run_id);
+// A run id for those rows: "qualify-<started_at>-<plugin>-<soc>-<8 hex digits>".
+std::string QualifyRunId(const QualifyReport& report);
 
 }  // namespace tlm

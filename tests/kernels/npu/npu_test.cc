@@ -7,13 +7,17 @@
 #include <filesystem>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
+#include "engine/model/synthetic.h"
 #include "harness/qualify/qualify_suite.h"
+#include "harness/store/dataset.h"
 #include "kernels/npu/loader/plugin_loader.h"
 
 namespace tlm {
@@ -209,8 +213,10 @@ TEST(Qualify, VnpuPassesEveryCheckOnBothSocs) {
     const QualifyReport r = Qualify("vnpu", TLM_PLUGIN_DIR, soc);
     EXPECT_TRUE(r.pass()) << FormatQualifyTable(r);
     EXPECT_EQ(r.failed, 0);
-    EXPECT_EQ(r.skipped, 0);
+    EXPECT_EQ(r.skipped, 1);  // model.end_to_end: no model given here (QualifyModel below, and the golden test)
     EXPECT_EQ(r.checks.size(), QualifyCheckNames().size());
+    EXPECT_EQ(Find(r, "model.end_to_end")->result, QualifyCheck::Result::kSkip);
+    EXPECT_NE(Find(r, "model.end_to_end")->message.find("no model"), std::string::npos);
     const QualifyCheck* perf = Find(r, "performance.latency");
     ASSERT_NE(perf, nullptr);
     EXPECT_FALSE(perf->metrics.empty());
@@ -288,6 +294,131 @@ TEST(Qualify, OutputBufferOverrunIsCaught) {
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->result, QualifyCheck::Result::kFail);
   EXPECT_NE(c->message.find("wrote past the end of output 0"), std::string::npos) << c->message;
+}
+
+// A small synthetic Gemma-shaped model (Q8_0), written once per test process.
+const std::string& SyntheticModelPath() {
+  static const std::string path = [] {
+    const fs::path p = fs::temp_directory_path() / ("tlm_qualify_synthetic_" + std::to_string(getpid()) + ".gguf");
+    SyntheticModelSpec spec;
+    spec.type = DType::kQ8_0;
+    spec.seed = 3;
+    const Status st = WriteSyntheticModel(spec, p.string());
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return p.string();
+  }();
+  return path;
+}
+
+QualifyReport QualifyModel(const std::string& plugin, const std::string& dir, const std::string& model_path) {
+  QualifyOptions o;
+  o.plugin = plugin;
+  o.plugin_dir = dir;
+  o.soc = "vnpu-small";
+  o.only = {"model"};
+  o.model_path = model_path;
+  o.model_tokens = 40;
+  o.threads = 2;
+  o.model_timeout_s = 120;
+  return RunQualify(o);
+}
+
+// The model check is conform's teacher-forced case on the npu backend, in a worker: real KLD and top-1.
+TEST(QualifyModel, RunsTheModelThroughTheNpuBackendAgainstTheCpu) {
+  const QualifyReport r = QualifyModel("vnpu", TLM_PLUGIN_DIR, SyntheticModelPath());
+  ASSERT_EQ(r.checks.size(), 2u) << FormatQualifyTable(r);  // abi.load and model.end_to_end
+  const QualifyCheck* c = Find(r, "model.end_to_end");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->result, QualifyCheck::Result::kPass) << c->message;
+  EXPECT_NE(c->message.find("over 40 tokens on npu:vnpu:vnpu-small (int16 activations)"), std::string::npos)
+      << c->message;
+  std::map<std::string, double> m;
+  for (const QualifyMetric& x : c->metrics) m[x.name] = x.value;
+  ASSERT_TRUE(m.count("kld_mean") && m.count("top1_agree") && m.count("ppl_ratio")) << FormatQualifyTable(r);
+  EXPECT_GT(m["kld_mean"], 0.0);  // int8 weights and int16 activations are not the f32 reference
+  EXPECT_LT(m["kld_mean"], kQualifyMaxMeanKld);
+  EXPECT_GE(m["top1_agree"], kQualifyMinTop1);
+  EXPECT_EQ(m["tokens"], 40);
+}
+
+TEST(QualifyModel, APluginThatCrashesInTheModelFailsThatCheckOnly) {
+  const QualifyReport r = QualifyModel("broken_crash", TLM_TEST_PLUGIN_DIR, SyntheticModelPath());
+  EXPECT_FALSE(r.pass());
+  EXPECT_EQ(Find(r, "abi.load")->result, QualifyCheck::Result::kPass);
+  const QualifyCheck* c = Find(r, "model.end_to_end");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->result, QualifyCheck::Result::kFail);
+  EXPECT_NE(c->message.find("crashed with signal"), std::string::npos) << c->message;
+}
+
+TEST(QualifyModel, WrongResultsFailTheModelCheckOnKld) {
+  const QualifyReport r = QualifyModel("broken_wrong_results", TLM_TEST_PLUGIN_DIR, SyntheticModelPath());
+  const QualifyCheck* c = Find(r, "model.end_to_end");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->result, QualifyCheck::Result::kFail) << c->message;
+  EXPECT_NE(c->message.find("mean KLD"), std::string::npos) << c->message;
+}
+
+TEST(QualifyModel, AMissingModelFailsPlainly) {
+  const QualifyReport r = QualifyModel("vnpu", TLM_PLUGIN_DIR, "/nonexistent/model.gguf");
+  const QualifyCheck* c = Find(r, "model.end_to_end");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->result, QualifyCheck::Result::kFail);
+  EXPECT_NE(c->message.find("/nonexistent/model.gguf"), std::string::npos) << c->message;
+}
+
+// Rows in a real SQLite file: one per check, suite 'qualify', the failures of a broken plugin as failures.
+TEST(QualifyDataset, WritesOneRowPerCheckIntoTheConformanceTable) {
+  const fs::path dir = TempDir("dataset");
+  const std::string db_path = (dir / "qualify.sqlite").string();
+  QualifyReport wrong = Qualify("broken_wrong_results", TLM_TEST_PLUGIN_DIR, "vnpu-small",
+                                {"abi.null", "accuracy.fc_i8_i32", "accuracy.fc_i8_i8", "model"});
+  ASSERT_EQ(wrong.checks.size(), 5u) << FormatQualifyTable(wrong);
+  QualifyReport good = QualifyModel("vnpu", TLM_PLUGIN_DIR, SyntheticModelPath());
+  {
+    auto ds = Dataset::Open(db_path);
+    ASSERT_TRUE(ds.ok()) << ds.status().ToString();
+    ASSERT_TRUE((*ds)->WriteConformance(QualifyConformanceRows(wrong, QualifyRunId(wrong))).ok());
+    ASSERT_TRUE((*ds)->WriteConformance(QualifyConformanceRows(good, "qualify-good")).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  auto rows = [&](const std::string& sql) {
+    std::vector<std::string> out;
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    while (st != nullptr && sqlite3_step(st) == SQLITE_ROW) {
+      std::string line;
+      for (int i = 0; i < sqlite3_column_count(st); ++i) {
+        const unsigned char* t = sqlite3_column_text(st, i);
+        if (i > 0) line += '|';
+        line += t != nullptr ? reinterpret_cast<const char*>(t) : "NULL";
+      }
+      out.push_back(line);
+    }
+    sqlite3_finalize(st);
+    return out;
+  };
+  EXPECT_EQ(rows("SELECT COUNT(*) FROM conformance WHERE suite = 'qualify'"), std::vector<std::string>{"7"});
+  EXPECT_EQ(rows("SELECT case_name, status, op FROM conformance WHERE backend = 'npu:broken_wrong_results:vnpu-small' "
+                 "ORDER BY case_name"),
+            (std::vector<std::string>{"abi.load|pass|abi", "abi.null_arguments|pass|abi",
+                                      "accuracy.fc_i8_i32|fail|accuracy", "accuracy.fc_i8_i8|fail|accuracy",
+                                      "model.end_to_end|skip|model"}));
+  const std::vector<std::string> fail = rows(
+      "SELECT message, metrics_json FROM conformance WHERE case_name = 'accuracy.fc_i8_i32' AND suite = 'qualify'");
+  ASSERT_EQ(fail.size(), 1u);
+  EXPECT_NE(fail[0].find("the CPU reference; first at"), std::string::npos) << fail[0];
+  EXPECT_NE(fail[0].find("\"mismatches\""), std::string::npos) << fail[0];
+  const std::vector<std::string> model = rows(
+      "SELECT status, kld IS NOT NULL, top1 >= 0.9, ppl_ratio IS NOT NULL, dtype, shape, device FROM conformance "
+      "WHERE run_id = 'qualify-good' AND case_name = 'model.end_to_end'");
+  ASSERT_EQ(model.size(), 1u);
+  EXPECT_EQ(model[0].substr(0, model[0].find("|tlm_qualify")), "pass|1|1|1") << model[0];
+  EXPECT_NE(model[0].find("|tokens=40|"), std::string::npos) << model[0];
+  EXPECT_NE(model[0].find("vnpu"), std::string::npos) << model[0];
+  sqlite3_close(db);
+  fs::remove_all(dir);
 }
 
 }  // namespace
