@@ -152,6 +152,8 @@ void LoadSamples(const LoadedModel& m, Emitter& emit) {
   emit.Sample(0, metric::kModelNParams, static_cast<double>(m.model->n_params()), unit::kCount);
   emit.Sample(0, metric::kBackendInitMs, m.session->load_metrics().backend_init_ms, unit::kMs);
   emit.Sample(0, metric::kCompileMs, m.session->load_metrics().compile_ms, unit::kMs);
+  const BackendLoadInfo info = m.session->backend().load_info();
+  if (info.has_cache) emit.Sample(0, metric::kProgramCacheWarm, info.cache_warm ? 1.0 : 0.0, unit::kCount);
 }
 
 StatusOr<v1::RunResult> RunGenerate(const v1::RunSpec& spec, const std::string& path, const EventSink& sink) {
