@@ -421,6 +421,26 @@ StatusOr<json> Qualifications(sql::Connection& db) {
   return out;
 }
 
+// The `conformance` table (`tlmbench conform`, `tlmbench qualify`): the latest row of each backend, suite
+// and case, failures first, then skips, then passes.
+StatusOr<json> Conformance(sql::Connection& db) {
+  json out = {{"columns", json::array({"suite", "backend", "case", "status", "kld", "top1", "message", "started_at"})},
+              {"rows", json::array()}};
+  TLM_RETURN_IF_ERROR(ForEachRow(
+      db,
+      "SELECT suite, backend, case_name, status, kld, top1, message, started_at FROM ("
+      "SELECT suite, backend, case_name, status, kld, top1, message, started_at, row_number() OVER ("
+      "PARTITION BY backend, suite, case_name ORDER BY started_at DESC, run_id DESC) AS i FROM conformance) latest "
+      "WHERE i = 1 ORDER BY CASE status WHEN 'fail' THEN 0 WHEN 'skip' THEN 1 ELSE 2 END, suite, backend, case_name "
+      "LIMIT 10000",
+      [&](const sql::Statement& stmt) {
+        json row = json::array();
+        for (int c = 0; c < stmt.ColumnCount(); ++c) row.push_back(ColumnJson(stmt, c));
+        out["rows"].push_back(std::move(row));
+      }));
+  return out;
+}
+
 }  // namespace
 
 StatusOr<nlohmann::json> GatherDashboardData(Dataset& dataset, const DashboardOptions& options) {
@@ -447,6 +467,7 @@ StatusOr<nlohmann::json> GatherDashboardData(Dataset& dataset, const DashboardOp
   data["accuracy"] = {{"metrics", MetricsJson(kAccuracyMetrics)}, {"rows", MatrixRows(configs, kAccuracyMetrics)}};
   data["timeline"] = Timeline(runs);
   TLM_ASSIGN_OR_RETURN(data["qualifications"], Qualifications(db));
+  TLM_ASSIGN_OR_RETURN(data["conformance"], Conformance(db));
   return data;
 }
 

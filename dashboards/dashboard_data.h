@@ -20,7 +20,8 @@ struct DashboardOptions {
 // when there is one) and builds the page's data object; its layout is in docs/dashboards.md:
 //   meta, overview{counts, sweeps, devices, commits, problems}, speed{metrics, rows},
 //   memory{metrics, rows}, accuracy{metrics, rows}, timeline{metrics, series, change_points},
-//   qualifications{present, columns, rows}.
+//   qualifications{present, columns, rows}, conformance{columns, rows} (the conformance table's latest row
+//   per backend, suite and case, failures first).
 // Medians pool every sample of a metric over the ok runs of a configuration's newest commit.
 StatusOr<nlohmann::json> GatherDashboardData(Dataset& dataset, const DashboardOptions& options);
 

@@ -652,6 +652,20 @@
                    [dataTable('table-qualifications', columns, q.rows, 'No qualification runs in this dataset.')]);
   }
 
+  // The conformance table (`tlmbench conform`, `tlmbench qualify`): latest row per backend, suite and case.
+  function renderConformance(d) {
+    var c = d.conformance || { columns: [], rows: [] };
+    var columns = c.columns.map(function (name, ci) {
+      var numeric = name === 'kld' || name === 'top1';
+      return { key: name, label: name, numeric: numeric, value: function (r) { return r[ci]; },
+               cell: numeric ? function (r) { return r[ci] === null ? '–' : Number(r[ci]).toPrecision(4); } : null,
+               cls: name === 'status' ? function (r) { return statusClass(r[ci]); } : null };
+    });
+    return section('conformance', 'Conformance and qualification',
+                   'The latest result of each backend, suite and case (tlmbench conform, tlmbench qualify --dataset); failures first.',
+                   [dataTable('table-conformance', columns, c.rows, 'No conformance or qualification rows in this dataset.')]);
+  }
+
   function render() {
     var d = JSON.parse(document.getElementById('data').textContent);
     var meta = d.meta;
@@ -659,7 +673,7 @@
     document.getElementById('page-meta').textContent =
         'dataset ' + meta.dataset + ' · generated ' + meta.generated_at + ' · schema v' + meta.schema_version;
     var app = document.getElementById('app');
-    [renderOverview, renderSpeed, renderMemory, renderAccuracy, renderTimeline, renderQualification].forEach(function (f) {
+    [renderOverview, renderSpeed, renderMemory, renderAccuracy, renderTimeline, renderConformance, renderQualification].forEach(function (f) {
       app.appendChild(f(d));
     });
     document.getElementById('footer').textContent =

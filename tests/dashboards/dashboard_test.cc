@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -361,6 +362,24 @@ void ExpectRenderedWithoutErrors(const BrowserRun& run) {
 
 // ---- tests --------------------------------------------------------------------------------------
 
+// Rows as `tlmbench qualify --dataset` and `tlmbench conform --dataset` write them: the model check failed
+// at first and passed a day later; one qualify failure; one conform pass.
+std::vector<ConformanceRow> ConformanceRows() {
+  auto row = [](std::string run, std::string at, std::string backend, std::string suite, std::string name,
+                std::string status, double kld, double top1) {
+    ConformanceRow r;
+    r.run_id = std::move(run), r.started_at = std::move(at), r.backend = std::move(backend);
+    r.suite = std::move(suite), r.case_name = std::move(name), r.status = std::move(status);
+    r.kld = kld, r.top1 = top1, r.message = r.case_name + " " + r.status;
+    return r;
+  };
+  return {row("q1", "2026-11-24T10:00:00Z", "npu:vnpu:vnpu-small", "qualify", "model.end_to_end", "fail", 0.09, 0.8),
+          row("q2", "2026-11-25T10:00:00Z", "npu:vnpu:vnpu-small", "qualify", "model.end_to_end", "pass", 0.006046,
+              0.9606),
+          row("q2", "2026-11-25T10:00:00Z", "npu:vnpu:vnpu-small", "qualify", "accuracy.fc_i8_i8", "fail", NAN, NAN),
+          row("c1", "2026-11-25T09:00:00Z", "opencl", "conform", "model.teacher_forced", "pass", 0.0004, 0.99)};
+}
+
 TEST(DashboardTest, ReportRendersInHeadlessChromium) {
   REQUIRE_CHROMIUM(chromium);
   const fs::path work = OutDir("full");
@@ -392,7 +411,7 @@ TEST(DashboardTest, ReportRendersInHeadlessChromium) {
   fs::path dom_copy = work / "dom.html";
   std::fprintf(stderr, "dashboard DOM after scripts: %s\n", dom_copy.c_str());
 
-  for (const char* id : {"overview", "speed", "memory", "accuracy", "timeline", "qualification"}) {
+  for (const char* id : {"overview", "speed", "memory", "accuracy", "timeline", "conformance", "qualification"}) {
     EXPECT_NE(dom.find(fmt::format("<section id=\"{}\"", id)), std::string::npos) << id;
   }
   EXPECT_NE(dom.find("<title>Nightly &lt;/script&gt; &amp; &lt;b&gt;edge&lt;/b&gt;</title>"), std::string::npos);
@@ -519,6 +538,7 @@ TEST(DashboardTest, ChangePointMarkersAndQualificationsRender) {
                           "'decode 61.2 >= 40 tokens/s', '2025-03-08T23:40:00Z'), ('edge-rpi5', 'gemma-3-270m', "
                           "'cpu', 'fail', 'decode 18.0 < 20 tokens/s', '2025-03-08T23:40:00Z')")
                     .ok());
+    ASSERT_TRUE((*ds)->WriteConformance(ConformanceRows()).ok());
   }
   auto ds = Dataset::Open(data.path);
   ASSERT_TRUE(ds.ok());
@@ -563,6 +583,36 @@ TEST(DashboardTest, ChangePointMarkersAndQualificationsRender) {
   EXPECT_NE(quals.find("class=\"status-ok\">pass<"), std::string::npos) << quals;
   EXPECT_NE(quals.find("class=\"status-bad\">fail<"), std::string::npos) << quals;
   EXPECT_EQ(run.dom.find("No qualification runs in this dataset."), std::string::npos);
+
+  // The conformance table: the latest row per backend, suite and case, the failure first.
+  const std::string conf = ElementById(run.dom, "table-conformance");
+  EXPECT_EQ(Count(conf, "<tr data-row="), 3) << conf;
+  EXPECT_NE(conf.find("class=\"status-bad\">fail<"), std::string::npos) << conf;
+  EXPECT_LT(conf.find("accuracy.fc_i8_i8"), conf.find("model.end_to_end")) << conf;
+  EXPECT_NE(conf.find("0.006046"), std::string::npos) << conf;
+}
+
+// Conformance rows: the latest of each backend + suite + case (an older failure is superseded), failures first.
+TEST(DashboardTest, ConformanceLatestRowsFailuresFirst) {
+  const fs::path work = OutDir("conformance");
+  const std::string path = (work / "conf.db").string();
+  auto ds = Dataset::Open(path);
+  ASSERT_TRUE(ds.ok());
+  ASSERT_TRUE((*ds)->WriteConformance(ConformanceRows()).ok());
+  auto gathered = GatherDashboardData(**ds, {});
+  ASSERT_TRUE(gathered.ok()) << gathered.status().ToString();
+  const json& rows = (*gathered)["conformance"]["rows"];
+  ASSERT_EQ(rows.size(), 3u) << rows.dump();
+  EXPECT_EQ((*gathered)["conformance"]["columns"][2], "case");
+  EXPECT_EQ(rows[0][2], "accuracy.fc_i8_i8");
+  EXPECT_EQ(rows[0][3], "fail");
+  EXPECT_EQ(rows[1][3], "pass");
+  EXPECT_EQ(rows[2][3], "pass");
+  for (const json& r : rows) {
+    if (r[2] == "model.end_to_end") {
+      EXPECT_NEAR(r[4].get<double>(), 0.006046, 1e-9) << "the newer row";
+    }
+  }
 }
 
 // A dataset with nothing in it still renders, every section saying plainly that it is empty.
@@ -579,7 +629,8 @@ TEST(DashboardTest, EmptyDatasetSaysSo) {
   for (const char* text : {"No sweeps in this dataset.", "No successful generate runs: no speed figures to show.",
                            "No memory measurements in this dataset.", "No accuracy runs in this dataset.",
                            "No decode_tps measurements to draw over commits.", "No change points found in any series.",
-                           "No qualification runs in this dataset."}) {
+                           "No qualification runs in this dataset.",
+                           "No conformance or qualification rows in this dataset."}) {
     EXPECT_NE(run.dom.find(text), std::string::npos) << text;
   }
   EXPECT_EQ(run.dom.find("<svg"), std::string::npos);
