@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <fmt/ranges.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
@@ -202,7 +203,12 @@ class AgentService final : public v1::Agent::Service {
 
     // Refusals come before the queue: they do not depend on the device being free.
     std::string model_path;
-    if (spec.workload() != "null") {
+    const bool qualify = spec.workload() == "qualify";
+    if (qualify) {
+      if (Status st = CheckQualifyPlugin(spec.qualify().plugin()); !st.ok())
+        return send_error(v1::REFUSED, st.message());
+    }
+    if (spec.workload() != "null" && !(qualify && spec.model().empty())) {
       auto path = ResolveModel(spec.model());
       if (!path.ok()) return send_error(v1::REFUSED, path.status().message());
       model_path = *path;
@@ -218,7 +224,7 @@ class AgentService final : public v1::Agent::Service {
       return send_error(v1::REFUSED, fmt::format("cannot count instructions on this device: {}; and valgrind "
                                                  "(callgrind) is not installed",
                                                  perf_instructions_.message()));
-    if (spec.workload() != "null") {
+    if (spec.workload() != "null" && !qualify) {
       std::string why;
       if (!DeviceMatches(device_, {}, {}, spec.backend().empty() ? "cpu" : spec.backend(), &why))
         return send_error(v1::REFUSED, fmt::format("backend {} cannot run here: {}", spec.backend(), why));
@@ -294,6 +300,8 @@ class AgentService final : public v1::Agent::Service {
       std::vector<std::string> args = {options_.worker_exe, "worker", "--event-fd", "3", "--model-path", model_path};
       std::string exe = options_.worker_exe;
       std::vector<std::string> env;
+      // The worker (qualify, the npu backend) loads plugins from this agent's allowlisted folder.
+      if (!options_.npu_plugin_dir.empty()) env.push_back("TLMBENCH_PLUGIN_DIR=" + options_.npu_plugin_dir);
       std::optional<TempFolder> callgrind_dir;
       if (callgrind) {
         // No PMU here: count under callgrind, collecting only inside measured repetitions.
@@ -405,6 +413,25 @@ class AgentService final : public v1::Agent::Service {
     if (got != "Bearer " + options_.auth_token)
       return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "wrong token for this agent");
     return grpc::Status::OK;
+  }
+
+  // A qualify spec's plugin: a plain name of a tlm_npu_<name>.so in --plugin-dir (the loader's allowlist),
+  // never a path. The worker's loader checks the file again (real path, permissions) before dlopen.
+  Status CheckQualifyPlugin(const std::string& plugin) const {
+    if (plugin.empty()) return InvalidArgument("the qualify spec names no plugin");
+    if (plugin.find('/') != std::string::npos || plugin == "." || plugin == "..")
+      return InvalidArgument("plugin '{}': name a plugin of the agent's plugin folder, not a path", plugin);
+    if (options_.npu_plugin_dir.empty()) return InvalidArgument("this agent has no plugin folder (--plugin-dir)");
+    const std::string file =
+        plugin.size() > 3 && plugin.substr(plugin.size() - 3) == ".so" ? plugin : "tlm_npu_" + plugin + ".so";
+    std::vector<std::string> names;
+    for (const v1::NpuPlugin& p : ListNpuPlugins(options_.npu_plugin_dir)) {
+      const std::string base = std::filesystem::path(p.path()).filename().string();
+      if (base == file) return Status::Ok();
+      names.push_back(base.substr(8, base.size() - 11));  // tlm_npu_<name>.so
+    }
+    return NotFound("plugin '{}' ({}) is not in this agent's plugin folder {} (it has: {})", plugin, file,
+                    options_.npu_plugin_dir, names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", ")));
   }
 
   // A model named by a spec, confined to --models-dir: relative, no "..", no symlink escaping it.

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <thread>
 
 #include "devices/probe/memory.h"
@@ -330,7 +331,16 @@ StatusOr<v1::RunResult> RunNull(const v1::RunSpec& spec, const EventSink& sink) 
   return result;
 }
 
+std::map<std::string, WorkloadHandler>& ExtraWorkloads() {
+  static std::map<std::string, WorkloadHandler> handlers;
+  return handlers;
+}
+
 }  // namespace
+
+void RegisterWorkload(const std::string& name, WorkloadHandler handler) {
+  ExtraWorkloads()[name] = std::move(handler);
+}
 
 StatusOr<v1::RunResult> RunWorkload(const v1::RunSpec& spec, const std::string& model_path, const EventSink& sink) {
   const std::string& w = spec.workload();
@@ -341,8 +351,10 @@ StatusOr<v1::RunResult> RunWorkload(const v1::RunSpec& spec, const std::string& 
     result = RunAccuracy(spec, model_path, sink);
   } else if (w == "null") {
     result = RunNull(spec, sink);
+  } else if (auto it = ExtraWorkloads().find(w); it != ExtraWorkloads().end()) {
+    result = it->second(spec, model_path, sink);
   } else {
-    return InvalidArgument("unknown workload '{}' (known: generate, accuracy, null)", w);
+    return InvalidArgument("unknown workload '{}' (known: generate, accuracy, null, qualify)", w);
   }
   if (result.ok()) {
     result->set_run_id(spec.run_id());

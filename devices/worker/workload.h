@@ -20,6 +20,12 @@ using EventSink = std::function<void(const tlmbench::v1::RunEvent&)>;
 StatusOr<tlmbench::v1::RunResult> RunWorkload(const tlmbench::v1::RunSpec& spec, const std::string& model_path,
                                               const EventSink& sink);
 
+// A workload that lives above devices/ (harness/qualify's "qualify"): the tlmbench binary registers it at
+// start-up of `tlmbench worker`, so that devices/ does not depend on harness/.
+using WorkloadHandler = std::function<StatusOr<tlmbench::v1::RunResult>(
+    const tlmbench::v1::RunSpec& spec, const std::string& model_path, const EventSink& sink)>;
+void RegisterWorkload(const std::string& name, WorkloadHandler handler);
+
 // The fixed English text the accuracy workload scores (a few hundred tokens).
 std::string_view AccuracyText();
 

@@ -14,6 +14,7 @@
 #include "devices/worker/worker.h"
 #include "harness/cli/commands.h"
 #include "harness/cli/model_path.h"
+#include "harness/qualify/qualify_remote.h"
 #include "kernels/npu/loader/plugin_loader.h"
 
 namespace tlm {
@@ -115,6 +116,7 @@ int RunWorker(int event_fd, const std::string& model_path) {
   // The worker dies with its agent, whatever kills the agent.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() == 1) return kExitFailure;
+  RegisterQualifyWorkload();  // harness/qualify's workload, injected: devices/ does not depend on harness/
   return RunWorkerProcess(event_fd, model_path);
 }
 

@@ -5,13 +5,16 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <tuple>
 
 #include <fmt/format.h>
 
 #include "harness/cli/commands.h"
 #include "harness/cli/model_path.h"
+#include "harness/qualify/qualify_remote.h"
 #include "harness/qualify/qualify_suite.h"
 #include "harness/store/dataset.h"
+#include "harness/sweep/farm.h"
 #include "kernels/npu/loader/plugin_loader.h"
 
 namespace tlm {
@@ -28,6 +31,7 @@ void RegisterQualifyCommand(CLI::App& app) {
     bool no_model = false;
     std::string dataset;
     bool list = false;
+    std::string agent, auth_token_file, tls_ca, tls_cert, tls_key;
   };
   auto r = std::make_shared<Request>();
   CLI::App* cmd = app.add_subcommand(
@@ -38,6 +42,8 @@ void RegisterQualifyCommand(CLI::App& app) {
       "and modelled), and end to end: the model (--model, default gemma-3-270m-q4_k_m.gguf when it is in the\n"
       "model cache) through the npu backend against the CPU f32 reference (mean KLD < 0.02, top-1 >= 90%).\n"
       "Every check runs in its own worker process: a crash or hang fails that check only.\n"
+      "With --agent HOST:PORT the suite runs on that agent's device with the plugin from the agent's --plugin-dir\n"
+      "(and --model a file in its --models-dir); the table, JUnit and dataset rows are written here.\n"
       "Exit 0 when every check passes, 1 on any failure, 2 on usage errors. See docs/npu.md.");
   cmd->add_option("--plugin", r->options.plugin, "Plugin name (vnpu = <plugin-dir>/tlm_npu_vnpu.so) or file in the plugin folder");
   cmd->add_option("--soc", r->options.soc, "SoC to compile for and run on (vnpu: vnpu-small, vnpu-large)");
@@ -70,6 +76,13 @@ void RegisterQualifyCommand(CLI::App& app) {
   cmd->add_option("--only", r->options.only, "Run only checks whose name starts with this (repeatable)")
       ->allow_extra_args(false);
   cmd->add_flag("--list", r->list, "List the checks and exit");
+  cmd->add_option("--agent", r->agent,
+                  "Qualify on this agent's device (host:port of `tlmbench agent`), with the plugin of its plugin "
+                  "folder and --model a file in its models folder; exit 2 when it cannot be reached or refuses");
+  cmd->add_option("--auth-token-file", r->auth_token_file, "--agent: the token the agent requires");
+  cmd->add_option("--tls-ca", r->tls_ca, "--agent: reach it over TLS, trusting this CA (PEM)");
+  cmd->add_option("--tls-cert", r->tls_cert, "--agent: client certificate for mutual TLS (PEM)");
+  cmd->add_option("--tls-key", r->tls_key, "--agent: key of --tls-cert (PEM)");
   cmd->callback([r] {
     SetCommandAction([r] {
       if (r->list) {
@@ -80,12 +93,57 @@ void RegisterQualifyCommand(CLI::App& app) {
         fmt::print(stderr, "error: qualify needs --plugin and --soc (see tlmbench qualify --help)\n");
         return kExitBadInput;
       }
-      if (r->options.plugin_dir.empty()) r->options.plugin_dir = DefaultNpuPluginDir();
       if (!r->model.empty() && r->no_model) {
         fmt::print(stderr, "error: --model and --no-model contradict each other\n");
         return kExitBadInput;
       }
-      if (!r->no_model) {
+      const bool remote = !r->agent.empty();
+      AgentEndpoint endpoint;
+      std::string remote_model;  // a file in the agent's models folder
+      if (remote) {
+        if (!r->options.plugin_dir.empty()) {
+          fmt::print(stderr, "error: --plugin-dir is the agent's own with --agent (tlmbench agent --plugin-dir)\n");
+          return kExitBadInput;
+        }
+        endpoint.address = r->agent;
+        if (!r->auth_token_file.empty()) {
+          auto t = ReadSecretFile(r->auth_token_file, "--auth-token-file");
+          if (!t.ok()) {
+            fmt::print(stderr, "error: {}\n", t.status().message());
+            return kExitBadInput;
+          }
+          endpoint.auth_token = *t;
+        }
+        for (auto [path, out, what] : {std::tuple{&r->tls_ca, &endpoint.tls_ca_pem, "--tls-ca"},
+                                       std::tuple{&r->tls_cert, &endpoint.tls_cert_pem, "--tls-cert"},
+                                       std::tuple{&r->tls_key, &endpoint.tls_key_pem, "--tls-key"}}) {
+          if (path->empty()) continue;
+          auto pem = ReadSecretFile(*path, what);
+          if (!pem.ok()) {
+            fmt::print(stderr, "error: {}\n", pem.status().message());
+            return kExitBadInput;
+          }
+          *out = *pem;
+        }
+      } else if (!r->auth_token_file.empty() || !r->tls_ca.empty() || !r->tls_cert.empty() || !r->tls_key.empty()) {
+        fmt::print(stderr, "error: --auth-token-file and --tls-* go with --agent\n");
+        return kExitBadInput;
+      }
+      if (!remote && r->options.plugin_dir.empty()) r->options.plugin_dir = DefaultNpuPluginDir();
+      if (remote && !r->no_model) {
+        if (!r->model.empty()) {
+          remote_model = r->model;  // the agent refuses it when it is not in its models folder
+        } else {  // the default, when the agent has it; else model.end_to_end is skipped
+          auto info = GetAgentDeviceInfo(endpoint);
+          if (!info.ok()) {
+            fmt::print(stderr, "error: {}\n", info.status().message());
+            return kExitBadInput;
+          }
+          for (const auto& m : info->models())
+            if (m.name() == kDefaultModel) remote_model = kDefaultModel;
+        }
+      }
+      if (!remote && !r->no_model) {
         auto path = ResolveModelPath(r->model.empty() ? kDefaultModel : r->model);
         if (path.ok()) {
           r->options.model_path = *path;
@@ -103,7 +161,18 @@ void RegisterQualifyCommand(CLI::App& app) {
         }
         dataset = std::move(ds).value();
       }
-      const QualifyReport report = RunQualify(r->options);
+      QualifyReport report;
+      if (remote) {
+        auto rep = RunQualifyOnAgent(endpoint, r->options, remote_model, BuildInfoOfThisBinary(),
+                                     [](const std::string& line) { fmt::print(stderr, "[qualify] {}\n", line); });
+        if (!rep.ok()) {
+          fmt::print(stderr, "error: {}\n", rep.status().message());
+          return kExitBadInput;
+        }
+        report = std::move(rep).value();
+      } else {
+        report = RunQualify(r->options);
+      }
       const std::string table = FormatQualifyTable(report);
       std::fwrite(table.data(), 1, table.size(), stdout);
       std::fflush(stdout);

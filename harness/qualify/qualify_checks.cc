@@ -880,8 +880,12 @@ std::vector<std::string> QualifyCheckNames() {
   return names;
 }
 
-QualifyReport RunQualify(const QualifyOptions& opt) {
+QualifyReport RunQualify(const QualifyOptions& opt, const std::function<void(const QualifyCheck&)>& on_check) {
   QualifyReport report;
+  auto add = [&](QualifyCheck c) {
+    report.checks.push_back(std::move(c));
+    if (on_check) on_check(report.checks.back());
+  };
   report.options = opt;
   report.started_at = NowIso8601Utc();
   // abi.load: the loader's checks (allowlist, ABI version first, table, identity), and the SoC.
@@ -904,7 +908,7 @@ QualifyReport RunQualify(const QualifyOptions& opt) {
   QualifyCheck load_check = Parse("abi.load", "allowlisted folder, ABI version checked first, complete table, SoC listed", load);
   const bool loaded = load_check.result == QualifyCheck::Result::kPass;
   if (loaded) report.plugin_identity = load_check.message;
-  report.checks.push_back(load_check);
+  add(load_check);
   for (const CheckDef& def : Checks()) {
     if (!Selected(opt, def.name)) continue;
     if (!loaded) {
@@ -913,7 +917,7 @@ QualifyReport RunQualify(const QualifyOptions& opt) {
       c.what = def.what;
       c.result = QualifyCheck::Result::kSkip;
       c.message = "not run: the plugin did not load";
-      report.checks.push_back(c);
+      add(c);
       continue;
     }
     const IsolatedOutcome iso = RunIsolated(
@@ -928,7 +932,7 @@ QualifyReport RunQualify(const QualifyOptions& opt) {
           return Serialize(o);
         },
         opt.timeout_s);
-    report.checks.push_back(Parse(def.name, def.what, iso));
+    add(Parse(def.name, def.what, iso));
   }
   if (Selected(opt, kModelCheck)) {
     QualifyCheck c;
@@ -949,7 +953,7 @@ QualifyReport RunQualify(const QualifyOptions& opt) {
           opt.model_timeout_s);
       c = Parse(kModelCheck, kModelCheckWhat, iso);
     }
-    report.checks.push_back(c);
+    add(c);
   }
   for (const QualifyCheck& c : report.checks) {
     if (c.result == QualifyCheck::Result::kPass) ++report.passed;

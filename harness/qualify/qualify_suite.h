@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -58,7 +59,8 @@ struct QualifyReport {
 // The names of every check, in the order they run.
 std::vector<std::string> QualifyCheckNames();
 
-QualifyReport RunQualify(const QualifyOptions& options);
+// on_check, when set, sees each check as it completes (progress).
+QualifyReport RunQualify(const QualifyOptions& options, const std::function<void(const QualifyCheck&)>& on_check = {});
 
 std::string FormatQualifyTable(const QualifyReport& report);
 std::string FormatQualifyJUnit(const QualifyReport& report);

@@ -542,4 +542,7 @@ std::string NewSweepId() {
   return fmt::format("sw-{}-{:06x}", buf, rd() & 0xffffff);
 }
 
+std::shared_ptr<grpc::Channel> MakeAgentChannel(const AgentEndpoint& endpoint) { return MakeChannel(endpoint); }
+void AddAgentAuth(grpc::ClientContext& ctx, const AgentEndpoint& endpoint) { AddAuth(ctx, endpoint); }
+
 }  // namespace tlm

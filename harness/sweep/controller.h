@@ -6,12 +6,18 @@
 
 #include <atomic>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/common/status.h"
 #include "harness/spec/scenario.h"
 #include "harness/store/dataset.h"
+
+namespace grpc {
+class Channel;
+class ClientContext;
+}  // namespace grpc
 
 namespace tlm {
 
@@ -21,6 +27,11 @@ struct AgentEndpoint {
   std::string tls_ca_pem;                 // TLS when set: the CA that signed the agent's certificate
   std::string tls_cert_pem, tls_key_pem;  // client certificate for mutual TLS
 };
+
+// A channel to an agent with the endpoint's TLS (keepalive notices a dead agent), and its bearer token on
+// a call's context; also used by `tlmbench qualify --agent`.
+std::shared_ptr<grpc::Channel> MakeAgentChannel(const AgentEndpoint& endpoint);
+void AddAgentAuth(grpc::ClientContext& ctx, const AgentEndpoint& endpoint);
 
 struct SweepOptions {
   std::vector<AgentEndpoint> agents;
