@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,6 +43,7 @@ IsolatedOutcome RunIsolated(const std::function<std::string()>& body, double tim
   }
   std::fflush(stdout);
   std::fflush(stderr);
+  const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) {
     close(fds[0]);
@@ -51,6 +53,10 @@ IsolatedOutcome RunIsolated(const std::function<std::string()>& body, double tim
   }
   if (pid == 0) {
     close(fds[0]);
+    // The check dies with its parent (a qualify worker whose agent was killed): a hung plugin left behind
+    // would otherwise hold the device.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
     std::string report;
     try {
       report = body();

@@ -1,12 +1,13 @@
 #!/bin/sh
 # `tlmbench qualify --agent` against real agents on loopback: vnpu from the agent's plugin folder passes
 # (table, JUnit and dataset rows written on the host), a crashing plugin fails on performance.latency, a
-# plugin outside the agent's folder is refused (exit 2), and an unreachable agent is exit 2 with a message.
+# plugin outside the agent's folder is refused (exit 2), an agent killed mid-run and an unreachable agent are
+# exit 2 with a message.
 # Usage: qualify_remote_cli.sh TLMBENCH PLUGIN_DIR TEST_PLUGIN_DIR WORK_DIR. Exit 77 (skip) where the
 # plugins were not built (the ASan run of scripts/test builds tlmbench without them).
 set -eu
 tlmbench=$1 plugins=$2 test_plugins=$3 work=$4
-[ -f "$plugins/tlm_npu_vnpu.so" ] && [ -f "$test_plugins/tlm_npu_broken_crash.so" ] || exit 77
+[ -f "$plugins/tlm_npu_vnpu.so" ] && [ -f "$test_plugins/tlm_npu_broken_crash.so" ] && [ -f "$test_plugins/tlm_npu_broken_hang.so" ] || exit 77
 rm -rf "$work" && mkdir -p "$work/models"
 pids=""
 cleanup() { for p in $pids; do kill "$p" 2>/dev/null || true; done; }
@@ -59,6 +60,38 @@ set -e
 cat "$work/refused.out.err"
 expect "a plugin outside the agent's folder" 2 $rc "$work/refused.out" \
   "REFUSED: plugin 'vnpu' (tlm_npu_vnpu.so) is not in this agent's plugin folder"
+
+# The agent killed (-9) in the middle of a hanging check: the host says it lost the agent, exit 2, and the
+# hung check's process goes with the agent's worker.
+"$tlmbench" qualify --agent "$broken" --plugin broken_hang --soc vnpu-small --only performance --timeout 120 \
+  >"$work/lost.out" 2>"$work/lost.out.err" &
+host=$!
+i=0
+until grep -q '1/2 abi.load' "$work/lost.out.err"; do
+  i=$((i + 1)); [ $i -lt 300 ] || { echo "no progress from broken_hang"; cat "$work/lost.out.err"; exit 1; }
+  sleep 0.1
+done
+broken_pid=$(echo $pids | cut -d' ' -f2)
+worker=$(pgrep -P "$broken_pid" | head -n1)
+check=""
+i=0
+while [ -z "$check" ]; do  # the worker's forked process of performance.latency, hanging in invoke
+  i=$((i + 1)); [ $i -lt 300 ] || { echo "no check process under the worker"; exit 1; }
+  sleep 0.1
+  check=$(pgrep -P "$worker" | head -n1)
+done
+kill -9 "$broken_pid"
+set +e
+wait $host
+rc=$?
+set -e
+cat "$work/lost.out.err"
+expect "the agent lost mid-run" 2 $rc "$work/lost.out" "error: lost the agent at $broken before the qualification finished"
+i=0
+while kill -0 "$worker" 2>/dev/null || kill -0 "$check" 2>/dev/null; do
+  i=$((i + 1)); [ $i -lt 50 ] || { echo "the worker ($worker) or its hung check ($check) outlived the agent"; exit 1; }
+  sleep 0.1
+done
 
 cleanup
 for p in $pids; do wait "$p" 2>/dev/null || true; done
