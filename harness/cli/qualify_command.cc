@@ -48,11 +48,13 @@ void RegisterQualifyCommand(CLI::App& app) {
   cmd->add_option("--plugin", r->options.plugin, "Plugin name (vnpu = <plugin-dir>/tlm_npu_vnpu.so) or file in the plugin folder");
   cmd->add_option("--soc", r->options.soc, "SoC to compile for and run on (vnpu: vnpu-small, vnpu-large)");
   cmd->add_option("--plugin-dir", r->options.plugin_dir,
-                  "The allowlisted plugin folder (default $TLMBENCH_PLUGIN_DIR, else <bin>/../plugins)");
+                  "The allowlisted plugin folder (default $TLMBENCH_PLUGIN_DIR, else <bin>/../plugins; with --agent, "
+                  "the agent's own --plugin-dir)");
   cmd->add_option("--junit", r->junit_path, "Also write the result as JUnit XML to this file");
   cmd->add_option("-m,--model", r->model,
                   "GGUF model for model.end_to_end (a path or a name in the model cache; default " +
-                      std::string(kDefaultModel) + ", the check is skipped when it is not there)");
+                      std::string(kDefaultModel) + ", the check is skipped when it is not there; with --agent, a "
+                      "file in the agent's --models-dir)");
   cmd->add_flag("--no-model", r->no_model, "Skip model.end_to_end");
   cmd->add_option("--model-tokens", r->options.model_tokens,
                   "model.end_to_end: tokens of the fixed text (0: all of it, at most 512)")
