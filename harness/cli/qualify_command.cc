@@ -11,6 +11,7 @@
 
 #include "harness/cli/commands.h"
 #include "harness/cli/model_path.h"
+#include "harness/qualify/qualify_html.h"
 #include "harness/qualify/qualify_remote.h"
 #include "harness/qualify/qualify_suite.h"
 #include "harness/store/dataset.h"
@@ -27,6 +28,7 @@ void RegisterQualifyCommand(CLI::App& app) {
   struct Request {
     QualifyOptions options;
     std::string junit_path;
+    std::string html_path;
     std::string model;
     bool no_model = false;
     std::string dataset;
@@ -51,6 +53,9 @@ void RegisterQualifyCommand(CLI::App& app) {
                   "The allowlisted plugin folder (default $TLMBENCH_PLUGIN_DIR, else <bin>/../plugins; with --agent, "
                   "the agent's own --plugin-dir)");
   cmd->add_option("--junit", r->junit_path, "Also write the result as JUnit XML to this file");
+  cmd->add_option("--html", r->html_path,
+                  "Also write the report as one self-contained HTML page (verdict, failed checks, every check and "
+                  "measurement) to this file");
   cmd->add_option("-m,--model", r->model,
                   "GGUF model for model.end_to_end (a path or a name in the model cache; default " +
                       std::string(kDefaultModel) + ", the check is skipped when it is not there; with --agent, a "
@@ -183,6 +188,14 @@ void RegisterQualifyCommand(CLI::App& app) {
         f << FormatQualifyJUnit(report);
         if (!f) {
           fmt::print(stderr, "error: cannot write {}\n", r->junit_path);
+          return kExitBadInput;
+        }
+      }
+      if (!r->html_path.empty()) {
+        std::ofstream f(r->html_path, std::ios::binary | std::ios::trunc);
+        f << FormatQualifyHtml(report);
+        if (!f) {
+          fmt::print(stderr, "error: cannot write {}\n", r->html_path);
           return kExitBadInput;
         }
       }
