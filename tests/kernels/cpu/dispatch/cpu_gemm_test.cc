@@ -106,7 +106,9 @@ TEST_P(CpuGemmTest, GemmQ8MatchesReference) {
       const int64_t k = shape.units * unit, nb = k / kQ8Block;
       std::mt19937 rng(seed * 7919 + static_cast<uint32_t>(k) + 17 * static_cast<uint32_t>(type));
       const size_t row_bytes = ref::testing::RowBytes(type, k);
-      const size_t row_stride = row_bytes + 6;  // not the row length: the kernel must use the stride
+      // Not the row length (the kernel must use the stride), but aligned as GGUF rows are: f32 weights
+      // are read as floats.
+      const size_t row_stride = row_bytes + 16;
       std::vector<uint8_t> w(row_stride * static_cast<size_t>(shape.n_w), 0xAB);
       std::vector<std::vector<float>> w_values;
       for (int64_t o = 0; o < shape.n_w; ++o) {
