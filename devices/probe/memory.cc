@@ -216,7 +216,7 @@ void PeakMemoryTracker::Loop() {
   while (!stop_requested_) {
     if (wake_.wait_for(lock, options_.interval, [this] { return stop_requested_; })) break;
     lock.unlock();
-    auto s = ReadMemorySnapshot(options_.source, options_.paths);
+    auto s = ReadMemorySnapshot(options_.background_source, options_.paths);
     lock.lock();
     if (!s.ok()) {
       thread_error_ = s.status().WithContext("memory tracker thread");

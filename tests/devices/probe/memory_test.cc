@@ -282,5 +282,15 @@ TEST(PeakMemoryTrackerTest, ProcStatusSource) {
   EXPECT_GT(tracker.Peaks().rss_peak_anon_bytes, 0u);
 }
 
+TEST(PeakMemoryTrackerTest, ExactBackgroundSourceOnRequest) {
+  PeakMemoryTracker tracker(PeakMemoryTracker::Options{
+      .interval = std::chrono::milliseconds(1), .background_source = MemorySource::kSmapsRollup});
+  ASSERT_TRUE(tracker.Start().ok());
+  ASSERT_TRUE(WaitForSamples(tracker, 1, 2));
+  ASSERT_TRUE(tracker.Stop().ok());
+  EXPECT_GT(tracker.Peaks().rss_peak_anon_bytes, 0u);
+  EXPECT_GT(tracker.Peaks().rss_peak_file_bytes, 0u);
+}
+
 }  // namespace
 }  // namespace tlm
