@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "devices/probe/device_info.h"
+#include "kernels/opencl/cl_info.h"
 
 namespace tlm {
 
@@ -16,30 +17,9 @@ namespace {
 
 namespace v1 = tlmbench::v1;
 
-std::string PlatformString(cl_platform_id platform, cl_platform_info what) {
-  size_t size = 0;
-  if (clGetPlatformInfo(platform, what, 0, nullptr, &size) != CL_SUCCESS || size == 0) return "";
-  std::string text(size, '\0');
-  if (clGetPlatformInfo(platform, what, size, text.data(), nullptr) != CL_SUCCESS) return "";
-  while (!text.empty() && text.back() == '\0') text.pop_back();
-  return text;
-}
-
-std::string DeviceString(cl_device_id device, cl_device_info what) {
-  size_t size = 0;
-  if (clGetDeviceInfo(device, what, 0, nullptr, &size) != CL_SUCCESS || size == 0) return "";
-  std::string text(size, '\0');
-  if (clGetDeviceInfo(device, what, size, text.data(), nullptr) != CL_SUCCESS) return "";
-  while (!text.empty() && text.back() == '\0') text.pop_back();
-  return text;
-}
-
-template <typename T>
-T DeviceValue(cl_device_id device, cl_device_info what) {
-  T value{};
-  if (clGetDeviceInfo(device, what, sizeof(value), &value, nullptr) != CL_SUCCESS) return T{};
-  return value;
-}
+using opencl::DeviceString;
+using opencl::DeviceValue;
+using opencl::PlatformString;
 
 std::string DeviceTypeName(cl_device_type type) {
   if (type & CL_DEVICE_TYPE_GPU) return "gpu";

@@ -14,36 +14,12 @@
 #include <iterator>
 
 #include "engine/common/sha256.h"
+#include "kernels/opencl/cl_info.h"
 
 namespace tlm::opencl {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string PlatformString(cl_platform_id p, cl_platform_info what) {
-  size_t n = 0;
-  if (clGetPlatformInfo(p, what, 0, nullptr, &n) != CL_SUCCESS || n == 0) return "";
-  std::string s(n, '\0');
-  if (clGetPlatformInfo(p, what, n, s.data(), nullptr) != CL_SUCCESS) return "";
-  while (!s.empty() && s.back() == '\0') s.pop_back();
-  return s;
-}
-
-std::string DeviceString(cl_device_id d, cl_device_info what) {
-  size_t n = 0;
-  if (clGetDeviceInfo(d, what, 0, nullptr, &n) != CL_SUCCESS || n == 0) return "";
-  std::string s(n, '\0');
-  if (clGetDeviceInfo(d, what, n, s.data(), nullptr) != CL_SUCCESS) return "";
-  while (!s.empty() && s.back() == '\0') s.pop_back();
-  return s;
-}
-
-template <typename T>
-T DeviceValue(cl_device_id d, cl_device_info what) {
-  T v{};
-  if (clGetDeviceInfo(d, what, sizeof(T), &v, nullptr) != CL_SUCCESS) return T{};
-  return v;
-}
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
