@@ -6,10 +6,15 @@
 // Each taken matmul is a blob for one token row [1, k]: a step of T rows invokes it T times. The host
 // quantizes each row symmetrically with its own scale (int8, or int16 with int32-safe headroom), the
 // plugin returns acc * channel_scale as float32, and the host multiplies by the row's scale.
+//
+// A plugin's output lands in a staging row followed by a canary, never in the engine's activations:
+// a plugin that writes past the size it was given, or whose call fails, fails the step with an error
+// that names the plugin, the matmul and what it did, instead of corrupting the engine's memory.
 #include "kernels/npu/backend/npu_backend.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -35,6 +40,7 @@ struct NpuMatMul {
   std::mutex mu;
   std::vector<int8_t> x8;
   std::vector<int16_t> x16;
+  std::vector<float> y;  // staging row: n floats, then the canary
   uint64_t last_modelled_ns = 0, last_modelled_cycles = 0;
   ~NpuMatMul() {
     if (context != nullptr) plugin->api().destroy_context(context);
@@ -51,7 +57,27 @@ struct NpuState {
   std::mutex mu;  // guards everything below and `stats`
   std::map<std::string, std::shared_ptr<NpuMatMul>> loaded;
   NpuBackendStats stats;
+  std::string fault;  // the first plugin fault since the step began; fails that step
 };
+
+// 64 bytes after each staging row, as a float bit pattern no plugin computes by accident.
+constexpr size_t kCanaryFloats = 16;
+constexpr uint32_t kCanaryBits = 0x7fc0dead;  // a quiet NaN with a payload
+
+float CanaryValue() {
+  float f;
+  std::memcpy(&f, &kCanaryBits, sizeof(f));
+  return f;
+}
+
+bool CanaryIntact(const std::vector<float>& y, int64_t n) {
+  for (size_t i = static_cast<size_t>(n); i < y.size(); ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &y[i], sizeof(bits));
+    if (bits != kCanaryBits) return false;
+  }
+  return true;
+}
 
 Status LoadMatMul(NpuState& state, const NpuArtifactOp& op, std::shared_ptr<NpuMatMul>* out) {
   auto m = std::make_shared<NpuMatMul>();
@@ -70,17 +96,21 @@ Status LoadMatMul(NpuState& state, const NpuArtifactOp& op, std::shared_ptr<NpuM
     m->x8.resize(static_cast<size_t>(op.k));
   else
     m->x16.resize(static_cast<size_t>(op.k));
+  m->y.assign(static_cast<size_t>(op.n) + kCanaryFloats, CanaryValue());
   *out = std::move(m);
   return Status::Ok();
 }
 
 // y[rows, n] = x[rows, k] * W through the plugin, one invoke per row. The MatMulFn contract has no
-// error path: a failing plugin call fills the rows with NaN, which the logits then show.
+// error path: a failing call or an overrun fills the rows with NaN and records the fault in `state`,
+// which NpuExecutable::Run turns into the step's error.
 void RunMatMul(NpuState& state, NpuMatMul& m, const float* x, int64_t rows, float* y) {
   std::lock_guard<std::mutex> lock(m.mu);
   const TlmNpuPluginApi& api = m.plugin->api();
   const int64_t k = m.op.k, n = m.op.n;
+  const size_t out_bytes = static_cast<size_t>(n) * sizeof(float);
   uint64_t wall = 0, modelled = 0, cycles = 0;
+  std::string fault;
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * k;
     float* yr = y + r * n;
@@ -101,15 +131,31 @@ void RunMatMul(NpuState& state, NpuMatMul& m, const float* x, int64_t rows, floa
     }
     TlmNpuMetrics metrics{};
     metrics.struct_size = sizeof(metrics);
-    const bool ok = api.bind_input(m.context, 0, xq, xq_bytes) == TLM_NPU_OK &&
-                    api.bind_output(m.context, 0, yr, static_cast<size_t>(n) * sizeof(float)) == TLM_NPU_OK &&
-                    api.invoke(m.context) == TLM_NPU_OK && api.synchronize(m.context) == TLM_NPU_OK &&
-                    api.get_metrics(m.context, UINT32_MAX, &metrics) == TLM_NPU_OK;
-    if (!ok) {
+    const char* call = nullptr;
+    int code = TLM_NPU_OK;
+    auto check = [&](const char* name, int c) {
+      if (call == nullptr && c != TLM_NPU_OK) call = name, code = c;
+      return call == nullptr;
+    };
+    check("bind_input", api.bind_input(m.context, 0, xq, xq_bytes)) &&
+        check("bind_output", api.bind_output(m.context, 0, m.y.data(), out_bytes)) &&
+        check("invoke", api.invoke(m.context)) && check("synchronize", api.synchronize(m.context)) &&
+        check("get_metrics", api.get_metrics(m.context, UINT32_MAX, &metrics));
+    if (!CanaryIntact(m.y, n)) {
+      if (fault.empty())
+        fault = fmt::format("npu plugin '{}' wrote past the end of its {}-byte output buffer in matmul '{}'",
+                            m.plugin->api().plugin_name, out_bytes, m.op.label);
+      std::fill(m.y.begin() + n, m.y.end(), CanaryValue());
+      call = call ? call : "output";
+    } else if (call != nullptr && fault.empty()) {
+      fault = fmt::format("npu plugin '{}': {} failed with status {} in matmul '{}'", m.plugin->api().plugin_name,
+                          call, code, m.op.label);
+    }
+    if (call != nullptr) {
       std::fill(yr, yr + n, std::numeric_limits<float>::quiet_NaN());
       continue;
     }
-    for (int64_t o = 0; o < n; ++o) yr[o] *= scale;
+    for (int64_t o = 0; o < n; ++o) yr[o] = m.y[static_cast<size_t>(o)] * scale;
     wall += metrics.wall_ns;
     modelled += metrics.modelled_ns;
     cycles += metrics.modelled_cycles;
@@ -118,6 +164,7 @@ void RunMatMul(NpuState& state, NpuMatMul& m, const float* x, int64_t rows, floa
   }
   std::lock_guard<std::mutex> stats_lock(state.mu);
   NpuBackendStats& s = state.stats;
+  if (state.fault.empty()) state.fault = std::move(fault);
   s.npu_invokes += static_cast<uint64_t>(rows);
   s.npu_wall_ns += wall;
   s.npu_modelled_ns += modelled;
@@ -129,6 +176,27 @@ void RunMatMul(NpuState& state, NpuMatMul& m, const float* x, int64_t rows, floa
     s.modelled_cycles_per_token += op->last_modelled_cycles;
   }
 }
+
+// The CPU executable with the plugin's matmuls routed in; a plugin fault during a step fails it.
+class NpuExecutable final : public Executable {
+ public:
+  NpuExecutable(std::shared_ptr<NpuState> state, std::unique_ptr<Executable> cpu)
+      : state_(std::move(state)), cpu_(std::move(cpu)) {}
+  Status Run(const StepInput& input, KvCache& kv, std::span<float> logits) override {
+    {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      state_->fault.clear();
+    }
+    Status st = cpu_->Run(input, kv, logits);
+    std::lock_guard<std::mutex> lock(state_->mu);
+    if (!state_->fault.empty()) return Internal("{}", state_->fault);
+    return st;
+  }
+
+ private:
+  std::shared_ptr<NpuState> state_;
+  std::unique_ptr<Executable> cpu_;
+};
 
 class NpuBackend final : public Backend {
  public:
@@ -170,12 +238,12 @@ class NpuBackend final : public Backend {
   StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph, const WeightSource& weights) override {
     TLM_RETURN_IF_ERROR(PrepareArtifact(graph, weights));
     auto exe = cpu_->Compile(graph, weights);
+    if (!exe.ok()) return exe.status();
     // Once every blob sits in a plugin context, the file's bytes are a second copy: let them go.
     std::lock_guard<std::mutex> lock(state_->mu);
     NpuArtifact& art = *state_->artifact;
-    if (exe.ok() && static_cast<int>(state_->loaded.size()) == art.header.ops_taken())
-      std::vector<uint8_t>().swap(art.bytes);
-    return exe;
+    if (static_cast<int>(state_->loaded.size()) == art.header.ops_taken()) std::vector<uint8_t>().swap(art.bytes);
+    return std::unique_ptr<Executable>(std::make_unique<NpuExecutable>(state_, std::move(exe).value()));
   }
 
   StatusOr<std::unique_ptr<KvCache>> CreateKvCache(const KvSpec& spec) override { return cpu_->CreateKvCache(spec); }

@@ -378,6 +378,27 @@ TEST_F(NpuBackendTest, OpsThePluginLeavesOutRunOnTheCpu) {
   EXPECT_NE((*npu)->backend().device_description().find("10 on the NPU, 5 on the CPU"), std::string::npos);
 }
 
+TEST_F(NpuBackendTest, APluginThatWritesPastItsOutputFailsTheStep) {
+  // broken_overrun writes one byte past each output buffer it is given. The engine's activations
+  // must stay intact and the step must fail naming the plugin, the size and the matmul.
+  NpuBackendOptions o;
+  o.plugin = "broken_overrun";
+  o.plugin_dir = TLM_TEST_PLUGIN_DIR;
+  auto session = Open(*model_, "npu", o);
+  ASSERT_TRUE(session.ok()) << session.status().ToString();
+  const auto prompt = Tokens(4, static_cast<int>(model_->config().n_vocab));
+  std::vector<float> logits;
+  Status st = (*session)->Prefill(prompt, &logits);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.code(), StatusCode::kInternal);
+  EXPECT_NE(st.message().find("npu plugin 'broken' wrote past the end of its"), std::string::npos) << st.ToString();
+  EXPECT_NE(st.message().find("-byte output buffer in matmul '"), std::string::npos) << st.ToString();
+  // The same model through vnpu, in the same process, still runs: nothing was corrupted.
+  auto good = Open(*model_, "npu", FromArtifact(small_->path));
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
+  EXPECT_TRUE((*good)->Prefill(prompt, &logits).ok());
+}
+
 TEST_F(NpuBackendTest, ClearErrors) {
   EXPECT_NE(RefusalOf(*model_, {}).find("needs a plugin (--plugin vnpu) or an artifact"), std::string::npos);
   NpuBackendOptions o;
