@@ -42,18 +42,6 @@ void ReferenceGemmQ8(const void* w, size_t row_stride, int64_t n_w, const ref::B
   ref::GemmQ8(kType, w, row_stride, n_w, x, n_x, k, y, ldy);
 }
 
-// A GEMM entry for an ISA with a dot product but no GEMM kernel of its own: one dot per output,
-// weight row by weight row (what the CPU backend did for every matmul before the GEMM kernels).
-template <VecDotQ8Fn kDot>
-void GemmQ8ByVecDot(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x, int64_t k,
-                    float* y, int64_t ldy) {
-  const int64_t blocks = k / ref::kQ8Block;
-  const auto* base = static_cast<const uint8_t*>(w);
-  for (int64_t o = 0; o < n_w; ++o) {
-    for (int64_t r = 0; r < n_x; ++r) y[r * ldy + o] = kDot(base + o * row_stride, x + r * blocks, k);
-  }
-}
-
 template <DotF32Fn kDot>
 void GemmF32ByDot(const float* w, int64_t ldw, int64_t n_w, const float* x, int64_t ldx, int64_t n_x, int64_t k,
                   float* y, int64_t ldy) {
@@ -136,7 +124,7 @@ CpuKernels MakeNeon(bool dotprod) {
   k.isa = dotprod ? "neon-dotprod" : "neon";
   k.quantize_row_q8 = &arm::QuantizeRowQ8Neon;
   k.dot_f32 = &arm::DotF32Fma4x4Neon;
-  // No NEON GEMM kernels yet: the NEON dot products, one output at a time.
+  // No NEON f32 GEMM yet: the NEON f32 dot product, one output at a time.
   k.gemm_f32 = &GemmF32ByDot<&arm::DotF32Fma4x4Neon>;
   const std::pair<DType, VecDotQ8Fn> dots[] = {
       {DType::kQ8_0, dotprod ? &arm::neon_dotprod::VecDotQ8_0Q8 : &arm::neon::VecDotQ8_0Q8},
@@ -148,12 +136,12 @@ CpuKernels MakeNeon(bool dotprod) {
   };
   for (const auto& [type, fn] : dots) k.vec_dot_q8[CpuKernels::Slot(type)] = fn;
   const std::pair<DType, GemmQ8Fn> gemms[] = {
-      {DType::kQ8_0, dotprod ? &GemmQ8ByVecDot<&arm::neon_dotprod::VecDotQ8_0Q8> : &GemmQ8ByVecDot<&arm::neon::VecDotQ8_0Q8>},
-      {DType::kQ4_0, dotprod ? &GemmQ8ByVecDot<&arm::neon_dotprod::VecDotQ4_0Q8> : &GemmQ8ByVecDot<&arm::neon::VecDotQ4_0Q8>},
-      {DType::kQ4_1, dotprod ? &GemmQ8ByVecDot<&arm::neon_dotprod::VecDotQ4_1Q8> : &GemmQ8ByVecDot<&arm::neon::VecDotQ4_1Q8>},
-      {DType::kQ5_0, dotprod ? &GemmQ8ByVecDot<&arm::neon_dotprod::VecDotQ5_0Q8> : &GemmQ8ByVecDot<&arm::neon::VecDotQ5_0Q8>},
-      {DType::kQ4_K, dotprod ? &GemmQ8ByVecDot<&arm::neon_dotprod::VecDotQ4KQ8> : &GemmQ8ByVecDot<&arm::neon::VecDotQ4KQ8>},
-      {DType::kQ6_K, dotprod ? &GemmQ8ByVecDot<&arm::neon_dotprod::VecDotQ6KQ8> : &GemmQ8ByVecDot<&arm::neon::VecDotQ6KQ8>},
+      {DType::kQ8_0, dotprod ? &arm::neon_dotprod::GemmQ8_0Q8 : &arm::neon::GemmQ8_0Q8},
+      {DType::kQ4_0, dotprod ? &arm::neon_dotprod::GemmQ4_0Q8 : &arm::neon::GemmQ4_0Q8},
+      {DType::kQ4_1, dotprod ? &arm::neon_dotprod::GemmQ4_1Q8 : &arm::neon::GemmQ4_1Q8},
+      {DType::kQ5_0, dotprod ? &arm::neon_dotprod::GemmQ5_0Q8 : &arm::neon::GemmQ5_0Q8},
+      {DType::kQ4_K, dotprod ? &arm::neon_dotprod::GemmQ4KQ8 : &arm::neon::GemmQ4KQ8},
+      {DType::kQ6_K, dotprod ? &arm::neon_dotprod::GemmQ6KQ8 : &arm::neon::GemmQ6KQ8},
   };
   for (const auto& [type, fn] : gemms) k.gemm_q8[CpuKernels::Slot(type)] = fn;
   const std::pair<DType, DequantizeRowFn> dequantizers[] = {

@@ -2,6 +2,7 @@
 // neon_dotprod ones only after checking that the CPU has the dotprod instructions (asimddp).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "kernels/cpu/ref/quant.h"
@@ -36,6 +37,20 @@ float VecDotQ4_1Q8(const void* w, const ref::BlockQ8* x, int64_t n);
 float VecDotQ5_0Q8(const void* w, const ref::BlockQ8* x, int64_t n);
 float VecDotQ4KQ8(const void* w, const ref::BlockQ8* x, int64_t n);
 float VecDotQ6KQ8(const void* w, const ref::BlockQ8* x, int64_t n);
+// GEMM (the GemmQ8Fn contract of kernels/cpu/dispatch.h): each weight block unpacked once for up
+// to 4 activation rows.
+void GemmQ8_0Q8(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x, int64_t k,
+                float* y, int64_t ldy);
+void GemmQ4_0Q8(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x, int64_t k,
+                float* y, int64_t ldy);
+void GemmQ4_1Q8(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x, int64_t k,
+                float* y, int64_t ldy);
+void GemmQ5_0Q8(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x, int64_t k,
+                float* y, int64_t ldy);
+void GemmQ4KQ8(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x, int64_t k,
+               float* y, int64_t ldy);
+void GemmQ6KQ8(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x, int64_t k,
+               float* y, int64_t ldy);
 }  // namespace neon
 
 namespace neon_dotprod {
@@ -45,6 +60,20 @@ float VecDotQ4_1Q8(const void* w, const ref::BlockQ8* x, int64_t n);
 float VecDotQ5_0Q8(const void* w, const ref::BlockQ8* x, int64_t n);
 float VecDotQ4KQ8(const void* w, const ref::BlockQ8* x, int64_t n);
 float VecDotQ6KQ8(const void* w, const ref::BlockQ8* x, int64_t n);
+// GEMM (the GemmQ8Fn contract of kernels/cpu/dispatch.h): each weight block unpacked once for up
+// to 4 activation rows.
+void GemmQ8_0Q8(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x, int64_t k,
+                float* y, int64_t ldy);
+void GemmQ4_0Q8(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x, int64_t k,
+                float* y, int64_t ldy);
+void GemmQ4_1Q8(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x, int64_t k,
+                float* y, int64_t ldy);
+void GemmQ5_0Q8(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x, int64_t k,
+                float* y, int64_t ldy);
+void GemmQ4KQ8(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x, int64_t k,
+               float* y, int64_t ldy);
+void GemmQ6KQ8(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x, int64_t k,
+               float* y, int64_t ldy);
 }  // namespace neon_dotprod
 
 }  // namespace tlm::cpu::arm
