@@ -1,4 +1,4 @@
-// Persistent worker pool with spin-then-sleep waiting.
+// Persistent worker pool: chunks handed out through an atomic counter, spin-then-sleep waiting.
 #include "kernels/cpu/backend/thread_pool.h"
 
 #include <pthread.h>
@@ -20,9 +20,14 @@ namespace {
 // About 50-100 us of spinning before a worker sleeps: long enough to span the gap between the ops
 // of one decode step, short enough not to burn a core between steps.
 constexpr int kSpinIterations = 20000;
-}  // namespace
+// Chunks per worker: enough that a worker that starts late or gets preempted leaves at most a
+// small share for the others to pick up, few enough that claiming one (a compare-exchange on a
+// shared line) stays negligible next to the work in it.
+constexpr int64_t kChunksPerWorker = 4;
 
-namespace {
+constexpr uint64_t Pack(uint64_t count, uint64_t index) { return count << 32 | index; }
+constexpr bool HasWork(uint64_t next) { return (next & 0xffffffffu) < (next >> 32); }
+
 bool PinCurrentThread(int cpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -53,57 +58,76 @@ ThreadPool::ThreadPool(int threads, bool pin) : threads_(std::max(1, threads)) {
 
 ThreadPool::~ThreadPool() {
   {
+    // Under the lock: a worker between its last check and its wait cannot miss the flag.
     std::lock_guard<std::mutex> lock(mu_);
-    stop_.store(true, std::memory_order_release);
-    generation_.fetch_add(1, std::memory_order_release);
+    stop_.store(true, std::memory_order_seq_cst);
   }
   wake_.notify_all();
   for (auto& w : workers_) w.join();
 }
 
-void ThreadPool::RunSlice(int index) {
-  const int64_t begin = n_ * index / threads_, end = n_ * (index + 1) / threads_;
-  if (begin < end) call_(ctx_, begin, end, index);
+void ThreadPool::RunChunks(int worker) {
+  uint64_t next = next_.load(std::memory_order_acquire);
+  while (HasWork(next)) {
+    // Acquire pairs with the release that published the job (next_ is only ever changed by
+    // read-modify-writes after it, which continue its release sequence): the fields below are
+    // those of the job this chunk belongs to, and the caller will not rewrite them before done_
+    // counts the chunk.
+    if (!next_.compare_exchange_weak(next, next + 1, std::memory_order_acquire, std::memory_order_acquire)) continue;
+    const int64_t begin = static_cast<int64_t>(next & 0xffffffffu) * chunk_;
+    call_(ctx_, begin, std::min(n_, begin + chunk_), worker);
+    done_.fetch_add(1, std::memory_order_release);
+    next = next_.load(std::memory_order_acquire);
+  }
 }
 
-void ThreadPool::Run(int64_t n, Trampoline call, void* ctx) {
-  if (threads_ == 1 || n <= 1) {
-    if (n > 0) call(ctx, 0, n, 0);
+void ThreadPool::Run(int64_t n, int64_t grain, Trampoline call, void* ctx) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(grain, 1);
+  const int64_t grains = (n + grain - 1) / grain;
+  if (threads_ == 1 || grains == 1) {
+    call(ctx, 0, n, 0);
     return;
   }
+  const int64_t max_chunks = std::min<int64_t>(grains, threads_ * kChunksPerWorker);
+  const int64_t chunk = (grains + max_chunks - 1) / max_chunks * grain;
+  const int64_t chunks = (n + chunk - 1) / chunk;
   call_ = call;
   ctx_ = ctx;
   n_ = n;
-  pending_.store(threads_ - 1, std::memory_order_relaxed);
-  {
-    // The lock orders this publication against a worker that is about to sleep.
-    std::lock_guard<std::mutex> lock(mu_);
-    generation_.fetch_add(1, std::memory_order_release);
+  chunk_ = chunk;
+  done_.store(0, std::memory_order_relaxed);
+  // seq_cst store, then seq_cst load of sleepers_; a worker going to sleep does the mirror image
+  // (sleepers_ increment, then a seq_cst load of next_ in its wait predicate). Either it sees the
+  // job and does not sleep, or this sees it counted and wakes it under the lock: no lost wake-up,
+  // and no lock at all while every worker spins.
+  next_.store(Pack(static_cast<uint64_t>(chunks), 0), std::memory_order_seq_cst);
+  if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+    { std::lock_guard<std::mutex> lock(mu_); }
+    wake_.notify_all();
   }
-  if (sleepers_.load(std::memory_order_acquire) > 0) wake_.notify_all();
-  RunSlice(0);
-  while (pending_.load(std::memory_order_acquire) != 0) TLM_CPU_RELAX();
+  RunChunks(0);
+  while (done_.load(std::memory_order_acquire) != chunks) TLM_CPU_RELAX();
 }
 
 void ThreadPool::Worker(int index) {
-  uint64_t seen = 0;
   for (;;) {
-    uint64_t gen = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; gen == seen && spin < kSpinIterations; ++spin) {
-      TLM_CPU_RELAX();
-      gen = generation_.load(std::memory_order_acquire);
-    }
-    if (gen == seen) {
+    int spin = 0;
+    while (!HasWork(next_.load(std::memory_order_acquire)) && !stop_.load(std::memory_order_acquire)) {
+      if (++spin < kSpinIterations) {
+        TLM_CPU_RELAX();
+        continue;
+      }
       std::unique_lock<std::mutex> lock(mu_);
-      sleepers_.fetch_add(1, std::memory_order_acq_rel);
-      wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
-      sleepers_.fetch_sub(1, std::memory_order_acq_rel);
-      gen = generation_.load(std::memory_order_acquire);
+      sleepers_.fetch_add(1, std::memory_order_seq_cst);
+      wake_.wait(lock, [&] {
+        return stop_.load(std::memory_order_seq_cst) || HasWork(next_.load(std::memory_order_seq_cst));
+      });
+      sleepers_.fetch_sub(1, std::memory_order_relaxed);
+      spin = 0;
     }
-    seen = gen;
     if (stop_.load(std::memory_order_acquire)) return;
-    RunSlice(index);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    RunChunks(index);
   }
 }
 
