@@ -28,6 +28,12 @@ using GemmQ8Fn = void (*)(const void* w, size_t row_stride, int64_t n_w, const r
 // f32 rows: weight row o at w + o * ldw, activation row r at x + r * ldx, k floats (any k >= 0).
 using GemmF32Fn = void (*)(const float* w, int64_t ldw, int64_t n_w, const float* x, int64_t ldx, int64_t n_x,
                            int64_t k, float* y, int64_t ldy);
+// Elementwise kernels (kernels/cpu/ref/eltwise.h): y[i] = f(x[i]); out[i] = f(a[i], b[i]);
+// RMS normalization of one group of n floats (w null: no weight). n >= 0 (RMS norm: n >= 1);
+// outputs may alias inputs.
+using UnaryF32Fn = void (*)(const float* x, float* y, int64_t n);
+using BinaryF32Fn = void (*)(const float* a, const float* b, float* out, int64_t n);
+using RmsNormF32Fn = void (*)(const float* x, const float* w, float* y, int64_t n, float eps);
 
 // Semantics of every entry are those of the reference kernel of the same name in
 // kernels/cpu/ref/quant.h. Integer parts are exact in every implementation; float accumulation
@@ -42,6 +48,13 @@ struct CpuKernels {
   DequantizeRowFn dequantize_row[kCpuKernelTypeSlots];
   GemmQ8Fn gemm_q8[kCpuKernelTypeSlots];  // same slots as vec_dot_q8
   GemmF32Fn gemm_f32;
+  // Elementwise (kernels/cpu/ref/eltwise.h); the activations' exp and tanh within a few ulp.
+  UnaryF32Fn exp_f32;
+  UnaryF32Fn tanh_f32;
+  BinaryF32Fn add_f32;
+  BinaryF32Fn gelu_tanh_gate_f32;
+  BinaryF32Fn silu_gate_f32;
+  RmsNormF32Fn rms_norm_f32;
 
   VecDotQ8Fn VecDotQ8For(DType type) const { return vec_dot_q8[Slot(type)]; }
   DequantizeRowFn DequantizeRowFor(DType type) const { return dequantize_row[Slot(type)]; }
