@@ -18,6 +18,7 @@
 #include <fmt/ranges.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <nlohmann/json.hpp>
 
 #include "devices/agent/worker_process.h"
 #include "devices/probe/device_info.h"
@@ -126,6 +127,43 @@ std::string_view PrimaryMetric(const v1::RunResult& r) {
   return {};
 }
 
+// Fills in an NPU plugin's identity (vendor, version, SoCs) by loading it in a child process
+// (`tlmbench npu-plugin-info`): the agent never dlopens a plugin, so a plugin that crashes or hangs
+// while loading is listed with that error and the agent serves on.
+void ProbeNpuPluginInWorker(const std::string& exe, const std::string& plugin_dir, v1::NpuPlugin* plugin) {
+  constexpr auto kTimeout = std::chrono::seconds(10);
+  auto proc = WorkerProcess::Spawn(exe, {exe, "npu-plugin-info", "--plugin-dir", plugin_dir, plugin->path()}, "");
+  if (!proc.ok()) {
+    plugin->set_error(fmt::format("could not start a process to load it: {}", proc.status().message()));
+    return;
+  }
+  v1::RunEvent ignored;
+  const bool timed_out =
+      (*proc)->NextEvent(&ignored, WorkerProcess::Clock::now() + kTimeout) == WorkerProcess::Next::kTimeout;
+  if (timed_out) (*proc)->Kill();
+  const WorkerOutcome out = (*proc)->Reap();
+  std::string last_line = out.stderr_tail;
+  while (!last_line.empty() && last_line.back() == '\n') last_line.pop_back();
+  if (size_t nl = last_line.rfind('\n'); nl != std::string::npos) last_line = last_line.substr(nl + 1);
+  if (timed_out) {
+    plugin->set_error(fmt::format("loading it did not finish in {} s", kTimeout.count()));
+  } else if (!out.exited) {
+    plugin->set_error(fmt::format("loading it crashed: killed by {}", DescribeSignal(out.signal)));
+  } else if (out.exit_code != 0) {
+    plugin->set_error(last_line.empty() ? fmt::format("loading it failed (exit {})", out.exit_code) : last_line);
+  } else {
+    const nlohmann::json j = nlohmann::json::parse(last_line, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || !j.contains("socs")) {
+      plugin->set_error(fmt::format("unreadable identity from npu-plugin-info: '{}'", last_line));
+      return;
+    }
+    plugin->set_vendor(j.value("vendor", ""));
+    plugin->set_version(j.value("version", ""));
+    for (const auto& soc : j["socs"])
+      if (soc.is_string()) plugin->add_socs(soc.get<std::string>());
+  }
+}
+
 class AgentService final : public v1::Agent::Service {
  public:
   explicit AgentService(AgentOptions options) : options_(std::move(options)) {
@@ -147,6 +185,8 @@ class AgentService final : public v1::Agent::Service {
     if (fs::path real = fs::read_symlink(options_.worker_exe, ec); !ec) options_.worker_exe = real.string();
     perf_instructions_ = PerfInstructionsAvailable();
     valgrind_ = FindOnPath("valgrind");
+    for (v1::NpuPlugin& plugin : *device_.mutable_npu_plugins())
+        ProbeNpuPluginInWorker(options_.worker_exe, options_.npu_plugin_dir, &plugin);
   }
 
   const v1::DeviceInfo& device() const { return device_; }

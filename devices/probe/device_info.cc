@@ -16,6 +16,7 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "devices/probe/cpu_info.h"
 #include "devices/probe/text_file.h"
@@ -114,7 +115,58 @@ void FillBackends(const DeviceProbeOptions& options, v1::DeviceInfo& device) {
   }
 }
 
+// The plugin and SoC of an npu backend spec's device part: "vnpu", "vnpu:vnpu-large", or
+// "plugin=vnpu,soc=vnpu-large,..." (kernels/npu/backend's forms).
+std::pair<std::string, std::string> NpuPluginAndSoc(std::string_view device_part) {
+  std::string plugin, soc;
+  if (device_part.find('=') == std::string_view::npos) {
+    const size_t colon = device_part.find(':');
+    plugin = std::string(device_part.substr(0, colon));
+    if (colon != std::string_view::npos) soc = std::string(device_part.substr(colon + 1));
+    return {plugin, soc};
+  }
+  size_t begin = 0;
+  while (begin <= device_part.size()) {
+    size_t end = device_part.find(',', begin);
+    if (end == std::string_view::npos) end = device_part.size();
+    const std::string_view item = device_part.substr(begin, end - begin);
+    if (item.rfind("plugin=", 0) == 0) plugin = std::string(item.substr(7));
+    if (item.rfind("soc=", 0) == 0) soc = std::string(item.substr(4));
+    begin = end + 1;
+  }
+  return {plugin, soc};
+}
+
+// Whether the device lists plugin `name` (tlm_npu_<name>.so) as loadable and, when `soc` is given,
+// serving that SoC. A plugin listed without SoCs and without an error was not probed: accepted.
+bool NpuPluginUsable(const v1::DeviceInfo& device, const std::string& name, const std::string& soc,
+                     std::string* why) {
+  const std::string file = name.size() > 3 && name.substr(name.size() - 3) == ".so" ? name : "tlm_npu_" + name + ".so";
+  for (const v1::NpuPlugin& p : device.npu_plugins()) {
+    if (fs::path(p.path()).filename().string() != file) continue;
+    if (!p.error().empty()) {
+      *why = fmt::format("npu plugin {} cannot be used: {}", name, p.error());
+      return false;
+    }
+    if (soc.empty() || p.socs_size() == 0) return true;
+    for (const std::string& s : p.socs())
+      if (s == soc) return true;
+    *why = fmt::format("npu plugin {} serves SoCs {}, not {}", name, fmt::join(p.socs(), ", "), soc);
+    return false;
+  }
+  *why = fmt::format("npu plugin {} ({}) is not in the device's plugin folder", name, file);
+  return false;
+}
+
 bool HasCapability(const v1::DeviceInfo& device, std::string_view capability) {
+  if (capability.rfind("npu:", 0) == 0) {  // "npu:PLUGIN" or "npu:PLUGIN:SOC"
+    auto it = std::find_if(device.backends().begin(), device.backends().end(),
+                           [](const v1::BackendCapability& b) { return b.name() == "npu"; });
+    if (it == device.backends().end() || !it->available()) return false;
+    const auto [plugin, soc] = NpuPluginAndSoc(capability.substr(4));
+    std::string why;
+    return !plugin.empty() && NpuPluginUsable(device, plugin, soc, &why);
+  }
   for (const auto& f : device.cpu().isa_features()) {
     if (f == capability) return true;
   }
@@ -329,7 +381,7 @@ bool DeviceMatches(const v1::DeviceInfo& device, const std::map<std::string, std
   for (const std::string& capability : capabilities) {
     if (!HasCapability(device, capability)) {
       return fail(fmt::format(
-          "capability \"{}\" required; device lacks it (neither an ISA feature nor an available backend)", capability));
+          "capability \"{}\" required; device lacks it (neither an ISA feature, an available backend, nor an npu:PLUGIN[:SOC] the device can load)", capability));
     }
   }
   if (backend.empty()) return true;
@@ -339,6 +391,11 @@ bool DeviceMatches(const v1::DeviceInfo& device, const std::map<std::string, std
                          [&](const v1::BackendCapability& b) { return b.name() == name; });
   if (it == device.backends().end()) return fail(fmt::format("backend \"{}\" is unknown to this device", name));
   if (!it->available()) return fail(fmt::format("backend \"{}\" unavailable: {}", name, it->reason()));
+  if (colon != std::string_view::npos && name == "npu") {
+    const auto [plugin, soc] = NpuPluginAndSoc(backend.substr(colon + 1));
+    std::string why;
+    if (!plugin.empty() && !NpuPluginUsable(device, plugin, soc, &why)) return fail(why);
+  }
   if (colon != std::string_view::npos && (name == "opencl" || name == "vulkan")) {
     const auto index = ParseLong(backend.substr(colon + 1));
     const int count = name == "opencl" ? device.opencl_devices_size() : device.vulkan_devices_size();

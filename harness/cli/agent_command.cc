@@ -5,9 +5,13 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include "devices/agent/agent_server.h"
 #include "devices/probe/device_info.h"
@@ -97,6 +101,14 @@ int RunAgent(const AgentFlags& f) {
   fmt::print(stdout, "[agent {}] listening on {} (models: {}, {} models, {} backends available{})\n", dev.name(),
              (*server)->address(), o.models_dir, dev.models_size(), available,
              o.auth_token.empty() && o.tls_cert_pem.empty() ? ", no authentication" : "");
+  for (const auto& p : dev.npu_plugins()) {
+    const std::string file = std::filesystem::path(p.path()).filename().string();
+    if (p.error().empty())
+      fmt::print(stdout, "[agent {}] npu plugin {}: {} {}, SoCs {}\n", dev.name(), file, p.vendor(), p.version(),
+                 fmt::join(p.socs(), ", "));
+    else
+      fmt::print(stdout, "[agent {}] npu plugin {}: unusable: {}\n", dev.name(), file, p.error());
+  }
   std::fflush(stdout);
   if (!f.port_file.empty()) {
     std::ofstream(f.port_file) << (*server)->port() << "\n";
@@ -155,6 +167,36 @@ void RegisterAgentCommand(CLI::App& app) {
   worker->add_option("--event-fd", w->first, "Where to write RunEvent frames");
   worker->add_option("--model-path", w->second, "The model file, resolved by the agent");
   worker->callback([w] { SetCommandAction([w] { return RunWorker(w->first, w->second); }); });
+
+  // The agent never dlopens a plugin: it starts this in a child to learn a plugin's identity, so
+  // that a plugin which crashes or hangs while loading costs that child, not the agent.
+  auto info = std::make_shared<std::pair<std::string, std::string>>();
+  CLI::App* plugin_info =
+      app.add_subcommand("npu-plugin-info", "Print an NPU plugin's identity as one JSON line (started by the agent)");
+  plugin_info->group("");  // internal: hidden from --help
+  plugin_info->add_option("--plugin-dir", info->first, "The plugin folder (the loader's allowlist)")->required();
+  plugin_info->add_option("plugin", info->second, "The plugin's file in that folder")->required();
+  plugin_info->callback([info] {
+    SetCommandAction([info] {
+      auto plugin = LoadNpuPlugin(info->second, info->first);
+      if (!plugin.ok()) {
+        fmt::print(stderr, "{}\n", plugin.status().message());
+        return 1;
+      }
+      const TlmNpuPluginApi& api = (*plugin)->api();
+      nlohmann::json j;
+      j["vendor"] = api.vendor ? api.vendor : "";
+      j["name"] = api.plugin_name ? api.plugin_name : "";
+      j["version"] = api.plugin_version ? api.plugin_version : "";
+      j["abi_version"] = api.abi_version;
+      j["socs"] = nlohmann::json::array();
+      for (uint32_t i = 0; i < api.num_socs; ++i)
+        if (api.socs[i] != nullptr) j["socs"].push_back(api.socs[i]);
+      fmt::print("{}\n", j.dump());
+      std::fflush(stdout);
+      return 0;
+    });
+  });
 }
 
 }  // namespace tlm

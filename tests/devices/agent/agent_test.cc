@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -122,6 +123,45 @@ TEST_F(AgentTest, ReportsDeviceFactsAndRunsANullWorkloadInAWorker) {
     }
   EXPECT_EQ(reps, 3);
   EXPECT_TRUE(std::isfinite(r.hygiene().load_avg_1m_before()));
+}
+
+TEST_F(AgentTest, ListsNpuPluginsWithTheirSocsOrWhyTheyCannotLoad) {
+  // Each plugin is loaded in a child process at start: one that crashes while loading, one built
+  // for another ABI and a file that is no library are listed with their errors; the agent serves on.
+  const std::string plugins = dir_ / "plugins";
+  std::filesystem::create_directories(plugins);
+  for (const auto& [from, name] :
+       std::vector<std::pair<std::string, std::string>>{{TLM_PLUGIN_DIR, "vnpu"},
+                                                        {TLM_TEST_PLUGIN_DIR, "broken_load_crash"},
+                                                        {TLM_TEST_PLUGIN_DIR, "broken_wrong_abi"}})
+    std::filesystem::copy_file(from + "/tlm_npu_" + name + ".so", plugins + "/tlm_npu_" + name + ".so");
+  WriteFile(plugins + "/tlm_npu_garbage.so", "not an ELF file");
+  AgentProcess agent;
+  ASSERT_TRUE(agent.Start("a1", models_, dir_.path().string(), {"--plugin-dir", plugins}))
+      << agent.process().Stderr();
+  auto stub = Connect(agent.address());
+  grpc::ClientContext ctx;
+  v1::DeviceInfo info;
+  ASSERT_TRUE(stub->GetDeviceInfo(&ctx, {}, &info).ok());
+  std::map<std::string, v1::NpuPlugin> by_file;
+  for (const v1::NpuPlugin& p : info.npu_plugins()) by_file[std::filesystem::path(p.path()).filename()] = p;
+  ASSERT_EQ(by_file.size(), 4u);
+  const v1::NpuPlugin& vnpu = by_file["tlm_npu_vnpu.so"];
+  EXPECT_EQ(vnpu.error(), "");
+  EXPECT_FALSE(vnpu.vendor().empty());
+  EXPECT_FALSE(vnpu.version().empty());
+  EXPECT_NE(std::find(vnpu.socs().begin(), vnpu.socs().end(), "vnpu-small"), vnpu.socs().end())
+      << vnpu.DebugString();
+  EXPECT_NE(by_file["tlm_npu_broken_load_crash.so"].error().find("loading it crashed: killed by SIG"),  // SIGABRT under ASan
+            std::string::npos)
+      << by_file["tlm_npu_broken_load_crash.so"].DebugString();
+  EXPECT_NE(by_file["tlm_npu_broken_wrong_abi.so"].error().find("ABI"), std::string::npos)
+      << by_file["tlm_npu_broken_wrong_abi.so"].DebugString();
+  EXPECT_FALSE(by_file["tlm_npu_garbage.so"].error().empty());
+  EXPECT_TRUE(by_file["tlm_npu_garbage.so"].socs().empty());
+  // And the agent still runs work.
+  Events ev = RunSpecOn(*stub, NullSpec("run-after-probe"));
+  ASSERT_TRUE(ev.Last() && ev.Last()->has_result()) << ev.status.error_message();
 }
 
 TEST_F(AgentTest, RefusesClientsWithoutTheToken) {

@@ -317,5 +317,37 @@ TEST(DeviceMatchesTest, ReasonsWhyNot) {
   EXPECT_FALSE(DeviceMatches(device, {}, {}, "vulkan", nullptr));
 }
 
+TEST(DeviceMatchesTest, NpuPluginsAndSocs) {
+  v1::DeviceInfo device = FakeDevice();
+  v1::BackendCapability* npu = device.add_backends();
+  npu->set_name("npu");
+  npu->set_available(true);
+  v1::NpuPlugin* vnpu = device.add_npu_plugins();
+  vnpu->set_path("/opt/plugins/tlm_npu_vnpu.so");
+  vnpu->add_socs("vnpu-small");
+  vnpu->add_socs("vnpu-large");
+  v1::NpuPlugin* crashy = device.add_npu_plugins();
+  crashy->set_path("/opt/plugins/tlm_npu_crashy.so");
+  crashy->set_error("loading it crashed: killed by SIGSEGV (Segmentation fault)");
+  device.add_npu_plugins()->set_path("/opt/plugins/tlm_npu_unprobed.so");  // no SoCs, no error
+  std::string why;
+  EXPECT_TRUE(DeviceMatches(device, {}, {}, "npu", &why));
+  EXPECT_TRUE(DeviceMatches(device, {}, {}, "npu:vnpu", &why));
+  EXPECT_TRUE(DeviceMatches(device, {}, {}, "npu:vnpu:vnpu-large", &why));
+  EXPECT_TRUE(DeviceMatches(device, {}, {}, "npu:plugin=vnpu,soc=vnpu-small,activations=int8", &why));
+  EXPECT_TRUE(DeviceMatches(device, {}, {}, "npu:unprobed:anything", &why));
+  EXPECT_TRUE(DeviceMatches(device, {}, {"npu:vnpu:vnpu-small"}, "cpu", &why));
+  EXPECT_FALSE(DeviceMatches(device, {}, {}, "npu:vnpu:hexagon-v75", &why));
+  EXPECT_EQ(why, "npu plugin vnpu serves SoCs vnpu-small, vnpu-large, not hexagon-v75");
+  EXPECT_FALSE(DeviceMatches(device, {}, {}, "npu:crashy", &why));
+  EXPECT_NE(why.find("npu plugin crashy cannot be used: loading it crashed: killed by SIGSEGV"), std::string::npos) << why;
+  EXPECT_FALSE(DeviceMatches(device, {}, {}, "npu:qnn:sm8650", &why));
+  EXPECT_EQ(why, "npu plugin qnn (tlm_npu_qnn.so) is not in the device's plugin folder");
+  EXPECT_FALSE(DeviceMatches(device, {}, {"npu:vnpu:hexagon-v75"}, "cpu", &why));
+  EXPECT_NE(why.find("\"npu:vnpu:hexagon-v75\""), std::string::npos) << why;
+  npu->set_available(false);
+  EXPECT_FALSE(DeviceMatches(device, {}, {"npu:vnpu"}, "cpu", &why));
+}
+
 }  // namespace
 }  // namespace tlm

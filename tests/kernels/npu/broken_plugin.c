@@ -12,6 +12,7 @@
 #define BROKEN_WRONG_ABI 3     /* built for ABI 2 */
 #define BROKEN_WRONG_RESULTS 4 /* adds 3 to every output byte after synchronize */
 #define BROKEN_OVERRUN 5       /* writes one byte past the end of each output buffer */
+#define BROKEN_LOAD_CRASH 6    /* segfaults when the host asks for its table, i.e. while loading */
 
 static TlmNpuPluginApi g_api;
 static void* g_out;
@@ -53,6 +54,9 @@ static TlmNpuStatus BrokenSynchronize(TlmNpuContext* context) {
 
 __attribute__((visibility("default"))) const TlmNpuPluginApi* tlm_npu_plugin_get_api(uint32_t host_abi_version) {
   if (host_abi_version == 0) return NULL;
+#if BROKEN_KIND == BROKEN_LOAD_CRASH
+  raise(SIGSEGV);
+#endif
   memcpy(&g_api, tlm_vnpu_reference_api(), sizeof(g_api));
   g_api.plugin_name = "broken";
   g_api.invoke = BrokenInvoke;
