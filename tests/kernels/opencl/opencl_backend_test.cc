@@ -16,6 +16,7 @@
 #include <map>
 #include <random>
 
+#include "tests/support/tolerance.h"
 #include "engine/backend/backend.h"
 #include "engine/model/model.h"
 #include "engine/model/synthetic.h"
@@ -48,18 +49,7 @@ std::unique_ptr<Backend> MakeBackend(const std::string& spec) {
   return b.ok() ? std::move(b).value() : nullptr;
 }
 
-// Elements where |got - ref| > atol + rtol * |ref|.
-int64_t Mismatches(std::span<const float> got, std::span<const float> ref, float atol, float rtol, double* max_abs) {
-  EXPECT_EQ(got.size(), ref.size());
-  int64_t bad = 0;
-  *max_abs = 0;
-  for (size_t i = 0; i < std::min(got.size(), ref.size()); ++i) {
-    const double d = std::fabs(static_cast<double>(got[i]) - ref[i]);
-    *max_abs = std::max(*max_abs, d);
-    if (!(d <= atol + rtol * std::fabs(ref[i]))) ++bad;
-  }
-  return bad;
-}
+using testing::Mismatches;
 
 // Weights held by the test.
 class TestWeights final : public WeightSource {

@@ -16,6 +16,7 @@
 #include <map>
 #include <random>
 
+#include "tests/support/tolerance.h"
 #include "engine/backend/backend.h"
 #include "engine/model/model.h"
 #include "engine/model/synthetic.h"
@@ -131,22 +132,7 @@ std::vector<float> RunSteps(Backend& backend, const std::function<Graph(int64_t)
   return out;
 }
 
-// Elements where |got - ref| > atol + rtol * |ref|; prints the first few.
-int64_t Mismatches(const std::vector<float>& got, const std::vector<float>& ref, double atol, double rtol,
-                   double* max_abs) {
-  EXPECT_EQ(got.size(), ref.size());
-  int64_t bad = 0;
-  *max_abs = 0;
-  for (size_t i = 0; i < std::min(got.size(), ref.size()); ++i) {
-    const double d = std::fabs(static_cast<double>(got[i]) - ref[i]);
-    *max_abs = std::max(*max_abs, d);
-    if (!(d <= atol + rtol * std::fabs(ref[i]))) {
-      if (bad < 5) ADD_FAILURE() << "element " << i << ": got " << got[i] << ", cpu " << ref[i];
-      ++bad;
-    }
-  }
-  return bad;
-}
+using testing::Mismatches;
 
 void ExpectMatchesCpu(const std::function<Graph(int64_t)>& make, const WeightSource& weights,
                       const std::vector<StepSpec>& steps, int64_t n_ctx, int64_t prefill_max, double atol, double rtol,

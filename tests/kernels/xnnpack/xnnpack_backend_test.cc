@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <random>
 
+#include "tests/support/tolerance.h"
 #include "engine/backend/backend.h"
 #include "engine/model/model.h"
 #include "engine/model/synthetic.h"
@@ -42,19 +43,7 @@ std::vector<int32_t> RandomTokens(int n, int vocab, uint32_t seed) {
   return t;
 }
 
-// Elements where |got - ref| > atol + rtol * |ref|.
-int64_t Mismatches(const std::vector<float>& got, const std::vector<float>& ref, float atol, float rtol,
-                   double* max_abs) {
-  EXPECT_EQ(got.size(), ref.size());
-  int64_t bad = 0;
-  *max_abs = 0;
-  for (size_t i = 0; i < std::min(got.size(), ref.size()); ++i) {
-    const double d = std::fabs(static_cast<double>(got[i]) - ref[i]);
-    *max_abs = std::max(*max_abs, d);
-    if (!(d <= atol + rtol * std::fabs(ref[i]))) ++bad;
-  }
-  return bad;
-}
+using testing::Mismatches;
 
 TEST(XnnpackBackendTest, IsRegisteredAndRunsHere) {
   bool found = false;
