@@ -9,9 +9,11 @@
 #include <utility>
 
 #include "kernels/cpu/ref/eltwise.h"
+#include "kernels/cpu/ref/attention.h"
 #include "kernels/cpu/ref/gemm.h"
 
 #if defined(TLM_CPU_KERNELS_X86)
+#include "kernels/cpu/x86/attention_avx2.h"
 #include "kernels/cpu/x86/avx2_kernels.h"
 #include "kernels/cpu/x86/eltwise_avx2.h"
 #include "kernels/cpu/x86/gemm_avx2.h"
@@ -70,6 +72,7 @@ CpuKernels MakeReference() {
   k.quantize_row_q8 = &ref::QuantizeRowQ8;
   k.dot_f32 = &ReferenceDotF32;
   k.gemm_f32 = &ref::GemmF32;
+  k.attention_f32 = &ref::Attention;
   k.exp_f32 = &ref::ExpF32;
   k.tanh_f32 = &ref::TanhF32;
   k.add_f32 = &ref::AddF32;
@@ -95,6 +98,7 @@ CpuKernels MakeAvx2() {
   k.quantize_row_q8 = &x86::QuantizeRowQ8Avx2;
   k.dot_f32 = &x86::DotF32Fma8x4Avx2;
   k.gemm_f32 = &x86::GemmF32Avx2;
+  k.attention_f32 = &x86::AttentionAvx2;
   k.exp_f32 = &x86::ExpF32Avx2;
   k.tanh_f32 = &x86::TanhF32Avx2;
   k.add_f32 = &x86::AddF32Avx2;

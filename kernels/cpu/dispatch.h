@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "engine/tensor/dtype.h"
+#include "kernels/cpu/ref/attention.h"
 #include "kernels/cpu/ref/quant.h"
 
 namespace tlm::cpu {
@@ -35,9 +36,14 @@ using UnaryF32Fn = void (*)(const float* x, float* y, int64_t n);
 using BinaryF32Fn = void (*)(const float* a, const float* b, float* out, int64_t n);
 using RmsNormF32Fn = void (*)(const float* x, const float* w, float* y, int64_t n, float eps);
 
+// Causal attention over a KV ring with sliding windows and grouped query heads, a piece of the
+// work at a time (ref::AttentionFn in kernels/cpu/ref/attention.h).
+using AttentionFn = ref::AttentionFn;
+
 // Semantics of every entry are those of the reference kernel of the same name in
-// kernels/cpu/ref/quant.h. Integer parts are exact in every implementation; float accumulation
-// order may differ from the reference (see the conformance tests for the tolerances).
+// kernels/cpu/ref/quant.h (attention: kernels/cpu/ref/attention.h). Integer parts are exact in
+// every implementation; float accumulation order may differ from the reference (see the
+// conformance tests for the tolerances).
 // In a table returned below, an entry is null only for a type the engine does not support:
 // an ISA without its own kernel for a type carries the reference kernel in that slot.
 struct CpuKernels {
@@ -55,6 +61,7 @@ struct CpuKernels {
   BinaryF32Fn gelu_tanh_gate_f32;
   BinaryF32Fn silu_gate_f32;
   RmsNormF32Fn rms_norm_f32;
+  AttentionFn attention_f32;  // f32 queries, keys and values
 
   VecDotQ8Fn VecDotQ8For(DType type) const { return vec_dot_q8[Slot(type)]; }
   DequantizeRowFn DequantizeRowFor(DType type) const { return dequantize_row[Slot(type)]; }

@@ -12,6 +12,7 @@
 #include "kernels/cpu/backend/gemm_matmul.h"
 #include "kernels/cpu/backend/thread_pool.h"
 #include "kernels/cpu/dispatch.h"
+#include "kernels/cpu/ref/attention.h"
 #include "kernels/cpu/ref/quant.h"
 
 namespace tlm::cpu {
@@ -326,50 +327,97 @@ class CpuExecutable final : public Executable {
     }
   }
 
+  // Attention work: pieces per worker for a prefill, and keys per split-K chunk below which a
+  // decode row stays in one piece.
+  static constexpr int64_t kPiecesPerWorker = 4;
+  static constexpr int64_t kMinKeysPerChunk = 32;
+
+  // Causal attention through the dispatch table's kernel, in pieces of about equal cost (visible
+  // keys, not query rows: a causal prefill's last rows see the most keys), so the workers finish
+  // together however the pool hands the pieces out: a prefill's rows cut per KV head where the
+  // running count of keys crosses a multiple of total / pieces; a decode row's keys cut into one
+  // chunk per worker (split-K), whose partial results are combined here.
   void Attention(const Node& n, const float* q, const float* k_new, const float* v_new, int64_t rows, int64_t pos0,
                  CpuKvCache& kv, float* out) {
     const AttentionParams& a = n.attention;
     const KvLayerSpec& layer = kv.spec().layers[a.layer];
-    const int64_t hd = a.head_dim, kv_width = a.n_kv_head * hd, q_width = a.n_head * hd;
-    const int64_t group = a.n_head / a.n_kv_head, cap = layer.capacity;
+    const int64_t hd = a.head_dim, kv_width = a.n_kv_head * hd, cap = layer.capacity;
     float* k_cache = kv.k(a.layer);
     float* v_cache = kv.v(a.layer);
-    pool_->ParallelFor(rows * a.n_head, [&](int64_t begin, int64_t end, int worker) {
-      float* scores = scores_[worker].data();
-      for (int64_t job = begin; job < end; ++job) {
-        const int64_t t = job / a.n_head, h = job % a.n_head, kvh = h / group;
-        const int64_t pos = pos0 + t;
-        const int64_t lo = a.window > 0 ? std::max<int64_t>(0, pos - a.window + 1) : 0;
-        const float* qv = q + t * q_width + h * hd;
-        auto key = [&](int64_t p) {
-          return p < pos0 ? k_cache + (p % cap) * kv_width + kvh * hd : k_new + (p - pos0) * kv_width + kvh * hd;
-        };
-        auto value = [&](int64_t p) {
-          return p < pos0 ? v_cache + (p % cap) * kv_width + kvh * hd : v_new + (p - pos0) * kv_width + kvh * hd;
-        };
-        float max_score = -INFINITY;
-        for (int64_t p = lo; p <= pos; ++p) {
-          const float* kv_row = key(p);
-          float dot = 0;
-          for (int64_t e = 0; e < hd; ++e) dot += qv[e] * kv_row[e];
-          scores[p - lo] = dot * a.scale;
-          max_score = std::max(max_score, scores[p - lo]);
+    const ref::AttentionArgs args{.q = q,
+                                  .k_cache = k_cache,
+                                  .v_cache = v_cache,
+                                  .capacity = cap,
+                                  .k_new = k_new,
+                                  .v_new = v_new,
+                                  .pos0 = pos0,
+                                  .rows = rows,
+                                  .n_head = a.n_head,
+                                  .n_kv_head = a.n_kv_head,
+                                  .head_dim = hd,
+                                  .window = a.window,
+                                  .scale = a.scale,
+                                  .out = out};
+    const int64_t threads = pool_->size();
+    // Per-worker scratch and the split-K partials: sized on the first step against a context
+    // (grown only for a larger one), so decode steps allocate nothing.
+    const auto scratch_floats =
+        static_cast<size_t>(ref::AttentionScratchFloats(a.n_head, a.n_kv_head, hd, kv.spec().n_ctx));
+    if (scores_.front().size() < scratch_floats)
+      for (auto& sc : scores_) sc.resize(scratch_floats);
+    const ref::AttentionFn attend = kernels_.attention_f32;
+    auto visible_keys = [&](int64_t t) {
+      const int64_t pos = pos0 + t;
+      return a.window > 0 ? std::min<int64_t>(pos + 1, a.window) : pos + 1;
+    };
+    if (rows == 1) {
+      const int64_t keys = visible_keys(0), first = pos0 + 1 - keys;
+      const int64_t chunks = std::min<int64_t>(threads, keys / kMinKeysPerChunk);
+      if (chunks <= 1) {
+        attend(args, {0, 1, 0, a.n_kv_head}, nullptr, scores_.front().data());
+      } else {
+        const int64_t n_vec = a.n_head, part_floats = n_vec * (hd + 2);
+        if (partials_.size() < static_cast<size_t>(threads * part_floats))
+          partials_.resize(static_cast<size_t>(threads * part_floats));
+        if (parts_.size() < static_cast<size_t>(threads)) parts_.resize(static_cast<size_t>(threads));
+        for (int64_t c = 0; c < chunks; ++c) {
+          float* base = partials_.data() + c * part_floats;
+          parts_[c] = {base, base + n_vec, base + 2 * n_vec};
         }
-        double sum = 0;
-        for (int64_t p = lo; p <= pos; ++p) {
-          scores[p - lo] = std::exp(scores[p - lo] - max_score);
-          sum += scores[p - lo];
-        }
-        float* o = out + t * q_width + h * hd;
-        std::fill(o, o + hd, 0.f);
-        const float inv = static_cast<float>(1.0 / sum);
-        for (int64_t p = lo; p <= pos; ++p) {
-          const float wgt = scores[p - lo] * inv;
-          const float* vv = value(p);
-          for (int64_t e = 0; e < hd; ++e) o[e] += wgt * vv[e];
+        pool_->ParallelFor(chunks, [&](int64_t begin, int64_t end, int worker) {
+          for (int64_t c = begin; c < end; ++c) {
+            const ref::AttentionWork w{.row_begin = 0,
+                                       .row_end = 1,
+                                       .kv_head_begin = 0,
+                                       .kv_head_end = a.n_kv_head,
+                                       .key_begin = first + keys * c / chunks,
+                                       .key_end = first + keys * (c + 1) / chunks};
+            attend(args, w, &parts_[c], scores_[worker].data());
+          }
+        });
+        ref::AttentionCombine(parts_.data(), chunks, n_vec, hd, out);
+      }
+    } else {
+      int64_t total = 0;
+      for (int64_t t = 0; t < rows; ++t) total += visible_keys(t);
+      const int64_t per_head = threads == 1 ? 1 : std::max<int64_t>(1, (threads * kPiecesPerWorker + a.n_kv_head - 1) / a.n_kv_head);
+      const size_t max_pieces = static_cast<size_t>(a.n_kv_head * std::min(per_head, rows));
+      if (pieces_.capacity() < max_pieces) pieces_.reserve(max_pieces);
+      pieces_.clear();
+      for (int64_t kvh = 0; kvh < a.n_kv_head; ++kvh) {
+        int64_t begin = 0, done = 0, cut = 1;
+        for (int64_t t = 0; t < rows; ++t) {
+          done += visible_keys(t);
+          if (done * per_head < total * cut && t + 1 < rows) continue;
+          pieces_.push_back({.row_begin = begin, .row_end = t + 1, .kv_head_begin = kvh, .kv_head_end = kvh + 1});
+          begin = t + 1;
+          while (done * per_head >= total * cut) ++cut;
         }
       }
-    });
+      pool_->ParallelFor(static_cast<int64_t>(pieces_.size()), [&](int64_t begin, int64_t end, int worker) {
+        for (int64_t i = begin; i < end; ++i) attend(args, pieces_[i], nullptr, scores_[worker].data());
+      });
+    }
     // Append this step's keys and values (ring buffer for sliding-window layers).
     for (int64_t t = 0; t < rows; ++t) {
       const int64_t slot = (pos0 + t) % cap;
@@ -389,7 +437,10 @@ class CpuExecutable final : public Executable {
   std::vector<BlockQ8> q8_;
   std::vector<int64_t> rows_;
   size_t attention_layers_ = 0;
-  std::vector<std::vector<float>> scores_;
+  std::vector<std::vector<float>> scores_;  // per worker: attention scratch (ref::AttentionScratchFloats)
+  std::vector<float> partials_;              // split-K decode: per key chunk, n_head x (head_dim + 2)
+  std::vector<ref::AttentionPartial> parts_;  // per key chunk, into partials_
+  std::vector<ref::AttentionWork> pieces_;    // prefill: row pieces of about equal cost
 };
 
 class CpuBackend final : public Backend {
