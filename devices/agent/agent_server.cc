@@ -264,10 +264,14 @@ class AgentService final : public v1::Agent::Service {
       return send_error(v1::REFUSED, fmt::format("cannot count instructions on this device: {}; and valgrind "
                                                  "(callgrind) is not installed",
                                                  perf_instructions_.message()));
+    std::string worker_backend = spec.backend();
     if (spec.workload() != "null" && !qualify) {
       std::string why;
       if (!DeviceMatches(device_, {}, {}, spec.backend().empty() ? "cpu" : spec.backend(), &why))
         return send_error(v1::REFUSED, fmt::format("backend {} cannot run here: {}", spec.backend(), why));
+      auto backend = ResolveBackend(spec.backend());
+      if (!backend.ok()) return send_error(v1::REFUSED, backend.status().message());
+      worker_backend = *backend;
     }
 
     auto control = std::make_shared<RunControl>();
@@ -336,7 +340,13 @@ class AgentService final : public v1::Agent::Service {
       outcome.exited = true;
     } else {
       std::string input;
-      spec.SerializeToString(&input);
+      if (worker_backend == spec.backend()) {
+        spec.SerializeToString(&input);
+      } else {
+        v1::RunSpec worker_spec = spec;
+        worker_spec.set_backend(worker_backend);
+        worker_spec.SerializeToString(&input);
+      }
       std::vector<std::string> args = {options_.worker_exe, "worker", "--event-fd", "3", "--model-path", model_path};
       std::string exe = options_.worker_exe;
       std::vector<std::string> env;
@@ -474,23 +484,46 @@ class AgentService final : public v1::Agent::Service {
                     options_.npu_plugin_dir, names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", ")));
   }
 
-  // A model named by a spec, confined to --models-dir: relative, no "..", no symlink escaping it.
-  StatusOr<std::string> ResolveModel(const std::string& name) const {
+  // A model (or an npu artifact: `what`) named by a spec, confined to --models-dir: relative, no
+  // "..", no symlink escaping it.
+  StatusOr<std::string> ResolveModel(const std::string& name, std::string_view what = "model") const {
     if (options_.models_dir.empty()) return InvalidArgument("this agent has no --models-dir; it cannot run models");
     if (models_root_.empty()) return NotFound("--models-dir {} does not exist", options_.models_dir);
-    if (name.empty()) return InvalidArgument("the spec names no model");
+    if (name.empty()) return InvalidArgument("the spec names no {}", what);
     const fs::path p(name);
-    if (p.is_absolute()) return InvalidArgument("model '{}' is an absolute path; name a file under --models-dir", name);
+    if (p.is_absolute())
+      return InvalidArgument("{} '{}' is an absolute path; name a file under --models-dir", what, name);
     for (const auto& part : p)
-      if (part == "..") return InvalidArgument("model '{}' leaves --models-dir ('..' is not allowed)", name);
+      if (part == "..") return InvalidArgument("{} '{}' leaves --models-dir ('..' is not allowed)", what, name);
     std::error_code ec;
     const fs::path full = fs::weakly_canonical(models_root_ / p, ec);
     const std::string root = models_root_.string() + "/";
     if (ec || full.string().rfind(root, 0) != 0)
-      return InvalidArgument("model '{}' resolves outside --models-dir {}", name, models_root_.string());
+      return InvalidArgument("{} '{}' resolves outside --models-dir {}", what, name, models_root_.string());
     if (!fs::is_regular_file(full, ec))
-      return NotFound("model '{}' is not in --models-dir {} on agent {}", name, models_root_.string(), device_.name());
+      return NotFound("{} '{}' is not in --models-dir {} on agent {}", what, name, models_root_.string(),
+                      device_.name());
     return full.string();
+  }
+
+  // The backend string the worker gets: an npu backend's `artifact=FILE` names a file under
+  // --models-dir (confined like models) and is replaced by its resolved path.
+  StatusOr<std::string> ResolveBackend(const std::string& backend) const {
+    if (backend.rfind("npu:", 0) != 0) return backend;
+    std::string out = "npu:";
+    size_t begin = 4;
+    while (begin <= backend.size()) {
+      size_t end = backend.find(',', begin);
+      if (end == std::string::npos) end = backend.size();
+      std::string item = backend.substr(begin, end - begin);
+      if (item.rfind("artifact=", 0) == 0) {
+        TLM_ASSIGN_OR_RETURN(std::string path, ResolveModel(item.substr(9), "npu artifact"));
+        item = "artifact=" + path;
+      }
+      out += (begin > 4 ? "," : "") + item;
+      begin = end + 1;
+    }
+    return out;
   }
 
   void Log(const v1::RunSpec& spec, std::string_view what) const {

@@ -164,6 +164,52 @@ TEST_F(AgentTest, ListsNpuPluginsWithTheirSocsOrWhyTheyCannotLoad) {
   ASSERT_TRUE(ev.Last() && ev.Last()->has_result()) << ev.status.error_message();
 }
 
+TEST_F(AgentTest, RunsAnNpuArtifactFromTheModelsDirAndConfinesIt) {
+  // An AOT artifact compiled on the host sits beside its model in --models-dir; a spec names it in
+  // the backend string (npu:plugin=P,soc=S,artifact=F), confined to --models-dir like a model.
+  const std::string model = models_ + "/npu-tiny.gguf";
+  CommandResult made = RunCommand({TlmbenchBinary(), "make-model", "--layers", "1", "--embd", "64", "--ff", "128",
+                                   "--heads", "2", "--head-dim", "32", "--vocab", "512", "-o", model},
+                                  dir_ / "make-model");
+  ASSERT_EQ(made.code, 0) << made.err;
+  CommandResult compiled =
+      RunCommand({TlmbenchBinary(), "compile", "-q", "-m", model, "--plugin", "vnpu", "--soc", "vnpu-small",
+                  "--plugin-dir", TLM_PLUGIN_DIR, "-o", models_ + "/npu-tiny.tlmnpu"},
+                 dir_ / "compile");
+  ASSERT_EQ(compiled.code, 0) << compiled.err;
+  AgentProcess agent;
+  ASSERT_TRUE(agent.Start("npu", models_, dir_.path().string(), {"--plugin-dir", TLM_PLUGIN_DIR}))
+      << agent.process().Stderr();
+  auto stub = Connect(agent.address());
+  auto spec = [](const std::string& id, const std::string& artifact) {
+    v1::RunSpec s;
+    s.set_run_id(id);
+    s.set_workload("generate");
+    s.set_backend("npu:plugin=vnpu,soc=vnpu-small,artifact=" + artifact);
+    s.set_model("npu-tiny.gguf");
+    s.set_threads(1);
+    s.set_n_prompt(4);
+    s.set_n_gen(2);
+    s.set_timeout_s(120);
+    s.mutable_measurement()->set_min_reps(1);
+    return s;
+  };
+  Events ok = RunSpecOn(*stub, spec("npu-1", "npu-tiny.tlmnpu"));
+  ASSERT_TRUE(ok.Last() && ok.Last()->has_result()) << (ok.Last() ? ok.Last()->DebugString() : "");
+  EXPECT_EQ(ok.Last()->result().status(), v1::OK);
+  EXPECT_NE(ok.Last()->result().backend_device().find("artifact "), std::string::npos)
+      << ok.Last()->result().backend_device();
+  for (const auto& [artifact, why] : std::vector<std::pair<std::string, std::string>>{
+           {"../outside.tlmnpu", "npu artifact '../outside.tlmnpu' leaves --models-dir"},
+           {"/etc/passwd", "npu artifact '/etc/passwd' is an absolute path"},
+           {"missing.tlmnpu", "npu artifact 'missing.tlmnpu' is not in --models-dir"}}) {
+    Events refused = RunSpecOn(*stub, spec("npu-refused", artifact));
+    ASSERT_TRUE(refused.Last() && refused.Last()->has_error()) << artifact;
+    EXPECT_EQ(refused.Last()->error().status(), v1::REFUSED) << artifact;
+    EXPECT_NE(refused.Last()->error().message().find(why), std::string::npos) << refused.Last()->error().message();
+  }
+}
+
 TEST_F(AgentTest, RefusesClientsWithoutTheToken) {
   WriteFile(dir_ / "token", "s3cret\n");
   AgentProcess agent;
