@@ -18,6 +18,10 @@ inline constexpr uint32_t kCpuKernelTypeSlots = 32;
 using QuantizeRowQ8Fn = void (*)(const float* x, ref::BlockQ8* y, int64_t n);
 // dot(w, x) for n elements of one weight type; n a multiple of max(32, block size).
 using VecDotQ8Fn = float (*)(const void* w, const ref::BlockQ8* x, int64_t n);
+// y[o] = dot(weight row o, x) for o < n_rows, weight row o at w + o * row_stride bytes: the
+// decode matrix-vector product (one activation row), n as for VecDotQ8Fn.
+using VecDotQ8RowsFn = void (*)(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
+                                float* y);
 using DotF32Fn = float (*)(const float* a, const float* b, int64_t n);
 // n a multiple of the type's block size.
 using DequantizeRowFn = void (*)(const void* src, float* dst, int64_t n);
@@ -50,6 +54,7 @@ struct CpuKernels {
   const char* isa;  // "ref", "avx2", "neon" or "neon-dotprod"
   QuantizeRowQ8Fn quantize_row_q8;
   VecDotQ8Fn vec_dot_q8[kCpuKernelTypeSlots];
+  VecDotQ8RowsFn vec_dot_q8_rows[kCpuKernelTypeSlots];  // same slots as vec_dot_q8
   DotF32Fn dot_f32;  // f32 x f32, any n >= 0
   DequantizeRowFn dequantize_row[kCpuKernelTypeSlots];
   GemmQ8Fn gemm_q8[kCpuKernelTypeSlots];  // same slots as vec_dot_q8
@@ -64,6 +69,7 @@ struct CpuKernels {
   AttentionFn attention_f32;  // f32 queries, keys and values
 
   VecDotQ8Fn VecDotQ8For(DType type) const { return vec_dot_q8[Slot(type)]; }
+  VecDotQ8RowsFn VecDotQ8RowsFor(DType type) const { return vec_dot_q8_rows[Slot(type)]; }
   DequantizeRowFn DequantizeRowFor(DType type) const { return dequantize_row[Slot(type)]; }
   GemmQ8Fn GemmQ8For(DType type) const { return gemm_q8[Slot(type)]; }
   static uint32_t Slot(DType type) { return static_cast<uint32_t>(type) % kCpuKernelTypeSlots; }

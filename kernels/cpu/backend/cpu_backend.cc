@@ -279,10 +279,11 @@ class CpuExecutable final : public Executable {
       for (int64_t r = 0; r < rows; ++r) kernels_.quantize_row_q8(x + r * k, q8_.data() + r * blocks, k);
       const BlockQ8* q8 = q8_.data();
       if (rows > 1) return GemmMatMulQ8(*pool_, kernels_, type, w, row_bytes, nout, q8, rows, k, out);  // prefill
-      const VecDotQ8Fn vec_dot = kernels_.VecDotQ8For(type);
+      if (rows < 1) return;
+      // Decode: one activation row, several weight rows per kernel step.
+      const VecDotQ8RowsFn vec_dot_rows = kernels_.VecDotQ8RowsFor(type);
       pool_->ParallelFor(nout, [&](int64_t begin, int64_t end, int) {
-        for (int64_t o = begin; o < end; ++o)
-          for (int64_t r = 0; r < rows; ++r) out[r * nout + o] = vec_dot(w + o * row_bytes, q8 + r * blocks, k);
+        vec_dot_rows(w + begin * row_bytes, row_bytes, end - begin, q8, k, out + begin);
       });
     } else {
       pool_->ParallelFor(nout, [&](int64_t begin, int64_t end, int) {

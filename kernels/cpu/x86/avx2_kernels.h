@@ -2,6 +2,7 @@
 // them, and only after checking the CPU has avx2, fma and f16c.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "kernels/cpu/ref/quant.h"
@@ -22,6 +23,23 @@ float VecDotQ4_1Q8Avx2(const void* w, const ref::BlockQ8* x, int64_t n);
 float VecDotQ5_0Q8Avx2(const void* w, const ref::BlockQ8* x, int64_t n);
 float VecDotQ4KQ8Avx2(const void* w, const ref::BlockQ8* x, int64_t n);
 float VecDotQ6KQ8Avx2(const void* w, const ref::BlockQ8* x, int64_t n);
+
+// y[o] = dot(weight row o at w + o * row_stride, x) for o < n_rows (decode GEMV). Q4_0, Q4_1,
+// Q5_0: four weight rows per step share the activation loads and fold their block sums into one
+// scaled FMA (same integer sums as above, float accumulation in another order); Q8_0, Q4_K,
+// Q6_K: the single-row kernels above, row by row (faster with the weights streamed from memory).
+void VecDotRowsQ8_0Q8Avx2(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
+                          float* y);
+void VecDotRowsQ4_0Q8Avx2(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
+                          float* y);
+void VecDotRowsQ4_1Q8Avx2(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
+                          float* y);
+void VecDotRowsQ5_0Q8Avx2(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
+                          float* y);
+void VecDotRowsQ4KQ8Avx2(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
+                         float* y);
+void VecDotRowsQ6KQ8Avx2(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
+                         float* y);
 
 // Bit-identical to ref::DequantizeRow for blocks with finite fp16 scales (same float
 // operations in the same order; F16C and the reference convert fp16 identically except for

@@ -298,6 +298,52 @@ TEST_P(CpuKernelsTest, VecDotQ8MatchesReference) {
   }
 }
 
+// The multi-row entry: every row count 1..9 and 13 (full groups of 4 plus each tail), rows at
+// a padded stride, against the reference dot product of each row; nothing written past n_rows.
+TEST_P(CpuKernelsTest, VecDotQ8RowsMatchesReference) {
+  for (DType type : kSupportedTypes) {
+    SCOPED_TRACE(std::string(DTypeName(type)));
+    ASSERT_NE(kernels_->VecDotQ8RowsFor(type), nullptr);
+    double worst_ratio = 0.0;
+    const std::vector<int64_t> lengths = LengthsFor(type);
+    for (size_t li = 0; li < lengths.size(); li += HasFastKernel(type) ? 1 : 2) {
+      const int64_t n = lengths[li];
+      for (int64_t n_rows : {1, 2, 3, 4, 5, 6, 7, 8, 9, 13}) {
+        std::mt19937 rng(static_cast<uint32_t>(n * 31 + n_rows) + 17 * static_cast<uint32_t>(type));
+        // Rows quantized from realistic floats and random block bits, alternately.
+        std::vector<std::vector<uint8_t>> rows;
+        for (int64_t o = 0; o < n_rows; ++o) {
+          rows.push_back(o % 2 == 0 ? QuantizedRow(type, RandomFloats(rng, n)) : RandomBlocks(rng, type, n));
+          ASSERT_FALSE(rows.back().empty());
+        }
+        const size_t row_bytes = rows[0].size(), stride = row_bytes + 64;  // keeps GGUF's 32-byte alignment
+        std::vector<uint8_t> w(stride * static_cast<size_t>(n_rows), 0xAB);
+        for (int64_t o = 0; o < n_rows; ++o) std::memcpy(w.data() + o * stride, rows[o].data(), row_bytes);
+        std::vector<BlockQ8> xq;
+        const std::vector<float> xv = QuantizeInputs(RandomFloats(rng, n, n_rows == 3 ? 1e-3f : 3.0f), &xq);
+        std::vector<float> got(static_cast<size_t>(n_rows) + 1, -7.0f);
+        kernels_->VecDotQ8RowsFor(type)(w.data(), stride, n_rows, xq.data(), n, got.data());
+        EXPECT_EQ(got[n_rows], -7.0f) << "wrote past n_rows=" << n_rows;
+        for (int64_t o = 0; o < n_rows; ++o) {
+          const std::vector<float> wv = ref::testing::Dequantized(type, rows[o].data(), n);
+          double scale = 0.0;
+          for (int64_t i = 0; i < n; ++i) scale += std::fabs(static_cast<double>(wv[i]) * xv[i]);
+          const float want = ref::VecDotQ8(type, rows[o].data(), xq.data(), n);
+          const double allowed = kDotAtol + kDotRtol * scale;
+          const double error = std::fabs(static_cast<double>(got[o]) - want);
+          worst_ratio = std::max(worst_ratio, error / allowed);
+          ASSERT_LE(error, allowed) << "n=" << n << " n_rows=" << n_rows << " row=" << o << " ref=" << want
+                                    << " got=" << got[o];
+        }
+      }
+    }
+    if (HasFastKernel(type)) {
+      std::printf("[ %s ] vec_dot_q8_rows %-5s worst |error| / allowed = %.3g\n", kernels_->isa,
+                  std::string(DTypeName(type)).c_str(), worst_ratio);
+    }
+  }
+}
+
 TEST_P(CpuKernelsTest, DequantizeRowIsBitIdentical) {
   for (DType type : kSupportedTypes) {
     SCOPED_TRACE(std::string(DTypeName(type)));
