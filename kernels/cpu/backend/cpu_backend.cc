@@ -124,6 +124,7 @@ class CpuExecutable final : public Executable {
     if (activations_ == Activations::kQ8) q8_.resize(static_cast<size_t>(max_q8_blocks));
     weight_rows_.assign(static_cast<size_t>(pool_->size()), std::vector<float>(static_cast<size_t>(max_k)));
     rows_.resize(nodes.size());
+    CompileRopeTables();
     attention_layers_ = graph_.AttentionNodes().size();
     scores_.resize(static_cast<size_t>(pool_->size()));
     return Status::Ok();
@@ -178,23 +179,19 @@ class CpuExecutable final : public Executable {
           RmsNorm(s, a, rows, out);
           break;
         case OpKind::kRope:
-          Rope(n, a, rows, input.pos0, out);
+          Rope(i, n, a, rows, input.pos0, out);
           break;
         case OpKind::kAttention:
           Attention(n, a, b, c, rows, input.pos0, kv, out);
           break;
         case OpKind::kAdd:
-          for (int64_t e = 0; e < rows * n.width; ++e) out[e] = a[e] + b[e];
+          Elementwise(kernels_.add_f32, a, b, rows * n.width, kParallelAddFloats, out);
           break;
         case OpKind::kGeluTanhGate:
-          for (int64_t e = 0; e < rows * n.width; ++e) {
-            const float x = a[e];
-            const float g = 0.5f * x * (1.f + std::tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-            out[e] = g * b[e];
-          }
+          Elementwise(kernels_.gelu_tanh_gate_f32, a, b, rows * n.width, kParallelGateFloats, out);
           break;
         case OpKind::kSiluGate:
-          for (int64_t e = 0; e < rows * n.width; ++e) out[e] = a[e] / (1.f + std::exp(-a[e])) * b[e];
+          Elementwise(kernels_.silu_gate_f32, a, b, rows * n.width, kParallelGateFloats, out);
           break;
         case OpKind::kTakeLastRow:
           std::memmove(out, a + (rows_[n.inputs[0]] - 1) * n.width, n.width * sizeof(float));
@@ -245,16 +242,19 @@ class CpuExecutable final : public Executable {
   Status Embedding(const Step& s, std::span<const int32_t> tokens, float* out) {
     const Node& n = *s.node;
     const auto* base = static_cast<const uint8_t*>(s.weight->data);
-    for (size_t t = 0; t < tokens.size(); ++t) {
-      const int32_t id = tokens[t];
-      if (id < 0 || id >= graph_.n_vocab)
-        return InvalidArgument("token id {} at step position {} is outside the vocabulary [0, {})", id, t,
+    for (size_t t = 0; t < tokens.size(); ++t)
+      if (tokens[t] < 0 || tokens[t] >= graph_.n_vocab)
+        return InvalidArgument("token id {} at step position {} is outside the vocabulary [0, {})", tokens[t], t,
                                graph_.n_vocab);
-      float* row = out + t * n.width;
-      kernels_.DequantizeRowFor(s.weight->type)(base + id * s.weight_row_bytes, row, n.width);
-      if (n.scale != 1.f)
-        for (int64_t e = 0; e < n.width; ++e) row[e] *= n.scale;
-    }
+    const DequantizeRowFn dequantize = kernels_.DequantizeRowFor(s.weight->type);
+    ForRows(static_cast<int64_t>(tokens.size()), n.width, kParallelCopyFloats, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        float* row = out + t * n.width;
+        dequantize(base + tokens[t] * s.weight_row_bytes, row, n.width);
+        if (n.scale != 1.f)
+          for (int64_t e = 0; e < n.width; ++e) row[e] *= n.scale;
+      }
+    });
     return Status::Ok();
   }
 
@@ -297,35 +297,108 @@ class CpuExecutable final : public Executable {
     const Node& n = *s.node;
     const int64_t group = n.norm.group, groups = rows * n.width / group;
     const float* w = s.weight ? static_cast<const float*>(s.weight->data) : nullptr;
-    for (int64_t g = 0; g < groups; ++g) {
-      const float* xi = x + g * group;
-      float* yi = out + g * group;
-      double sum = 0;
-      for (int64_t e = 0; e < group; ++e) sum += static_cast<double>(xi[e]) * xi[e];
-      const float scale = static_cast<float>(1.0 / std::sqrt(sum / group + n.norm.eps));
-      for (int64_t e = 0; e < group; ++e) yi[e] = xi[e] * scale * (w ? w[e] : 1.f);
+    const RmsNormF32Fn norm = kernels_.rms_norm_f32;
+    ForRows(groups, group, kParallelNormFloats, [&](int64_t begin, int64_t end) {
+      for (int64_t g = begin; g < end; ++g) norm(x + g * group, w, out + g * group, group, n.norm.eps);
+    });
+  }
+
+  // One table per distinct rotation (n_rot, base, scale) of the graph: Gemma 3 has two.
+  void CompileRopeTables() {
+    rope_table_.assign(graph_.nodes.size(), -1);
+    for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+      const Node& n = graph_.nodes[i];
+      if (n.op != OpKind::kRope) continue;
+      const RopeParams& p = n.rope;
+      auto same = [&](const RopeTable& t) {
+        return t.n_rot == p.n_rot && t.freq_base == p.freq_base && t.freq_scale == p.freq_scale;
+      };
+      auto it = std::find_if(rope_tables_.begin(), rope_tables_.end(), same);
+      if (it == rope_tables_.end()) {
+        RopeTable t;
+        t.n_rot = p.n_rot;
+        t.freq_base = p.freq_base;
+        t.freq_scale = p.freq_scale;
+        for (int64_t j = 0; j < p.n_rot / 2; ++j)
+          t.inv_freq.push_back(std::pow(static_cast<double>(p.freq_base), -2.0 * j / p.n_rot));
+        t.cos.resize(static_cast<size_t>(graph_.max_tokens * (p.n_rot / 2)));
+        t.sin.resize(t.cos.size());
+        rope_tables_.push_back(std::move(t));
+        it = rope_tables_.end() - 1;
+      }
+      rope_table_[i] = static_cast<int>(it - rope_tables_.begin());
     }
   }
 
-  static void Rope(const Node& n, const float* x, int64_t rows, int64_t pos0, float* out) {
+  // The angles are those of the direct formula (pos * scale * base^(-2i / n_rot) in double), so
+  // the results are bit for bit the same; cos and sin are computed once per step and rotation,
+  // not per layer.
+  void Rope(size_t step, const Node& n, const float* x, int64_t rows, int64_t pos0, float* out) {
     const RopeParams& p = n.rope;
     const int64_t heads = n.width / p.head_dim, half = p.n_rot / 2;
-    if (out != x) std::memcpy(out, x, rows * n.width * sizeof(float));
-    for (int64_t t = 0; t < rows; ++t) {
-      const double pos = static_cast<double>(pos0 + t) * p.freq_scale;
-      for (int64_t i = 0; i < half; ++i) {
-        const double theta = pos * std::pow(static_cast<double>(p.freq_base), -2.0 * i / p.n_rot);
-        const float cs = static_cast<float>(std::cos(theta)), sn = static_cast<float>(std::sin(theta));
+    RopeTable& table = rope_tables_[static_cast<size_t>(rope_table_[step])];
+    if (table.pos0 != pos0 || table.rows < rows) {
+      ForRows(rows, half * 8, kParallelCopyFloats, [&](int64_t begin, int64_t end) {
+        for (int64_t t = begin; t < end; ++t) {
+          const double pos = static_cast<double>(pos0 + t) * p.freq_scale;
+          for (int64_t i = 0; i < half; ++i) {
+            const double theta = pos * table.inv_freq[static_cast<size_t>(i)];
+            table.cos[static_cast<size_t>(t * half + i)] = static_cast<float>(std::cos(theta));
+            table.sin[static_cast<size_t>(t * half + i)] = static_cast<float>(std::sin(theta));
+          }
+        }
+      });
+      table.pos0 = pos0;
+      table.rows = rows;
+    }
+    const bool neox = p.mode == RopeMode::kNeox;
+    ForRows(rows, n.width, kParallelCopyFloats, [&](int64_t begin, int64_t end) {
+      if (out != x) std::memcpy(out + begin * n.width, x + begin * n.width, (end - begin) * n.width * sizeof(float));
+      for (int64_t t = begin; t < end; ++t) {
+        const float* cs = table.cos.data() + t * half;
+        const float* sn = table.sin.data() + t * half;
         for (int64_t h = 0; h < heads; ++h) {
           float* v = out + t * n.width + h * p.head_dim;
-          const int64_t i0 = p.mode == RopeMode::kNeox ? i : 2 * i;
-          const int64_t i1 = p.mode == RopeMode::kNeox ? i + half : 2 * i + 1;
-          const float x0 = v[i0], x1 = v[i1];
-          v[i0] = x0 * cs - x1 * sn;
-          v[i1] = x0 * sn + x1 * cs;
+          if (neox) {
+            for (int64_t i = 0; i < half; ++i) {
+              const float x0 = v[i], x1 = v[i + half];
+              v[i] = x0 * cs[i] - x1 * sn[i];
+              v[i + half] = x0 * sn[i] + x1 * cs[i];
+            }
+          } else {
+            for (int64_t i = 0; i < half; ++i) {
+              const float x0 = v[2 * i], x1 = v[2 * i + 1];
+              v[2 * i] = x0 * cs[i] - x1 * sn[i];
+              v[2 * i + 1] = x0 * sn[i] + x1 * cs[i];
+            }
+          }
         }
       }
-    }
+    });
+  }
+
+  // Non-matmul work through the pool only when it is large enough to pay for waking it (a
+  // prefill's rows); a decode step's vectors stay on the calling thread. Thresholds in floats per
+  // op, from the AVX2 kernels' cost on one core (GELU gate ~1.1 ns per float, SiLU gate ~0.5,
+  // RMS norm ~0.16, add ~0.1): 4 to 10 us of work, several times a pool round trip.
+  static constexpr int64_t kParallelGateFloats = 1 << 13;
+  static constexpr int64_t kParallelNormFloats = 1 << 16;
+  static constexpr int64_t kParallelAddFloats = 1 << 16;
+  static constexpr int64_t kParallelCopyFloats = 1 << 16;
+  // Elementwise chunks: whole cache lines, enough floats to amortize claiming one.
+  static constexpr int64_t kElementGrain = 1024;
+
+  void Elementwise(BinaryF32Fn fn, const float* a, const float* b, int64_t n, int64_t parallel_floats, float* out) {
+    if (n < parallel_floats) return fn(a, b, out, n);
+    pool_->ParallelFor(n, kElementGrain,
+                       [&](int64_t begin, int64_t end, int) { fn(a + begin, b + begin, out + begin, end - begin); });
+  }
+
+  // fn(begin, end) over rows of `width` floats: on this thread when rows * width < parallel_floats.
+  template <typename Fn>
+  void ForRows(int64_t rows, int64_t width, int64_t parallel_floats, Fn&& fn) {
+    if (rows < 2 || rows * width < parallel_floats) return fn(0, rows);
+    pool_->ParallelFor(rows, [&](int64_t begin, int64_t end, int) { fn(begin, end); });
   }
 
   // Attention work: pieces per worker for a prefill, and keys per split-K chunk below which a
@@ -433,6 +506,16 @@ class CpuExecutable final : public Executable {
   const CpuKernels& kernels_;
   const MatMulProvider* provider_;
   std::vector<std::vector<float>> weight_rows_;  // per worker: one dequantized weight row
+  // RoPE: cos and sin per position of the current step (max_tokens x n_rot / 2), per rotation.
+  struct RopeTable {
+    int64_t n_rot = 0;
+    float freq_base = 0, freq_scale = 0;
+    std::vector<double> inv_freq;  // base^(-2i / n_rot), i < n_rot / 2
+    std::vector<float> cos, sin;
+    int64_t pos0 = -1, rows = 0;  // the positions cos and sin hold: pos0 .. pos0 + rows - 1
+  };
+  std::vector<RopeTable> rope_tables_;
+  std::vector<int> rope_table_;  // per node: its RopeTable (-1: not a RoPE)
   std::vector<Step> steps_;
   std::vector<std::vector<float>> buffers_;
   std::vector<BlockQ8> q8_;
