@@ -1,7 +1,9 @@
 // AVX2 matrix products for prefill. Quantized weights against BlockQ8 activations: each weight
-// block is loaded and unpacked once, then dotted against up to 4 activation rows held in
-// separate accumulators (maddubs/madd as in vec_dot_avx2.cc, with signed levels through the
-// sign trick), over tiles of activation rows sized to stay in L2. f32: a 4x2 register block.
+// block is loaded and unpacked once, then dotted against 8 activation rows (two folded groups
+// of 4; then groups of 4, then 1..3 rows in separate accumulators), maddubs/madd as in
+// vec_dot_avx2.cc: Q4_0 / Q5_0 with their unsigned levels and offset * sum(x) subtracted from
+// the int32 sums, Q8_0 / Q6_K with signed levels through the sign trick, over tiles of
+// activation rows sized to stay in L2. f32: a 4x2 register block.
 // No standard-library templates here (their AVX2 copies could be the ones the linker keeps).
 #include <immintrin.h>
 
@@ -25,7 +27,7 @@ using ref::BlockQ8_0;
 
 namespace {
 
-// Activation rows per register block.
+// Activation rows per folded group (kernels with Dot8 take two groups per step).
 constexpr int kRowsPerStep = 4;
 // Bytes of BlockQ8 activation rows per tile: the tile stays in L2 while every weight row of
 // the caller's slice streams past it.
@@ -47,13 +49,13 @@ inline __m256 Accumulate(__m256i partial, __m256 scale, __m256 acc) {
 
 // A kernel K provides kNeedsXds and
 //   template <int NR> static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb,
-//                                     const float* xds, const float* dx4, int64_t k, float* y,
-//                                     int64_t ldy);
+//                                     const float* xds, const float* dx4, const int32_t* sum4,
+//                                     int64_t k, float* y, int64_t ldy);
 // computing y[i * ldy] = dot(w_row, activation row i) for i < NR; activation row i is
 // x + i * nb (nb = k / 32 blocks) and xds + i * nb holds its d * sum per block. For NR == 4,
-// dx4 + 4 * b holds the 4 rows' d of block b; the 4 rows' int32 block sums are then folded into
-// one vector (lanes r0..r3 of each 128-bit half, three hadds) and scaled by one multiply and one
-// FMA instead of four of each.
+// dx4 + 4 * b holds the 4 rows' d of block b and sum4 + 4 * b their sum(x) of block b; the 4
+// rows' int32 block sums are then folded into one vector (lanes r0..r3 of each 128-bit half,
+// three hadds) and scaled by one multiply and one FMA instead of four of each.
 
 // Levels in [-8, 7], [-16, 15] or [-128, 127]: |w| unsigned against x carrying w's sign.
 template <int NR>
@@ -93,6 +95,21 @@ inline __m256 SignedBlockDots4(__m256i levels, __m256 dw, const BlockQ8* x, int6
   return AccumulateRows4(FoldRows4(p[0], p[1], p[2], p[3]), dw, dx4 + 4 * b, acc);
 }
 
+// Unsigned levels q (offset levels q - offset, as Q4_0 and Q5_0 store them) against 4 rows,
+// folded: maddubs straight on q, no sign trick, and offset * sum(x) per row subtracted from
+// the folded int32 sums (half from each 128-bit half: the halves are added at the end).
+template <int kOffset>
+inline __m256 OffsetBlockDots4(__m256i q, __m256 dw, const BlockQ8* x, int64_t nb, int64_t b, const float* dx4,
+                               const int32_t* sum4, __m256 acc) {
+  __m256i p[4];
+  for (int i = 0; i < 4; ++i) p[i] = DotU8S8(q, Load256(x[i * nb + b].qs));
+  const __m256i sums = _mm256_broadcastsi128_si256(Load128(sum4 + 4 * b));
+  static_assert(kOffset == 8 || kOffset == 16);
+  constexpr int kHalfShift = kOffset == 16 ? 3 : 2;  // offset / 2 = 1 << kHalfShift
+  const __m256i folded = _mm256_sub_epi32(FoldRows4(p[0], p[1], p[2], p[3]), _mm256_slli_epi32(sums, kHalfShift));
+  return AccumulateRows4(folded, dw, dx4 + 4 * b, acc);
+}
+
 // The 4 sums of a folded accumulator, each plus add[i], to y[i * ldy].
 inline void StoreRows4(__m256 acc, const float* add, float* y, int64_t ldy) {
   alignas(16) float sums[4];
@@ -110,10 +127,24 @@ inline void SignedRows4(int64_t nb, const BlockQ8* x, const float* dx4, float* y
 }
 
 struct Q8_0Kernel {
+  static constexpr bool kHasRows8 = true;
   static constexpr bool kNeedsXds = false;
+  static void Dot8(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, const float* dx4, const int32_t*,
+                   float* y, int64_t ldy) {
+    const auto* w = reinterpret_cast<const BlockQ8_0*>(w_row);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const __m256i levels = Load256(w[b].qs);
+      const __m256 dw = _mm256_set1_ps(HalfToFloat(w[b].d));
+      acc0 = SignedBlockDots4(levels, dw, x, nb, b, dx4, acc0);
+      acc1 = SignedBlockDots4(levels, dw, x + 4 * nb, nb, b, dx4 + 4 * nb, acc1);
+    }
+    StoreRows4(acc0, nullptr, y, ldy);
+    StoreRows4(acc1, nullptr, y + 4 * ldy, ldy);
+  }
   template <int NR>
-  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, const float* dx4, int64_t,
-                  float* y, int64_t ldy) {
+  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, const float* dx4, const int32_t*,
+                  int64_t, float* y, int64_t ldy) {
     const auto* w = reinterpret_cast<const BlockQ8_0*>(w_row);
     if constexpr (NR == 4) {
       return SignedRows4(
@@ -130,15 +161,33 @@ struct Q8_0Kernel {
 
 struct Q4_0Kernel {
   static constexpr bool kNeedsXds = false;
+  static constexpr bool kHasRows8 = true;
+  // 8 rows: two groups of 4 (their dx4 / sum4 tables nb * 4 apart) against each unpacked block.
+  static void Dot8(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, const float* dx4,
+                   const int32_t* sum4, float* y, int64_t ldy) {
+    const auto* w = reinterpret_cast<const BlockQ4_0*>(w_row);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const __m256i q = UnpackNibbles16(w[b].qs);
+      const __m256 dw = _mm256_set1_ps(HalfToFloat(w[b].d));
+      acc0 = OffsetBlockDots4<8>(q, dw, x, nb, b, dx4, sum4, acc0);
+      acc1 = OffsetBlockDots4<8>(q, dw, x + 4 * nb, nb, b, dx4 + 4 * nb, sum4 + 4 * nb, acc1);
+    }
+    StoreRows4(acc0, nullptr, y, ldy);
+    StoreRows4(acc1, nullptr, y + 4 * ldy, ldy);
+  }
   template <int NR>
-  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, const float* dx4, int64_t,
-                  float* y, int64_t ldy) {
+  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, const float* dx4,
+                  const int32_t* sum4, int64_t, float* y, int64_t ldy) {
     const auto* w = reinterpret_cast<const BlockQ4_0*>(w_row);
     const __m256i eight = _mm256_set1_epi8(8);
     if constexpr (NR == 4) {
-      return SignedRows4(
-          nb, x, dx4, y, ldy, [&](int64_t b) { return _mm256_sub_epi8(UnpackNibbles16(w[b].qs), eight); },
-          [&](int64_t b) { return HalfToFloat(w[b].d); });
+      __m256 acc = _mm256_setzero_ps();
+      for (int64_t b = 0; b < nb; ++b) {
+        acc = OffsetBlockDots4<8>(UnpackNibbles16(w[b].qs), _mm256_set1_ps(HalfToFloat(w[b].d)), x, nb, b, dx4, sum4,
+                                  acc);
+      }
+      return StoreRows4(acc, nullptr, y, ldy);
     }
     __m256 acc[NR];
     for (int i = 0; i < NR; ++i) acc[i] = _mm256_setzero_ps();
@@ -152,21 +201,35 @@ struct Q4_0Kernel {
 
 struct Q5_0Kernel {
   static constexpr bool kNeedsXds = false;
+  static constexpr bool kHasRows8 = true;
+  static void Dot8(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, const float* dx4,
+                   const int32_t* sum4, float* y, int64_t ldy) {
+    const auto* w = reinterpret_cast<const BlockQ5_0*>(w_row);
+    const __m256i fifth_bit = _mm256_set1_epi8(0x10);
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const __m256i q = _mm256_or_si256(UnpackNibbles16(w[b].qs), _mm256_and_si256(BitsToBytes32(w[b].qh), fifth_bit));
+      const __m256 dw = _mm256_set1_ps(HalfToFloat(w[b].d));
+      acc0 = OffsetBlockDots4<16>(q, dw, x, nb, b, dx4, sum4, acc0);
+      acc1 = OffsetBlockDots4<16>(q, dw, x + 4 * nb, nb, b, dx4 + 4 * nb, sum4 + 4 * nb, acc1);
+    }
+    StoreRows4(acc0, nullptr, y, ldy);
+    StoreRows4(acc1, nullptr, y + 4 * ldy, ldy);
+  }
   template <int NR>
-  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, const float* dx4, int64_t,
-                  float* y, int64_t ldy) {
+  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, const float* dx4,
+                  const int32_t* sum4, int64_t, float* y, int64_t ldy) {
     const auto* w = reinterpret_cast<const BlockQ5_0*>(w_row);
     const __m256i fifth_bit = _mm256_set1_epi8(0x10);
     const __m256i sixteen = _mm256_set1_epi8(16);
     if constexpr (NR == 4) {
-      return SignedRows4(
-          nb, x, dx4, y, ldy,
-          [&](int64_t b) {
-            const __m256i q =
-                _mm256_or_si256(UnpackNibbles16(w[b].qs), _mm256_and_si256(BitsToBytes32(w[b].qh), fifth_bit));
-            return _mm256_sub_epi8(q, sixteen);
-          },
-          [&](int64_t b) { return HalfToFloat(w[b].d); });
+      __m256 acc = _mm256_setzero_ps();
+      for (int64_t b = 0; b < nb; ++b) {
+        const __m256i q =
+            _mm256_or_si256(UnpackNibbles16(w[b].qs), _mm256_and_si256(BitsToBytes32(w[b].qh), fifth_bit));
+        acc = OffsetBlockDots4<16>(q, _mm256_set1_ps(HalfToFloat(w[b].d)), x, nb, b, dx4, sum4, acc);
+      }
+      return StoreRows4(acc, nullptr, y, ldy);
     }
     __m256 acc[NR];
     for (int i = 0; i < NR; ++i) acc[i] = _mm256_setzero_ps();
@@ -180,10 +243,11 @@ struct Q5_0Kernel {
 };
 
 struct Q4_1Kernel {
+  static constexpr bool kHasRows8 = false;
   static constexpr bool kNeedsXds = true;
   template <int NR>
-  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float* xds, const float* dx4, int64_t,
-                  float* y, int64_t ldy) {
+  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float* xds, const float* dx4,
+                  const int32_t*, int64_t, float* y, int64_t ldy) {
     const auto* w = reinterpret_cast<const BlockQ4_1*>(w_row);
     if constexpr (NR == 4) {
       __m256 acc = _mm256_setzero_ps();
@@ -237,17 +301,24 @@ inline void UnpackScalesMinsK4(const uint8_t* packed, uint8_t out[16]) {
 }
 
 struct Q4KKernel {
+  static constexpr bool kHasRows8 = true;
   static constexpr bool kNeedsXds = true;
+  static void Dot8(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float* xds, const float* dx4,
+                   const int32_t*, float* y, int64_t ldy) {
+    Dot<8>(w_row, x, nb, xds, dx4, nullptr, nb * ref::kQ8Block, y, ldy);
+  }
   template <int NR>
-  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float* xds, const float* dx4, int64_t k,
-                  float* y, int64_t ldy) {
+  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float* xds, const float* dx4,
+                  const int32_t*, int64_t k, float* y, int64_t ldy) {
     const auto* w = reinterpret_cast<const BlockQ4_K*>(w_row);
     const int64_t nsb = k / ref::kQK;
     const __m256i low_mask = _mm256_set1_epi8(0x0F);
-    if constexpr (NR == 4) {
-      __m256 acc = _mm256_setzero_ps();
-      __m256 min_acc[4];  // per row: sum of dmin * min * d_x * sum(x)
-      for (int i = 0; i < 4; ++i) min_acc[i] = _mm256_setzero_ps();
+    if constexpr (NR == 4 || NR == 8) {  // folded, per group of 4 rows
+      constexpr int kGroups = NR / 4;
+      __m256 acc[kGroups];
+      for (int grp = 0; grp < kGroups; ++grp) acc[grp] = _mm256_setzero_ps();
+      __m256 min_acc[NR];  // per row: sum of dmin * min * d_x * sum(x)
+      for (int i = 0; i < NR; ++i) min_acc[i] = _mm256_setzero_ps();
       for (int64_t s = 0; s < nsb; ++s) {
         const BlockQ4_K& blk = w[s];
         const __m256 d = _mm256_set1_ps(HalfToFloat(blk.d));
@@ -256,7 +327,7 @@ struct Q4KKernel {
         const __m256 mins = _mm256_mul_ps(_mm256_set1_ps(HalfToFloat(blk.dmin)),
                                           _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(
                                               reinterpret_cast<const __m128i*>(sm + 8)))));
-        for (int i = 0; i < 4; ++i) {
+        for (int i = 0; i < NR; ++i) {
           min_acc[i] = _mm256_fmadd_ps(mins, _mm256_loadu_ps(xds + i * nb + 8 * s), min_acc[i]);
         }
         for (int pair = 0; pair < 4; ++pair) {
@@ -266,17 +337,22 @@ struct Q4KKernel {
           for (int half = 0; half < 2; ++half) {
             const int g = 2 * pair + half;
             const __m256i scale = _mm256_set1_epi16(sm[g]);
-            __m256i p[4];
-            for (int i = 0; i < 4; ++i) {
-              p[i] = _mm256_madd_epi16(DotPairs16(groups[half], Load256(x[i * nb + 8 * s + g].qs)), scale);
+            for (int grp = 0; grp < kGroups; ++grp) {
+              const BlockQ8* xg = x + grp * 4 * nb;
+              __m256i p[4];
+              for (int i = 0; i < 4; ++i) {
+                p[i] = _mm256_madd_epi16(DotPairs16(groups[half], Load256(xg[i * nb + 8 * s + g].qs)), scale);
+              }
+              acc[grp] =
+                  AccumulateRows4(FoldRows4(p[0], p[1], p[2], p[3]), d, dx4 + grp * 4 * nb + 4 * (8 * s + g), acc[grp]);
             }
-            acc = AccumulateRows4(FoldRows4(p[0], p[1], p[2], p[3]), d, dx4 + 4 * (8 * s + g), acc);
           }
         }
       }
-      float mins_total[4];
-      for (int i = 0; i < 4; ++i) mins_total[i] = -HorizontalSum(min_acc[i]);
-      return StoreRows4(acc, mins_total, y, ldy);
+      float mins_total[NR];
+      for (int i = 0; i < NR; ++i) mins_total[i] = -HorizontalSum(min_acc[i]);
+      for (int grp = 0; grp < kGroups; ++grp) StoreRows4(acc[grp], mins_total + 4 * grp, y + grp * 4 * ldy, ldy);
+      return;
     }
     __m256 acc[NR];
     for (int i = 0; i < NR; ++i) acc[i] = _mm256_setzero_ps();
@@ -313,17 +389,24 @@ struct Q4KKernel {
 };
 
 struct Q6KKernel {
+  static constexpr bool kHasRows8 = true;
   static constexpr bool kNeedsXds = false;
+  // 8 rows: two groups of 4 folded (see Dot), each block unpacked once for both.
+  static void Dot8(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, const float* dx4, const int32_t*,
+                   float* y, int64_t ldy) {
+    Dot<8>(w_row, x, nb, nullptr, dx4, nullptr, nb * ref::kQ8Block, y, ldy);
+  }
   template <int NR>
-  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, const float* dx4, int64_t k,
-                  float* y, int64_t ldy) {
+  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, const float* dx4, const int32_t*,
+                  int64_t k, float* y, int64_t ldy) {
     const auto* w = reinterpret_cast<const BlockQ6_K*>(w_row);
     const int64_t nsb = k / ref::kQK;
     const __m256i low_mask = _mm256_set1_epi8(0x0F);
     const __m256i two_bits = _mm256_set1_epi8(0x03);
     const __m256i thirty_two = _mm256_set1_epi8(32);
+    constexpr bool kFolded = NR == 4 || NR == 8;
     __m256 acc[NR];
-    __m256 acc4 = _mm256_setzero_ps();  // NR == 4: the 4 rows folded
+    __m256 acc4[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};  // kFolded: per group of 4 rows
     for (int i = 0; i < NR; ++i) acc[i] = _mm256_setzero_ps();
     for (int64_t s = 0; s < nsb; ++s) {
       const BlockQ6_K& blk = w[s];
@@ -341,12 +424,17 @@ struct Q6KKernel {
         // Elements 0..15 (the low 128 bits) use scales[2b], 16..31 scales[2b + 1].
         const __m256i scales =
             _mm256_set_m128i(_mm_set1_epi16(blk.scales[2 * b + 1]), _mm_set1_epi16(blk.scales[2 * b]));
-        if constexpr (NR == 4) {
-          __m256i p[4];
-          for (int i = 0; i < 4; ++i) {
-            p[i] = _mm256_madd_epi16(DotPairs16(u, _mm256_sign_epi8(Load256(x[i * nb + 8 * s + b].qs), levels)), scales);
+        if constexpr (kFolded) {
+          for (int grp = 0; grp < NR / 4; ++grp) {
+            const BlockQ8* xg = x + grp * 4 * nb;
+            __m256i p[4];
+            for (int i = 0; i < 4; ++i) {
+              const __m256i xq = Load256(xg[i * nb + 8 * s + b].qs);
+              p[i] = _mm256_madd_epi16(DotPairs16(u, _mm256_sign_epi8(xq, levels)), scales);
+            }
+            acc4[grp] =
+                AccumulateRows4(FoldRows4(p[0], p[1], p[2], p[3]), d, dx4 + grp * 4 * nb + 4 * (8 * s + b), acc4[grp]);
           }
-          acc4 = AccumulateRows4(FoldRows4(p[0], p[1], p[2], p[3]), d, dx4 + 4 * (8 * s + b), acc4);
         } else {
 #pragma GCC unroll 4
           for (int i = 0; i < NR; ++i) {
@@ -357,8 +445,8 @@ struct Q6KKernel {
         }
       }
     }
-    if constexpr (NR == 4) {
-      StoreRows4(acc4, nullptr, y, ldy);
+    if constexpr (kFolded) {
+      for (int grp = 0; grp < NR / 4; ++grp) StoreRows4(acc4[grp], nullptr, y + grp * 4 * ldy, ldy);
     } else {
       StoreSums<NR>(acc, y, ldy);
     }
@@ -375,8 +463,9 @@ void GemmTiles(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, 
   tile = Min(tile, kXdsFloats / Max(1, nb));
   if (tile > kRowsPerStep) tile -= tile % kRowsPerStep;
   alignas(32) float xds[K::kNeedsXds ? kXdsFloats : 1];
-  // Per group of 4 rows: the 4 rows' d of block b at 4 * b (full groups only).
+  // Per group of 4 rows: the 4 rows' d (and sum) of block b at 4 * b (full groups only).
   alignas(32) float dx4[kXdsFloats];
+  alignas(32) int32_t sum4[kXdsFloats];
   for (int64_t r0 = 0; r0 < n_x; r0 += tile) {
     const int64_t rows = Min(tile, n_x - r0);
     const BlockQ8* xt = x + r0 * nb;
@@ -385,28 +474,37 @@ void GemmTiles(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, 
     }
     for (int64_t g = 0; g + kRowsPerStep <= rows; g += kRowsPerStep) {
       for (int64_t b = 0; b < nb; ++b) {
-        for (int i = 0; i < kRowsPerStep; ++i) dx4[g * nb + 4 * b + i] = xt[(g + i) * nb + b].d;
+        for (int i = 0; i < kRowsPerStep; ++i) {
+          dx4[g * nb + 4 * b + i] = xt[(g + i) * nb + b].d;
+          sum4[g * nb + 4 * b + i] = xt[(g + i) * nb + b].sum;
+        }
       }
     }
     float* yt = y + r0 * ldy;
     for (int64_t o = 0; o < n_w; ++o) {
       const uint8_t* w_row = base + o * static_cast<int64_t>(row_stride);
       int64_t r = 0;
+      if constexpr (K::kHasRows8) {
+        for (; r + 2 * kRowsPerStep <= rows; r += 2 * kRowsPerStep) {
+          K::Dot8(w_row, xt + r * nb, nb, xds + (K::kNeedsXds ? r * nb : 0), dx4 + r * nb, sum4 + r * nb,
+                  yt + r * ldy + o, ldy);
+        }
+      }
       for (; r + kRowsPerStep <= rows; r += kRowsPerStep) {
-        K::template Dot<4>(w_row, xt + r * nb, nb, xds + (K::kNeedsXds ? r * nb : 0), dx4 + r * nb, k,
+        K::template Dot<4>(w_row, xt + r * nb, nb, xds + (K::kNeedsXds ? r * nb : 0), dx4 + r * nb, sum4 + r * nb, k,
                            yt + r * ldy + o, ldy);
       }
       const BlockQ8* xr = xt + r * nb;
       const float* xdr = xds + (K::kNeedsXds ? r * nb : 0);
       switch (rows - r) {
         case 3:
-          K::template Dot<3>(w_row, xr, nb, xdr, nullptr, k, yt + r * ldy + o, ldy);
+          K::template Dot<3>(w_row, xr, nb, xdr, nullptr, nullptr, k, yt + r * ldy + o, ldy);
           break;
         case 2:
-          K::template Dot<2>(w_row, xr, nb, xdr, nullptr, k, yt + r * ldy + o, ldy);
+          K::template Dot<2>(w_row, xr, nb, xdr, nullptr, nullptr, k, yt + r * ldy + o, ldy);
           break;
         case 1:
-          K::template Dot<1>(w_row, xr, nb, xdr, nullptr, k, yt + r * ldy + o, ldy);
+          K::template Dot<1>(w_row, xr, nb, xdr, nullptr, nullptr, k, yt + r * ldy + o, ldy);
           break;
         default:
           break;

@@ -10,8 +10,8 @@
 namespace tlm::cpu::x86 {
 
 // y[r * ldy + o] = dot(weight row o, activation row r), as ref::GemmQ8: each weight block is
-// unpacked once and dotted against 4 activation rows at a time (exact int32 block sums, float
-// scales), over tiles of activation rows that stay in L2.
+// unpacked once and dotted against 8 activation rows at a time (Q4_1: 4; exact int32 block
+// sums, float scales), over tiles of activation rows that stay in L2.
 void GemmQ8_0Q8Avx2(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x, int64_t k,
                     float* y, int64_t ldy);
 void GemmQ4_0Q8Avx2(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x, int64_t k,

@@ -84,6 +84,8 @@ std::vector<Shape> ShapesFor(DType type) {
   std::vector<Shape> shapes;
   for (int64_t n_x = 1; n_x <= 9; ++n_x) shapes.push_back({n_x % 2 == 1 ? 3 : 5, n_x, n_x % 3 + 1});
   shapes.push_back({7, 4, 2});
+  shapes.push_back({5, 12, 2});  // one step of 8 rows, then one of 4
+  shapes.push_back({3, 16, 1});  // two steps of 8
   shapes.push_back({1, 1, 1});
   if (HasFastKernel(type)) {
     const bool k_quant = Info(type).block_elems > kQ8Block;
