@@ -305,10 +305,14 @@ TEST_P(CpuKernelsTest, VecDotQ8RowsMatchesReference) {
     SCOPED_TRACE(std::string(DTypeName(type)));
     ASSERT_NE(kernels_->VecDotQ8RowsFor(type), nullptr);
     double worst_ratio = 0.0;
-    const std::vector<int64_t> lengths = LengthsFor(type);
+    std::vector<int64_t> lengths = LengthsFor(type);
+    // Rows longer than the 512 activation blocks the AVX2 Q4_K kernel tabulates on the stack.
+    const int64_t long_row = 66 * ref::kQK;
+    if (HasFastKernel(type)) lengths.push_back(long_row);
     for (size_t li = 0; li < lengths.size(); li += HasFastKernel(type) ? 1 : 2) {
       const int64_t n = lengths[li];
       for (int64_t n_rows : {1, 2, 3, 4, 5, 6, 7, 8, 9, 13}) {
+        if (n == long_row && n_rows != 5) continue;
         std::mt19937 rng(static_cast<uint32_t>(n * 31 + n_rows) + 17 * static_cast<uint32_t>(type));
         // Rows quantized from realistic floats and random block bits, alternately.
         std::vector<std::vector<uint8_t>> rows;
