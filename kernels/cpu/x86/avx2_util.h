@@ -35,11 +35,9 @@ inline __m128i Load128(const void* p) { return _mm_loadu_si128(static_cast<const
 // 16 bytes of packed nibbles to 32 bytes: the low nibbles in bytes 0..15, the high ones in
 // bytes 16..31 (element order of Q4_0 / Q4_1 / Q5_0 blocks).
 inline __m256i UnpackNibbles16(const uint8_t* qs) {
-  const __m128i bytes = Load128(qs);
-  const __m128i low_mask = _mm_set1_epi8(0x0F);
-  const __m128i low = _mm_and_si128(bytes, low_mask);
-  const __m128i high = _mm_and_si128(_mm_srli_epi16(bytes, 4), low_mask);
-  return _mm256_set_m128i(high, low);
+  // The 16 bytes in both halves (one broadcast load), the upper half shifted right by 4.
+  const __m256i bytes = _mm256_broadcastsi128_si256(Load128(qs));
+  return _mm256_and_si256(_mm256_srlv_epi64(bytes, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0F));
 }
 
 // Byte j is 0xFF where bit j of the 32 little-endian bits at `bits` is set, else 0.
