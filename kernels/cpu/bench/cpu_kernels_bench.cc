@@ -1,12 +1,19 @@
 // Google Benchmark of the CPU kernels of each dispatch table (reference, AVX2): VecDotQ8 per
-// weight type as a matrix-vector product over Gemma 3 270M row lengths, in weight bytes/s, and
-// the prefill GEMMs (GemmQ8 against one vec_dot per output, GemmF32) in ops/s.
+// weight type as a matrix-vector product over Gemma 3 270M row lengths, in weight bytes/s; the
+// decode GEMVs at model shapes with weights streamed from memory, in bytes/s and as a fraction of
+// the measured read bandwidth (roofline_frac); the prefill GEMMs (GemmQ8 against one vec_dot per
+// output, GemmF32) in ops/s; and the machine's ceilings (read bandwidth, peak FMA).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/tensor/dtype.h"
@@ -92,6 +99,118 @@ std::vector<uint8_t> RandomWeights(std::mt19937& rng, DType type, int64_t n, uin
   return weights;
 }
 
+// --- decode GEMV against the memory roofline ---
+
+// The one-thread read bandwidth in bytes/s (best of a few passes over a buffer far larger than
+// the caches), measured once before the benchmarks run: the ceiling roofline_frac divides by.
+double g_read_bytes_per_s = 0.0;
+
+// Sums `floats` floats with eight independent partial sums (the compiler vectorizes it).
+float ReadBandwidthPass(const float* data, size_t floats) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (size_t i = 0; i + 8 <= floats; i += 8)
+    for (int j = 0; j < 8; ++j) acc[j] += data[i + j];
+  float total = 0;
+  for (float a : acc) total += a;
+  return total;
+}
+
+double MeasureReadBandwidth() {
+  const size_t bytes = size_t{256} << 20;
+  std::vector<float> buffer(bytes / sizeof(float), 1.0f);
+  double best = 0.0;
+  for (int pass = 0; pass < 5; ++pass) {
+    const auto t0 = std::chrono::steady_clock::now();
+    benchmark::DoNotOptimize(ReadBandwidthPass(buffer.data(), buffer.size()));
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, static_cast<double>(bytes) / s);
+  }
+  return best;
+}
+
+// Bytes of weights a GEMV benchmark cycles through at least: copies of a small matrix, so that
+// each call reads its weights from memory (more than the last-level cache), as decode does.
+constexpr size_t kStreamBytes = size_t{96} << 20;
+
+// One weight matrix (and its copies) shared by the threads of a benchmark.
+struct GemvMatrix {
+  DType type = DType::kF32;
+  int64_t n_out = 0, k = 0;
+  uint64_t row_bytes = 0;
+  size_t copies = 0;
+  std::vector<uint8_t> weights;  // copies * n_out * row_bytes
+  std::vector<ref::BlockQ8> x;
+};
+
+// The last matrix built is kept: the threads of one benchmark share it, the next shape frees it.
+std::shared_ptr<const GemvMatrix> SharedGemvMatrix(DType type, int64_t n_out, int64_t k) {
+  static std::mutex mutex;
+  static std::shared_ptr<const GemvMatrix> last;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (last && last->type == type && last->n_out == n_out && last->k == k) return last;
+  last.reset();
+  auto m = std::make_shared<GemvMatrix>();
+  m->type = type;
+  m->n_out = n_out;
+  m->k = k;
+  if (!ElemsToBytes(type, static_cast<uint64_t>(k), &m->row_bytes)) return nullptr;
+  // kRows distinct rows quantized from random floats, repeated over the matrix.
+  std::mt19937 rng(42);
+  const std::vector<uint8_t> distinct = RandomWeights(rng, type, k, m->row_bytes);
+  if (distinct.empty()) return nullptr;
+  const size_t matrix_bytes = static_cast<size_t>(n_out) * m->row_bytes;
+  m->copies = std::max<size_t>(1, (kStreamBytes + matrix_bytes - 1) / matrix_bytes);
+  m->weights.resize(m->copies * matrix_bytes);
+  for (size_t off = 0; off < m->weights.size(); off += distinct.size()) {
+    std::memcpy(m->weights.data() + off, distinct.data(), std::min(distinct.size(), m->weights.size() - off));
+  }
+  const std::vector<float> x = RandomRow(rng, k);
+  m->x.resize(static_cast<size_t>(k / ref::kQ8Block));
+  ref::QuantizeRowQ8(x.data(), m->x.data(), k);
+  last = m;
+  return last;
+}
+
+// y = W x for one activation row (a decode matmul), W n_out x k of `type`, through
+// vec_dot_q8_rows (or, by_row, one vec_dot_q8 per weight row, as the backend did before). With
+// several threads each takes a contiguous share of the rows, as the backend's pool does.
+// Counters: bytes_per_second (weights read), roofline_frac (that over the one-thread read
+// bandwidth measured at start; for N threads compare with Ceiling/ReadBandwidth/threads:N).
+void BM_Gemv(benchmark::State& state, const CpuKernels* kernels, DType type, bool by_row) {
+  const int64_t n_out = state.range(0), k = state.range(1);
+  const std::shared_ptr<const GemvMatrix> m = SharedGemvMatrix(type, n_out, k);
+  if (!m) {
+    state.SkipWithError("k is not a multiple of the block size");
+    return;
+  }
+  const int64_t begin = n_out * state.thread_index() / state.threads();
+  const int64_t end = n_out * (state.thread_index() + 1) / state.threads();
+  const uint64_t row_bytes = m->row_bytes;
+  const size_t matrix_bytes = static_cast<size_t>(n_out) * row_bytes;
+  std::vector<float> out(static_cast<size_t>(n_out));
+  const VecDotQ8RowsFn dot_rows = kernels->VecDotQ8RowsFor(type);
+  const VecDotQ8Fn dot = kernels->VecDotQ8For(type);
+  size_t copy = 0;
+  for (auto _ : state) {
+    const uint8_t* w = m->weights.data() + copy * matrix_bytes;
+    if (by_row) {
+      for (int64_t o = begin; o < end; ++o) out[o] = dot(w + o * row_bytes, m->x.data(), k);
+    } else {
+      dot_rows(w + begin * row_bytes, row_bytes, end - begin, m->x.data(), k, out.data() + begin);
+    }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+    copy = copy + 1 == m->copies ? 0 : copy + 1;
+  }
+  const double bytes = static_cast<double>(state.iterations()) * static_cast<double>((end - begin) * row_bytes);
+  state.SetBytesProcessed(static_cast<int64_t>(bytes));
+  if (g_read_bytes_per_s > 0) {
+    state.counters["roofline_frac"] = benchmark::Counter(bytes / g_read_bytes_per_s, benchmark::Counter::kIsRate);
+  }
+  state.counters["matrix_MiB"] =
+      benchmark::Counter(static_cast<double>(matrix_bytes) / (1 << 20), benchmark::Counter::kAvgThreads);
+}
+
 // kRows weight rows times kGemmActivationRows quantized activation rows: through gemm_q8, or
 // (by_vec_dot) as the backend did before it, one vec_dot_q8 per output. Counter "ops": 2 per
 // multiply-add, per second.
@@ -150,18 +269,14 @@ void BM_GemmF32(benchmark::State& state, const CpuKernels* kernels) {
       benchmark::Counter::kIsRate);
 }
 
-// Machine ceiling: read bandwidth, STREAM-like. Sums a buffer far larger than the caches with
-// eight independent partial sums; bytes_per_second is the sustained read rate from memory.
+// Machine ceiling: read bandwidth, STREAM-like. Each thread sums its share of a buffer far
+// larger than the caches (256 MiB in all) with eight independent partial sums; bytes_per_second
+// (over all threads, real time) is the sustained read rate from memory.
 void BM_ReadBandwidth(benchmark::State& state) {
-  const size_t bytes = static_cast<size_t>(state.range(0)) << 20;
+  const size_t bytes = (static_cast<size_t>(state.range(0)) << 20) / static_cast<size_t>(state.threads());
   std::vector<float> buffer(bytes / sizeof(float));
   for (size_t i = 0; i < buffer.size(); ++i) buffer[i] = static_cast<float>(i & 1023);
-  for (auto _ : state) {
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (size_t i = 0; i + 8 <= buffer.size(); i += 8)
-      for (int j = 0; j < 8; ++j) acc[j] += buffer[i + j];
-    benchmark::DoNotOptimize(acc);
-  }
+  for (auto _ : state) benchmark::DoNotOptimize(ReadBandwidthPass(buffer.data(), buffer.size()));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bytes));
 }
 
@@ -192,8 +307,21 @@ void BM_PeakFmaF32(benchmark::State& state) {
 }
 #endif
 
+// Repetitions of the roofline benchmarks, and their "max" statistic: on a shared machine a
+// preempted repetition only ever lowers a rate, so the best one is the figure to compare with
+// the ceiling (read its rate counters; for the times, "max" is the worst repetition).
+constexpr int kRooflineRepetitions = 3;
+double MaxOf(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()); }
+
 void RegisterAll() {
-  benchmark::RegisterBenchmark("Ceiling/ReadBandwidth", BM_ReadBandwidth)->Arg(256)->Unit(benchmark::kMillisecond);
+  const int hardware_threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  benchmark::RegisterBenchmark("Ceiling/ReadBandwidth", BM_ReadBandwidth)
+      ->Arg(256)
+      ->ThreadRange(1, hardware_threads)
+      ->UseRealTime()
+      ->Repetitions(kRooflineRepetitions)
+      ->ComputeStatistics("max", MaxOf)
+      ->Unit(benchmark::kMillisecond);
 #if defined(__x86_64__)
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     benchmark::RegisterBenchmark("Ceiling/PeakFmaF32", BM_PeakFmaF32)->Unit(benchmark::kMillisecond);
@@ -212,6 +340,35 @@ void RegisterAll() {
       // 32-element formats.
       for (int64_t n : {640, 1024, 2048}) {
         if (n % Info(type).block_elems == 0) bench->Arg(n);
+      }
+    }
+  }
+  // Decode GEMVs at model shapes {n_out, k}: Gemma 3 270M (k = 640 rows are Q5_0, the tied LM
+  // head Q8_0, the rest Q4_K / Q6_K), Gemma 3 1B (hidden 1152, FFN 6912), SmolLM2 135M (Q4_1),
+  // and a Q4_K matrix larger than the last-level cache on its own. One thread and all of them;
+  // GemvByRow: one vec_dot_q8 per weight row (the path before vec_dot_q8_rows).
+  struct GemvShape {
+    DType type;
+    int64_t n_out, k;
+  };
+  const GemvShape gemv_shapes[] = {
+      {DType::kQ5_0, 2048, 640},  {DType::kQ5_0, 1024, 640},   {DType::kQ4_K, 640, 2048},  {DType::kQ6_K, 640, 2048},
+      {DType::kQ4_K, 640, 1024},  {DType::kQ8_0, 262144, 640}, {DType::kQ5_0, 6912, 1152}, {DType::kQ4_K, 1152, 6912},
+      {DType::kQ6_K, 1152, 6912}, {DType::kQ4_K, 16384, 4096}, {DType::kQ4_1, 1536, 576},
+  };
+  for (const CpuKernels* k : tables) {
+    if (k == &ReferenceCpuKernels()) continue;  // far from any roofline; VecDotQ8/ covers it
+    for (const GemvShape& shape : gemv_shapes) {
+      for (bool by_row : {false, true}) {
+        const std::string name =
+            std::string(by_row ? "GemvByRow/" : "Gemv/") + std::string(DTypeName(shape.type)) + "/" + k->isa;
+        benchmark::RegisterBenchmark(name.c_str(), BM_Gemv, k, shape.type, by_row)
+            ->Args({shape.n_out, shape.k})
+            ->ThreadRange(1, hardware_threads)
+            ->UseRealTime()
+            ->Repetitions(kRooflineRepetitions)
+            ->ComputeStatistics("max", MaxOf)
+            ->Unit(benchmark::kMicrosecond);
       }
     }
   }
@@ -238,6 +395,7 @@ void RegisterAll() {
   }
   benchmark::AddCustomContext("tlm_cpu_isa_selected", SelectCpuKernels().isa);
   benchmark::AddCustomContext("tlm_rows_per_matrix", std::to_string(kRows));
+  benchmark::AddCustomContext("tlm_read_GBps_1thread", std::to_string(g_read_bytes_per_s / 1e9));
 }
 
 }  // namespace
@@ -246,6 +404,7 @@ void RegisterAll() {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  tlm::cpu::g_read_bytes_per_s = tlm::cpu::MeasureReadBandwidth();
   tlm::cpu::RegisterAll();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
