@@ -433,12 +433,20 @@ class CpuExecutable final : public Executable {
                                   .scale = a.scale,
                                   .out = out};
     const int64_t threads = pool_->size();
-    // Per-worker scratch and the split-K partials: sized on the first step against a context
-    // (grown only for a larger one), so decode steps allocate nothing.
+    const int64_t per_head = threads == 1 ? 1 : (threads * kPiecesPerWorker + a.n_kv_head - 1) / a.n_kv_head;
+    // Per-worker scratch, the split-K partials and the prefill pieces: sized on the first step
+    // against a context, whichever path it takes (grown only for a larger context or layer), so
+    // later steps allocate nothing.
     const auto scratch_floats =
         static_cast<size_t>(ref::AttentionScratchFloats(a.n_head, a.n_kv_head, hd, kv.spec().n_ctx));
     if (scores_.front().size() < scratch_floats)
       for (auto& sc : scores_) sc.resize(scratch_floats);
+    const int64_t part_floats = a.n_head * (hd + 2);
+    if (partials_.size() < static_cast<size_t>(threads * part_floats))
+      partials_.resize(static_cast<size_t>(threads * part_floats));
+    if (parts_.size() < static_cast<size_t>(threads)) parts_.resize(static_cast<size_t>(threads));
+    if (pieces_.capacity() < static_cast<size_t>(a.n_kv_head * per_head))
+      pieces_.reserve(static_cast<size_t>(a.n_kv_head * per_head));
     const ref::AttentionFn attend = kernels_.attention_f32;
     auto visible_keys = [&](int64_t t) {
       const int64_t pos = pos0 + t;
@@ -450,10 +458,7 @@ class CpuExecutable final : public Executable {
       if (chunks <= 1) {
         attend(args, {0, 1, 0, a.n_kv_head}, nullptr, scores_.front().data());
       } else {
-        const int64_t n_vec = a.n_head, part_floats = n_vec * (hd + 2);
-        if (partials_.size() < static_cast<size_t>(threads * part_floats))
-          partials_.resize(static_cast<size_t>(threads * part_floats));
-        if (parts_.size() < static_cast<size_t>(threads)) parts_.resize(static_cast<size_t>(threads));
+        const int64_t n_vec = a.n_head;
         for (int64_t c = 0; c < chunks; ++c) {
           float* base = partials_.data() + c * part_floats;
           parts_[c] = {base, base + n_vec, base + 2 * n_vec};
@@ -474,9 +479,6 @@ class CpuExecutable final : public Executable {
     } else {
       int64_t total = 0;
       for (int64_t t = 0; t < rows; ++t) total += visible_keys(t);
-      const int64_t per_head = threads == 1 ? 1 : std::max<int64_t>(1, (threads * kPiecesPerWorker + a.n_kv_head - 1) / a.n_kv_head);
-      const size_t max_pieces = static_cast<size_t>(a.n_kv_head * std::min(per_head, rows));
-      if (pieces_.capacity() < max_pieces) pieces_.reserve(max_pieces);
       pieces_.clear();
       for (int64_t kvh = 0; kvh < a.n_kv_head; ++kvh) {
         int64_t begin = 0, done = 0, cut = 1;
@@ -521,8 +523,8 @@ class CpuExecutable final : public Executable {
   std::vector<BlockQ8> q8_;
   std::vector<int64_t> rows_;
   size_t attention_layers_ = 0;
-  std::vector<std::vector<float>> scores_;  // per worker: attention scratch (ref::AttentionScratchFloats)
-  std::vector<float> partials_;              // split-K decode: per key chunk, n_head x (head_dim + 2)
+  std::vector<std::vector<float>> scores_;    // per worker: attention scratch (ref::AttentionScratchFloats)
+  std::vector<float> partials_;               // split-K decode: per key chunk, n_head x (head_dim + 2)
   std::vector<ref::AttentionPartial> parts_;  // per key chunk, into partials_
   std::vector<ref::AttentionWork> pieces_;    // prefill: row pieces of about equal cost
 };

@@ -59,8 +59,7 @@ void Attention(const AttentionArgs& a, const AttentionWork& w, const AttentionPa
   }
 }
 
-void AttentionCombine(const AttentionPartial* parts, int64_t n_parts, int64_t n_vectors, int64_t head_dim,
-                      float* out) {
+void AttentionCombine(const AttentionPartial* parts, int64_t n_parts, int64_t n_vectors, int64_t head_dim, float* out) {
   for (int64_t i = 0; i < n_vectors; ++i) {
     float m = -INFINITY;
     for (int64_t c = 0; c < n_parts; ++c) m = std::max(m, parts[c].max[i]);

@@ -72,7 +72,6 @@ void Attention(const AttentionArgs& args, const AttentionWork& work, const Atten
 // Combines the partials of n_parts pieces over the same n_vectors query vectors (disjoint key
 // ranges that together cover every visible key) into the softmax-weighted values: vector i to
 // out[i * head_dim ..].
-void AttentionCombine(const AttentionPartial* parts, int64_t n_parts, int64_t n_vectors, int64_t head_dim,
-                      float* out);
+void AttentionCombine(const AttentionPartial* parts, int64_t n_parts, int64_t n_vectors, int64_t head_dim, float* out);
 
 }  // namespace tlm::cpu::ref

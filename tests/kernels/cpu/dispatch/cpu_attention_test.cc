@@ -83,7 +83,8 @@ struct Inputs {
     args.head_dim = c.head_dim;
     args.window = c.window;
     args.scale = c.scale != 0.f ? c.scale : 1.f / std::sqrt(static_cast<float>(c.head_dim));
-    scratch.resize(static_cast<size_t>(ref::AttentionScratchFloats(c.n_head, c.n_kv_head, c.head_dim, c.pos0 + c.rows)));
+    scratch.resize(
+        static_cast<size_t>(ref::AttentionScratchFloats(c.n_head, c.n_kv_head, c.head_dim, c.pos0 + c.rows)));
   }
   AttentionWork All() const { return {0, args.rows, 0, args.n_kv_head}; }
   std::vector<float> q, k_cache, v_cache, k_new, v_new, scratch;
@@ -141,7 +142,7 @@ class CpuAttentionTest : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(CpuAttentionTest, HeadSizesAndGroups) {
-  const int64_t head_dims[] = {64, 80, 128, 256, 1, 7, 13, 33};
+  const int64_t head_dims[] = {64, 80, 128, 256, 1, 7, 13, 24, 33};  // 24: a lone 8-float step
   const int64_t heads[][2] = {{1, 1}, {4, 1}, {8, 2}, {3, 3}, {12, 1}};
   uint32_t seed = 1;
   for (int64_t hd : head_dims)
@@ -174,7 +175,7 @@ TEST_P(CpuAttentionTest, SplitKeysCombine) {
   const Case cases[] = {
       {256, 4, 1, 1, 600, 512, 512, 0.f},  // Gemma 3 decode on a sliding layer, ring wrapped
       {64, 8, 2, 1, 200, 256, 0, 0.f},     // decode, full causal
-      {80, 3, 3, 1, 33, 64, 0, 2.f},
+      {80, 3, 3, 1, 33, 64, 0, 2.f},       // three heads of their own, scale 2
       {128, 4, 1, 12, 100, 112, 0, 0.f},   // several rows
       {33, 4, 1, 5, 70, 40, 30, 0.f},      // window inside one chunk for some rows
   };
