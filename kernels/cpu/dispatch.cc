@@ -21,6 +21,7 @@
 #if defined(TLM_CPU_KERNELS_ARM)
 #include <sys/auxv.h>
 
+#include "kernels/cpu/arm/attention_neon.h"
 #include "kernels/cpu/arm/neon_kernels.h"
 #endif
 
@@ -159,6 +160,7 @@ CpuKernels MakeNeon(bool dotprod) {
   k.dot_f32 = &arm::DotF32Fma4x4Neon;
   // No NEON f32 GEMM yet: the NEON f32 dot product, one output at a time.
   k.gemm_f32 = &GemmF32ByDot<&arm::DotF32Fma4x4Neon>;
+  k.attention_f32 = &arm::AttentionNeon;
   const std::pair<DType, VecDotQ8Fn> dots[] = {
       {DType::kQ8_0, dotprod ? &arm::neon_dotprod::VecDotQ8_0Q8 : &arm::neon::VecDotQ8_0Q8},
       {DType::kQ4_0, dotprod ? &arm::neon_dotprod::VecDotQ4_0Q8 : &arm::neon::VecDotQ4_0Q8},
