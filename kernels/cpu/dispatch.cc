@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <utility>
 
-#include "kernels/cpu/ref/eltwise.h"
 #include "kernels/cpu/ref/attention.h"
+#include "kernels/cpu/ref/eltwise.h"
 #include "kernels/cpu/ref/gemm.h"
 
 #if defined(TLM_CPU_KERNELS_X86)
@@ -82,13 +82,13 @@ CpuKernels MakeReference() {
   k.quantize_row_q8 = &ref::QuantizeRowQ8;
   k.dot_f32 = &ReferenceDotF32;
   k.gemm_f32 = &ref::GemmF32;
-  k.attention_f32 = &ref::Attention;
   k.exp_f32 = &ref::ExpF32;
   k.tanh_f32 = &ref::TanhF32;
   k.add_f32 = &ref::AddF32;
   k.gelu_tanh_gate_f32 = &ref::GeluTanhGateF32;
   k.silu_gate_f32 = &ref::SiluGateF32;
   k.rms_norm_f32 = &ref::RmsNormF32;
+  k.attention_f32 = &ref::Attention;
   // Every engine-supported type (DTypeInfo::engine_supported).
   SetReferenceAll<DType::kF32, DType::kF16, DType::kBF16, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1,
                   DType::kQ8_0, DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K>(&k);
@@ -108,13 +108,13 @@ CpuKernels MakeAvx2() {
   k.quantize_row_q8 = &x86::QuantizeRowQ8Avx2;
   k.dot_f32 = &x86::DotF32Fma8x4Avx2;
   k.gemm_f32 = &x86::GemmF32Avx2;
-  k.attention_f32 = &x86::AttentionAvx2;
   k.exp_f32 = &x86::ExpF32Avx2;
   k.tanh_f32 = &x86::TanhF32Avx2;
   k.add_f32 = &x86::AddF32Avx2;
   k.gelu_tanh_gate_f32 = &x86::GeluTanhGateF32Avx2;
   k.silu_gate_f32 = &x86::SiluGateF32Avx2;
   k.rms_norm_f32 = &x86::RmsNormF32Avx2;
+  k.attention_f32 = &x86::AttentionAvx2;
   const std::pair<DType, VecDotQ8Fn> dots[] = {
       {DType::kQ8_0, &x86::VecDotQ8_0Q8Avx2}, {DType::kQ4_0, &x86::VecDotQ4_0Q8Avx2},
       {DType::kQ4_1, &x86::VecDotQ4_1Q8Avx2}, {DType::kQ5_0, &x86::VecDotQ5_0Q8Avx2},
