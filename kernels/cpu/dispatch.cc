@@ -1,4 +1,4 @@
-// Builds the CPU kernel tables (reference, AVX2, NEON, NEON dotprod) and picks one from the CPU's
+// Builds the CPU kernel tables (reference, AVX2, AVX-512 VNNI, NEON, NEON dotprod) and picks one from the CPU's
 // features and TLM_CPU_ISA. The only place that knows which ISAs exist.
 #include "kernels/cpu/dispatch.h"
 
@@ -13,10 +13,13 @@
 #include "kernels/cpu/ref/gemm.h"
 
 #if defined(TLM_CPU_KERNELS_X86)
+#include <cpuid.h>
+
 #include "kernels/cpu/x86/attention_avx2.h"
 #include "kernels/cpu/x86/avx2_kernels.h"
 #include "kernels/cpu/x86/eltwise_avx2.h"
 #include "kernels/cpu/x86/gemm_avx2.h"
+#include "kernels/cpu/x86/gemm_avx512.h"
 #endif
 #if defined(TLM_CPU_KERNELS_ARM)
 #include <sys/auxv.h>
@@ -141,6 +144,36 @@ CpuKernels MakeAvx2() {
   for (const auto& [type, fn] : dequantizers) k.dequantize_row[CpuKernels::Slot(type)] = fn;
   return k;
 }
+
+// avx512f, avx512bw, avx512vl and avx512vnni, and the OS saving the opmask and zmm state
+// (XCR0 bits 1, 2, 5, 6, 7: SSE, AVX, opmask, upper halves of zmm0..15, zmm16..31).
+bool CpuHasAvx512Vnni() {
+  if (!CpuHasAvx2FmaF16c()) return false;
+  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+      !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512vnni")) {
+    return false;
+  }
+  unsigned int eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0 || (ecx & bit_OSXSAVE) == 0) return false;
+  uint32_t xcr0_low = 0, xcr0_high = 0;
+  __asm__ volatile("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
+  constexpr uint32_t kZmmState = (1u << 1) | (1u << 2) | (1u << 5) | (1u << 6) | (1u << 7);
+  return (xcr0_low & kZmmState) == kZmmState;
+}
+
+// The AVX2 table with the entries that have an AVX-512 VNNI kernel replaced.
+CpuKernels MakeAvx512Vnni() {
+  CpuKernels k = MakeAvx2();
+  k.isa = "avx512-vnni";
+  const std::pair<DType, GemmQ8Fn> gemms[] = {
+      {DType::kQ8_0, &x86::GemmQ8_0Q8Avx512Vnni},
+      {DType::kQ5_0, &x86::GemmQ5_0Q8Avx512Vnni},
+      {DType::kQ4_K, &x86::GemmQ4KQ8Avx512Vnni},
+      {DType::kQ6_K, &x86::GemmQ6KQ8Avx512Vnni},
+  };
+  for (const auto& [type, fn] : gemms) k.gemm_q8[CpuKernels::Slot(type)] = fn;
+  return k;
+}
 #endif
 
 #if defined(TLM_CPU_KERNELS_ARM)
@@ -224,6 +257,17 @@ const CpuKernels* Avx2CpuKernels() {
 #endif
 }
 
+const CpuKernels* Avx512VnniCpuKernels() {
+#if defined(TLM_CPU_KERNELS_X86)
+  static const bool supported = CpuHasAvx512Vnni();
+  if (!supported) return nullptr;
+  static const CpuKernels kernels = MakeAvx512Vnni();
+  return &kernels;
+#else
+  return nullptr;
+#endif
+}
+
 const CpuKernels* NeonCpuKernels() {
 #if defined(TLM_CPU_KERNELS_ARM)
   static const CpuKernels kernels = MakeNeon(/*dotprod=*/false);
@@ -248,6 +292,9 @@ const CpuKernels& ChooseCpuKernels(std::string_view isa) {
   if (isa == "ref") return ReferenceCpuKernels();
   // "neon" asks for the ARMv8.0 kernels even on a dotprod CPU (to compare the two).
   if (isa == "neon" && NeonCpuKernels() != nullptr) return *NeonCpuKernels();
+  // "avx2" asks for the AVX2 kernels even on an AVX-512 VNNI CPU.
+  if (isa == "avx2" && Avx2CpuKernels() != nullptr) return *Avx2CpuKernels();
+  if (const CpuKernels* avx512 = Avx512VnniCpuKernels()) return *avx512;
   if (const CpuKernels* avx2 = Avx2CpuKernels()) return *avx2;
   if (const CpuKernels* neon_dotprod = NeonDotprodCpuKernels()) return *neon_dotprod;
   if (const CpuKernels* neon = NeonCpuKernels()) return *neon;
@@ -258,11 +305,18 @@ const CpuKernels& SelectCpuKernels() {
   static const CpuKernels& kernels = []() -> const CpuKernels& {
     const char* env = std::getenv("TLM_CPU_ISA");
     const std::string_view isa = env != nullptr ? env : "";
-    if (!isa.empty() && isa != "ref" && isa != "avx2" && isa != "neon" && isa != "neon-dotprod") {
-      fmt::print(stderr, "tlm: TLM_CPU_ISA='{}' is not one of ref, avx2, neon, neon-dotprod; using the best ISA\n",
+    if (!isa.empty() && isa != "ref" && isa != "avx2" && isa != "avx512-vnni" && isa != "neon" &&
+        isa != "neon-dotprod") {
+      fmt::print(stderr,
+                 "tlm: TLM_CPU_ISA='{}' is not one of ref, avx2, avx512-vnni, neon, neon-dotprod; using the best "
+                 "ISA\n",
                  isa);
     }
-    return ChooseCpuKernels(isa);
+    const CpuKernels& chosen = ChooseCpuKernels(isa);
+    if (!isa.empty() && isa != chosen.isa) {
+      fmt::print(stderr, "tlm: TLM_CPU_ISA='{}' is not available on this CPU or build; using {}\n", isa, chosen.isa);
+    }
+    return chosen;
   }();
   return kernels;
 }

@@ -51,7 +51,7 @@ using AttentionFn = ref::AttentionFn;
 // In a table returned below, an entry is null only for a type the engine does not support:
 // an ISA without its own kernel for a type carries the reference kernel in that slot.
 struct CpuKernels {
-  const char* isa;  // "ref", "avx2", "neon" or "neon-dotprod"
+  const char* isa;  // "ref", "avx2", "avx512-vnni", "neon" or "neon-dotprod"
   QuantizeRowQ8Fn quantize_row_q8;
   VecDotQ8Fn vec_dot_q8[kCpuKernelTypeSlots];
   VecDotQ8RowsFn vec_dot_q8_rows[kCpuKernelTypeSlots];  // same slots as vec_dot_q8
@@ -82,6 +82,11 @@ const CpuKernels& ReferenceCpuKernels();
 // lacks one of avx2, fma, f16c.
 const CpuKernels* Avx2CpuKernels();
 
+// The AVX2 table with AVX-512 VNNI kernels where it has them (the prefill GEMMs of Q8_0, Q5_0,
+// Q4_K, Q6_K), or nullptr when not built in (not x86-64), the CPU lacks one of avx2, fma, f16c,
+// avx512f, avx512bw, avx512vl, avx512vnni, or the OS does not save the zmm state (XCR0).
+const CpuKernels* Avx512VnniCpuKernels();
+
 // The NEON kernels for ARMv8.0 (aarch64 only; nullptr elsewhere). Every aarch64 CPU has NEON.
 const CpuKernels* NeonCpuKernels();
 
@@ -89,7 +94,7 @@ const CpuKernels* NeonCpuKernels();
 // they are not built in (not aarch64) or this CPU lacks asimddp (getauxval(AT_HWCAP)).
 const CpuKernels* NeonDotprodCpuKernels();
 
-// The table `isa` names: "ref", "avx2", "neon", "neon-dotprod" (each the best this CPU supports
+// The table `isa` names: "ref", "avx2", "avx512-vnni", "neon", "neon-dotprod" (each the best this CPU supports
 // where that one is unavailable), or "" for the best this CPU supports. Any other name also
 // means the best (SelectCpuKernels warns).
 const CpuKernels& ChooseCpuKernels(std::string_view isa);

@@ -1,6 +1,6 @@
 # Included from kernels/CMakeLists.txt: the CPU kernel dispatch table (tlm_cpu_kernels) with the
-# AVX2+FMA+F16C kernels on x86-64 and the NEON (and NEON dotprod) kernels on aarch64, and the
-# kernel benchmark (bench_cpu_kernels).
+# AVX2+FMA+F16C kernels (and the AVX-512 VNNI ones) on x86-64 and the NEON (and NEON dotprod)
+# kernels on aarch64, and the kernel benchmark (bench_cpu_kernels).
 set(TLM_CPU_KERNELS_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 add_library(tlm_cpu_kernels STATIC ${TLM_CPU_KERNELS_DIR}/dispatch.cc)
@@ -13,6 +13,14 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
   # when written with _mm256_mul_ps and _mm256_add_ps; the dequantizers and the activation
   # quantizer promise the reference's separate roundings. Explicit fma intrinsics still fuse.
   set_source_files_properties(${TLM_CPU_X86_SOURCES} PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;-ffp-contract=off")
+  # *_avx512.cc: AVX-512 (F, BW, VL, VNNI) on top; the dispatch table calls them only after
+  # checking those features and that the OS saves the zmm state. AVX-512 code stays in these
+  # files (an inline function in a shared header takes the flags of the file including it).
+  file(GLOB TLM_CPU_X86_AVX512_SOURCES CONFIGURE_DEPENDS ${TLM_CPU_KERNELS_DIR}/x86/*_avx512.cc)
+  foreach(source IN LISTS TLM_CPU_X86_AVX512_SOURCES)
+    set_source_files_properties(${source} PROPERTIES COMPILE_OPTIONS
+      "-mavx2;-mfma;-mf16c;-mavx512f;-mavx512bw;-mavx512vl;-mavx512vnni;-ffp-contract=off")
+  endforeach()
   target_sources(tlm_cpu_kernels PRIVATE ${TLM_CPU_X86_SOURCES})
   target_compile_definitions(tlm_cpu_kernels PRIVATE TLM_CPU_KERNELS_X86=1)
 endif()

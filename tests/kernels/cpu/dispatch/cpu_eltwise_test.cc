@@ -20,7 +20,7 @@ namespace {
 
 std::vector<const CpuKernels*> Tables() {
   std::vector<const CpuKernels*> tables = {&ReferenceCpuKernels()};
-  for (const CpuKernels* t : {Avx2CpuKernels(), NeonCpuKernels(), NeonDotprodCpuKernels()})
+  for (const CpuKernels* t : {Avx2CpuKernels(), Avx512VnniCpuKernels(), NeonCpuKernels(), NeonDotprodCpuKernels()})
     if (t != nullptr) tables.push_back(t);
   return tables;
 }

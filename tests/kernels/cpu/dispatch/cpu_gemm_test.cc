@@ -39,13 +39,14 @@ std::vector<std::string> IsasOfThisBuild() {
 #if defined(__aarch64__)
   return {"ref", "neon", "neon-dotprod"};
 #else
-  return {"ref", "avx2"};
+  return {"ref", "avx2", "avx512-vnni"};
 #endif
 }
 
 const CpuKernels* TableNamed(std::string_view isa) {
   if (isa == "ref") return &ReferenceCpuKernels();
   if (isa == "avx2") return Avx2CpuKernels();
+  if (isa == "avx512-vnni") return Avx512VnniCpuKernels();
   if (isa == "neon") return NeonCpuKernels();
   if (isa == "neon-dotprod") return NeonDotprodCpuKernels();
   return nullptr;

@@ -41,6 +41,16 @@ bool CpuHasAvx2() {
 #endif
 }
 
+// avx512f/bw/vl/vnni (the OS saving the zmm state is checked by the dispatcher alone).
+bool CpuHasAvx512Vnni() {
+#if defined(__x86_64__) || defined(_M_X64)
+  return CpuHasAvx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
+
 #if defined(__aarch64__)
 bool CpuHasAsimdDotprod() { return (getauxval(AT_HWCAP) & (1UL << 20)) != 0; }  // HWCAP_ASIMDDP
 #endif
@@ -50,6 +60,7 @@ std::string ExpectedBestIsa() {
 #if defined(__aarch64__)
   return CpuHasAsimdDotprod() ? "neon-dotprod" : "neon";
 #else
+  if (CpuHasAvx512Vnni()) return "avx512-vnni";
   return CpuHasAvx2() ? "avx2" : "ref";
 #endif
 }
@@ -58,6 +69,7 @@ std::string ExpectedBestIsa() {
 const CpuKernels* TableNamed(std::string_view isa) {
   if (isa == "ref") return &ReferenceCpuKernels();
   if (isa == "avx2") return Avx2CpuKernels();
+  if (isa == "avx512-vnni") return Avx512VnniCpuKernels();
   if (isa == "neon") return NeonCpuKernels();
   if (isa == "neon-dotprod") return NeonDotprodCpuKernels();
   return nullptr;
@@ -67,7 +79,7 @@ std::vector<std::string> IsasOfThisBuild() {
 #if defined(__aarch64__)
   return {"ref", "neon", "neon-dotprod"};
 #else
-  return {"ref", "avx2"};
+  return {"ref", "avx2", "avx512-vnni"};
 #endif
 }
 
@@ -114,8 +126,16 @@ TEST(CpuDispatch, SelectsBestIsaUnlessReferenceForced) {
     EXPECT_STREQ(selected.isa, "ref");
     return;
   }
-  EXPECT_STREQ(selected.isa, "avx2");
-  EXPECT_EQ(&selected, Avx2CpuKernels());
+  if (ForcedIsa() == "avx2") {
+    EXPECT_STREQ(selected.isa, "avx2");
+    EXPECT_EQ(&selected, Avx2CpuKernels());
+    return;
+  }
+  if (!CpuHasAvx512Vnni()) {
+    std::printf("*** this CPU lacks avx512f/bw/vl/vnni: the avx512-vnni kernels are NOT tested here ***\n");
+  }
+  EXPECT_EQ(std::string(selected.isa), ExpectedBestIsa());
+  EXPECT_EQ(&selected, CpuHasAvx512Vnni() ? Avx512VnniCpuKernels() : Avx2CpuKernels());
 #endif
 }
 
@@ -123,10 +143,16 @@ TEST(CpuDispatch, ChooseByName) {
   EXPECT_EQ(&ChooseCpuKernels("ref"), &ReferenceCpuKernels());
   EXPECT_STREQ(ReferenceCpuKernels().isa, "ref");
   const CpuKernels& best = ChooseCpuKernels("");
-  EXPECT_EQ(&ChooseCpuKernels("avx2"), &best);
+  EXPECT_EQ(&ChooseCpuKernels("avx2"), Avx2CpuKernels() != nullptr ? Avx2CpuKernels() : &best)
+      << "avx2: the AVX2 kernels even on an AVX-512 VNNI CPU";
+  EXPECT_EQ(&ChooseCpuKernels("avx512-vnni"), &best);
   EXPECT_EQ(&ChooseCpuKernels("neon-dotprod"), &best);
   EXPECT_EQ(std::string(best.isa), ExpectedBestIsa());
   EXPECT_EQ(Avx2CpuKernels() != nullptr, CpuHasAvx2());
+  EXPECT_EQ(Avx512VnniCpuKernels() != nullptr, CpuHasAvx512Vnni());
+  if (Avx512VnniCpuKernels() != nullptr) {
+    EXPECT_STREQ(Avx512VnniCpuKernels()->isa, "avx512-vnni");
+  }
 #if defined(__aarch64__)
   ASSERT_NE(NeonCpuKernels(), nullptr) << "every aarch64 CPU has NEON";
   EXPECT_EQ(&ChooseCpuKernels("neon"), NeonCpuKernels()) << "neon: the ARMv8.0 kernels even on a dotprod CPU";

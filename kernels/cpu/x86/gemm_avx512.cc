@@ -1,0 +1,342 @@
+// AVX-512 VNNI matrix products for prefill: the tiling of gemm_avx2.cc (each weight block
+// unpacked once, dotted against 8 activation rows as two folded groups of 4, then 4, then 1..3
+// rows), with vpdpbusd (u8 x s8 -> s32, 256-bit through AVX512VL) in place of maddubs + madd.
+// Q5_0: unsigned levels, 16 * sum(x) subtracted from the folded int32 sums; Q8_0 / Q6_K: the
+// sign trick; Q4_K: unsigned levels, the mins through the d * sum table. Per-group scales go
+// into the float multiplier (fp16 d times a small integer scale is exact in float).
+// Built with -mavx512f/bw/vl/vnni on top of the AVX2 flags: only the dispatch table calls it.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cpu/ref/blocks.h"
+#include "kernels/cpu/x86/avx2_kernels.h"
+#include "kernels/cpu/x86/avx2_util.h"
+#include "kernels/cpu/x86/gemm_avx512.h"
+
+namespace tlm::cpu::x86 {
+
+using ref::BlockQ4_K;
+using ref::BlockQ5_0;
+using ref::BlockQ6_K;
+using ref::BlockQ8;
+using ref::BlockQ8_0;
+
+namespace {
+
+constexpr int kRowsPerStep = 4;
+constexpr int64_t kTileBytes = 128 * 1024;
+constexpr int64_t kXdsFloats = 8192;
+
+using DotFn = float (*)(const void* w, const BlockQ8* x, int64_t n);
+
+inline int64_t Min(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t Max(int64_t a, int64_t b) { return a > b ? a : b; }
+
+// sum of u[j] * s[j] over each 4 bytes, 8 int32 lanes (lanes 0..3: bytes 0..15).
+inline __m256i DotVnni(__m256i u, __m256i s) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s); }
+
+inline __m256i FoldRows4(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
+  return _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
+}
+
+// acc += float(folded) * dw * (the 4 rows' d of this block, both halves). dw may differ
+// between the halves (elements 0..15 and 16..31 of the block).
+inline __m256 AccumulateRows4(__m256i folded, __m256 dw, const float* dx4_block, __m256 acc) {
+  const __m256 dx = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(dx4_block));
+  return _mm256_fmadd_ps(_mm256_cvtepi32_ps(folded), _mm256_mul_ps(dw, dx), acc);
+}
+
+inline void StoreRows4(__m256 acc, const float* add, float* y, int64_t ldy) {
+  alignas(16) float sums[4];
+  _mm_store_ps(sums, _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)));
+  for (int i = 0; i < 4; ++i) y[i * ldy] = sums[i] + (add != nullptr ? add[i] : 0.0f);
+}
+
+template <int NR>
+inline void StoreSums(const __m256* acc, float* y, int64_t ldy) {
+#pragma GCC unroll 4
+  for (int i = 0; i < NR; ++i) y[i * ldy] = HorizontalSum(acc[i]);
+}
+
+// Block jb of the NR activation rows at x (row i at x + i * nb) against one weight block.
+// kSigned: `levels` are signed (|levels| <= 127), the sign trick; else unsigned (<= 255) and
+// used as they are. NR 4 / 8: folded per group of 4 (dx4: the groups' d tables, 4 * nb apart);
+// NR 1..3: one accumulator per row.
+template <int NR, bool kSigned>
+inline void BlockDots(__m256i levels, __m256 dw, const BlockQ8* x, int64_t nb, int64_t jb, const float* dx4,
+                      __m256* acc) {
+  const __m256i u = kSigned ? _mm256_abs_epi8(levels) : levels;
+  if constexpr (NR == 4 || NR == 8) {
+    for (int grp = 0; grp < NR / 4; ++grp) {
+      const BlockQ8* xg = x + grp * 4 * nb;
+      __m256i p[4];
+      for (int i = 0; i < 4; ++i) {
+        const __m256i xq = Load256(xg[i * nb + jb].qs);
+        p[i] = DotVnni(u, kSigned ? _mm256_sign_epi8(xq, levels) : xq);
+      }
+      acc[grp] = AccumulateRows4(FoldRows4(p[0], p[1], p[2], p[3]), dw, dx4 + grp * 4 * nb + 4 * jb, acc[grp]);
+    }
+  } else {
+#pragma GCC unroll 4
+    for (int i = 0; i < NR; ++i) {
+      const BlockQ8& xb = x[i * nb + jb];
+      const __m256i xq = Load256(xb.qs);
+      const __m256i p = DotVnni(u, kSigned ? _mm256_sign_epi8(xq, levels) : xq);
+      acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(dw, _mm256_broadcast_ss(&xb.d)), acc[i]);
+    }
+  }
+}
+
+template <int NR>
+inline void StoreAll(const __m256* acc, const float* add, float* y, int64_t ldy) {
+  if constexpr (NR == 4 || NR == 8) {
+    for (int grp = 0; grp < NR / 4; ++grp) {
+      StoreRows4(acc[grp], add != nullptr ? add + 4 * grp : nullptr, y + grp * 4 * ldy, ldy);
+    }
+  } else {
+    for (int i = 0; i < NR; ++i) y[i * ldy] = HorizontalSum(acc[i]) + (add != nullptr ? add[i] : 0.0f);
+  }
+}
+
+// A kernel K provides kNeedsXds and
+//   template <int NR> static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb,
+//                                     const float* xds, const float* dx4, const int32_t* sum4,
+//                                     float* y, int64_t ldy);
+// for NR in 1, 2, 3, 4, 8, as in gemm_avx2.cc (dx4 / sum4 only for NR 4 and 8).
+
+struct Q8_0Kernel {
+  static constexpr bool kNeedsXds = false;
+  template <int NR>
+  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, const float* dx4, const int32_t*,
+                  float* y, int64_t ldy) {
+    const auto* w = reinterpret_cast<const BlockQ8_0*>(w_row);
+    __m256 acc[NR];
+    for (int i = 0; i < NR; ++i) acc[i] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      BlockDots<NR, true>(Load256(w[b].qs), _mm256_set1_ps(HalfToFloat(w[b].d)), x, nb, b, dx4, acc);
+    }
+    StoreAll<NR>(acc, nullptr, y, ldy);
+  }
+};
+
+struct Q5_0Kernel {
+  static constexpr bool kNeedsXds = false;
+  template <int NR>
+  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, const float* dx4,
+                  const int32_t* sum4, float* y, int64_t ldy) {
+    const auto* w = reinterpret_cast<const BlockQ5_0*>(w_row);
+    const __m256i sixteen = _mm256_set1_epi8(16);
+    __m256 acc[NR];
+    for (int i = 0; i < NR; ++i) acc[i] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      uint32_t high_bits;
+      std::memcpy(&high_bits, w[b].qh, sizeof(high_bits));
+      const __m256i nibbles = UnpackNibbles16(w[b].qs);
+      // Levels q in [0, 31]: 16 added where the block's fifth bit is set.
+      const __m256i q = _mm256_mask_add_epi8(nibbles, static_cast<__mmask32>(high_bits), nibbles, sixteen);
+      const __m256 dw = _mm256_set1_ps(HalfToFloat(w[b].d));
+      if constexpr (NR == 4 || NR == 8) {
+        // q * x, less 16 * sum(x) per row: 8 * sum from each 128-bit half of the folded sums.
+        for (int grp = 0; grp < NR / 4; ++grp) {
+          const BlockQ8* xg = x + grp * 4 * nb;
+          __m256i p[4];
+          for (int i = 0; i < 4; ++i) p[i] = DotVnni(q, Load256(xg[i * nb + b].qs));
+          const __m256i sums = _mm256_broadcastsi128_si256(Load128(sum4 + grp * 4 * nb + 4 * b));
+          const __m256i folded = _mm256_sub_epi32(FoldRows4(p[0], p[1], p[2], p[3]), _mm256_slli_epi32(sums, 3));
+          acc[grp] = AccumulateRows4(folded, dw, dx4 + grp * 4 * nb + 4 * b, acc[grp]);
+        }
+      } else {
+        BlockDots<NR, true>(_mm256_sub_epi8(q, sixteen), dw, x, nb, b, dx4, acc);
+      }
+    }
+    StoreAll<NR>(acc, nullptr, y, ldy);
+  }
+};
+
+// The 8 six-bit scales (bytes 0..7) and mins (bytes 8..15) of a Q4_K block.
+inline void UnpackScalesMinsK4(const uint8_t* packed, uint8_t out[16]) {
+  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+  uint32_t u[3];
+  std::memcpy(u, packed, 12);
+  const uint32_t words[4] = {
+      u[0] & kLow6,
+      (u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4),
+      u[1] & kLow6,
+      ((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4),
+  };
+  std::memcpy(out, words, 16);
+}
+
+struct Q4KKernel {
+  static constexpr bool kNeedsXds = true;
+  template <int NR>
+  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float* xds, const float* dx4,
+                  const int32_t*, float* y, int64_t ldy) {
+    const auto* w = reinterpret_cast<const BlockQ4_K*>(w_row);
+    const int64_t nsb = nb / 8;
+    const __m256i low_mask = _mm256_set1_epi8(0x0F);
+    constexpr int kAcc = (NR == 4 || NR == 8) ? NR / 4 : NR;
+    __m256 acc[kAcc];
+    for (int i = 0; i < kAcc; ++i) acc[i] = _mm256_setzero_ps();
+    __m256 min_acc[NR];  // per row: sum of dmin * min * d_x * sum(x)
+    for (int i = 0; i < NR; ++i) min_acc[i] = _mm256_setzero_ps();
+    for (int64_t s = 0; s < nsb; ++s) {
+      const BlockQ4_K& blk = w[s];
+      const float d = HalfToFloat(blk.d);
+      alignas(16) uint8_t sm[16];
+      UnpackScalesMinsK4(blk.scales, sm);
+      const __m256 mins = _mm256_mul_ps(
+          _mm256_set1_ps(HalfToFloat(blk.dmin)),
+          _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sm + 8)))));
+      for (int i = 0; i < NR; ++i) {
+        min_acc[i] = _mm256_fmadd_ps(mins, _mm256_loadu_ps(xds + i * nb + 8 * s), min_acc[i]);
+      }
+      for (int pair = 0; pair < 4; ++pair) {
+        // 32 bytes hold group 2 * pair in the low nibbles and group 2 * pair + 1 in the high.
+        const __m256i bytes = Load256(blk.qs + 32 * pair);
+        const __m256i groups[2] = {_mm256_and_si256(bytes, low_mask),
+                                   _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low_mask)};
+        for (int half = 0; half < 2; ++half) {
+          const int g = 2 * pair + half;
+          // d * scale: an fp16 value times a 6-bit integer, exact in float.
+          const __m256 dw = _mm256_set1_ps(d * static_cast<float>(sm[g]));
+          BlockDots<NR, false>(groups[half], dw, x, nb, 8 * s + g, dx4, acc);
+        }
+      }
+    }
+    float mins_total[NR];
+    for (int i = 0; i < NR; ++i) mins_total[i] = -HorizontalSum(min_acc[i]);
+    StoreAll<NR>(acc, mins_total, y, ldy);
+  }
+};
+
+struct Q6KKernel {
+  static constexpr bool kNeedsXds = false;
+  template <int NR>
+  static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, const float* dx4, const int32_t*,
+                  float* y, int64_t ldy) {
+    const auto* w = reinterpret_cast<const BlockQ6_K*>(w_row);
+    const int64_t nsb = nb / 8;
+    const __m256i low_mask = _mm256_set1_epi8(0x0F);
+    const __m256i two_bits = _mm256_set1_epi8(0x03);
+    const __m256i thirty_two = _mm256_set1_epi8(32);
+    constexpr int kAcc = (NR == 4 || NR == 8) ? NR / 4 : NR;
+    __m256 acc[kAcc];
+    for (int i = 0; i < kAcc; ++i) acc[i] = _mm256_setzero_ps();
+    for (int64_t s = 0; s < nsb; ++s) {
+      const BlockQ6_K& blk = w[s];
+      // d * scale per 16 elements (fp16 times an int8: exact in float), 16 values.
+      const __m128i scales = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales));
+      const __m256 d = _mm256_set1_ps(HalfToFloat(blk.d));
+      alignas(32) float ds[16];
+      _mm256_store_ps(ds, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(scales))));
+      _mm256_store_ps(ds + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(scales, 8)))));
+      for (int b = 0; b < 8; ++b) {
+        // 32-element run b, laid out as in VecDotQ6KQ8Avx2; levels q - 32 in [-32, 31].
+        const uint8_t* ql = blk.ql + 64 * (b / 4) + 32 * (b % 2);
+        const uint8_t* qh = blk.qh + 32 * (b / 4);
+        const __m128i low_shift = _mm_cvtsi32_si128(4 * ((b % 4) / 2));
+        const __m128i high_shift = _mm_cvtsi32_si128(2 * (b % 4));
+        const __m256i low = _mm256_and_si256(_mm256_srl_epi16(Load256(ql), low_shift), low_mask);
+        const __m256i high = _mm256_and_si256(_mm256_srl_epi16(Load256(qh), high_shift), two_bits);
+        const __m256i levels = _mm256_sub_epi8(_mm256_or_si256(low, _mm256_slli_epi16(high, 4)), thirty_two);
+        // Elements 0..15 (int32 lanes 0..3) take scales[2b], 16..31 (lanes 4..7) scales[2b + 1].
+        const __m256 dw = _mm256_set_m128(_mm_set1_ps(ds[2 * b + 1]), _mm_set1_ps(ds[2 * b]));
+        BlockDots<NR, true>(levels, dw, x, nb, 8 * s + b, dx4, acc);
+      }
+    }
+    StoreAll<NR>(acc, nullptr, y, ldy);
+  }
+};
+
+// Weight rows of the caller's slice against tiles of activation rows, 8 rows per step.
+template <class K>
+void GemmTiles(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k, float* y,
+               int64_t ldy) {
+  const int64_t nb = k / ref::kQ8Block;
+  const auto* base = static_cast<const uint8_t*>(w);
+  int64_t tile = Max(kRowsPerStep, kTileBytes / Max(1, nb * static_cast<int64_t>(sizeof(BlockQ8))));
+  tile = Min(tile, kXdsFloats / Max(1, nb));
+  if (tile > kRowsPerStep) tile -= tile % kRowsPerStep;
+  alignas(32) float xds[K::kNeedsXds ? kXdsFloats : 1];
+  // Per group of 4 rows: the 4 rows' d (and sum) of block b at 4 * b (full groups only).
+  alignas(32) float dx4[kXdsFloats];
+  alignas(32) int32_t sum4[kXdsFloats];
+  for (int64_t r0 = 0; r0 < n_x; r0 += tile) {
+    const int64_t rows = Min(tile, n_x - r0);
+    const BlockQ8* xt = x + r0 * nb;
+    if constexpr (K::kNeedsXds) {
+      for (int64_t e = 0; e < rows * nb; ++e) xds[e] = xt[e].d * static_cast<float>(xt[e].sum);
+    }
+    for (int64_t g = 0; g + kRowsPerStep <= rows; g += kRowsPerStep) {
+      for (int64_t b = 0; b < nb; ++b) {
+        for (int i = 0; i < kRowsPerStep; ++i) {
+          dx4[g * nb + 4 * b + i] = xt[(g + i) * nb + b].d;
+          sum4[g * nb + 4 * b + i] = xt[(g + i) * nb + b].sum;
+        }
+      }
+    }
+    float* yt = y + r0 * ldy;
+    for (int64_t o = 0; o < n_w; ++o) {
+      const uint8_t* w_row = base + o * static_cast<int64_t>(row_stride);
+      int64_t r = 0;
+      for (; r + 2 * kRowsPerStep <= rows; r += 2 * kRowsPerStep) {
+        K::template Dot<8>(w_row, xt + r * nb, nb, xds + (K::kNeedsXds ? r * nb : 0), dx4 + r * nb, sum4 + r * nb,
+                           yt + r * ldy + o, ldy);
+      }
+      for (; r + kRowsPerStep <= rows; r += kRowsPerStep) {
+        K::template Dot<4>(w_row, xt + r * nb, nb, xds + (K::kNeedsXds ? r * nb : 0), dx4 + r * nb, sum4 + r * nb,
+                           yt + r * ldy + o, ldy);
+      }
+      const BlockQ8* xr = xt + r * nb;
+      const float* xdr = xds + (K::kNeedsXds ? r * nb : 0);
+      switch (rows - r) {
+        case 3:
+          K::template Dot<3>(w_row, xr, nb, xdr, nullptr, nullptr, yt + r * ldy + o, ldy);
+          break;
+        case 2:
+          K::template Dot<2>(w_row, xr, nb, xdr, nullptr, nullptr, yt + r * ldy + o, ldy);
+          break;
+        case 1:
+          K::template Dot<1>(w_row, xr, nb, xdr, nullptr, nullptr, yt + r * ldy + o, ldy);
+          break;
+        default:
+          break;
+      }
+    }
+  }
+}
+
+// Rows too long for the d * sum table (k > 32 * kXdsFloats): one AVX2 dot product at a time.
+void GemmByVecDot(DotFn dot, const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x,
+                  int64_t k, float* y, int64_t ldy) {
+  const int64_t nb = k / ref::kQ8Block;
+  const auto* base = static_cast<const uint8_t*>(w);
+  for (int64_t o = 0; o < n_w; ++o) {
+    for (int64_t r = 0; r < n_x; ++r) y[r * ldy + o] = dot(base + o * static_cast<int64_t>(row_stride), x + r * nb, k);
+  }
+}
+
+template <class K>
+void GemmQ8Checked(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k, float* y,
+                   int64_t ldy, DotFn dot) {
+  if (k / ref::kQ8Block > kXdsFloats) return GemmByVecDot(dot, w, row_stride, n_w, x, n_x, k, y, ldy);
+  GemmTiles<K>(w, row_stride, n_w, x, n_x, k, y, ldy);
+}
+
+}  // namespace
+
+#define TLM_GEMM_Q8_AVX512(name, kernel, vec_dot)                                                              \
+  void name(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k, float* y, \
+            int64_t ldy) {                                                                                     \
+    GemmQ8Checked<kernel>(w, row_stride, n_w, x, n_x, k, y, ldy, &vec_dot);                                    \
+  }
+TLM_GEMM_Q8_AVX512(GemmQ8_0Q8Avx512Vnni, Q8_0Kernel, VecDotQ8_0Q8Avx2)
+TLM_GEMM_Q8_AVX512(GemmQ5_0Q8Avx512Vnni, Q5_0Kernel, VecDotQ5_0Q8Avx2)
+TLM_GEMM_Q8_AVX512(GemmQ4KQ8Avx512Vnni, Q4KKernel, VecDotQ4KQ8Avx2)
+TLM_GEMM_Q8_AVX512(GemmQ6KQ8Avx512Vnni, Q6KKernel, VecDotQ6KQ8Avx2)
+#undef TLM_GEMM_Q8_AVX512
+
+}  // namespace tlm::cpu::x86
