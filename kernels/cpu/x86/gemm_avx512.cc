@@ -309,6 +309,224 @@ void GemmTiles(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, 
   }
 }
 
+// --- packed panels: 8 weight rows interleaved, no horizontal sums ---
+//
+// A panel holds 8 weight rows unpacked to unsigned levels, 4 elements of each row in turn:
+// byte 4 * row + e of the 32 at q + 256 * b + 32 * j is element 4 * j + e of block b of that
+// row. One vpdpbusd of such 32 bytes against 4 activation bytes broadcast (signed) adds
+// 4 products to each of 8 int32 lanes, lane = weight row: the 8 outputs of an activation row
+// need no horizontal sums. The offset of the unsigned levels (offset * sum(x) per block or per
+// half block) starts each int32 sum; scales (per weight row, block and half) multiply in float.
+// Each panel is packed once per tile of activation rows and used by all of them.
+
+constexpr int kPanelRows = 8;
+constexpr int64_t kPanelMaxBlocks = 256;  // k <= 8192; longer rows take the folded kernels
+
+struct Panel {
+  alignas(64) uint8_t q[kPanelMaxBlocks * 256];
+  alignas(32) float scale[kPanelMaxBlocks * 2 * kPanelRows];  // [b][half][row]
+  alignas(32) float min[kPanelMaxBlocks * kPanelRows];        // [b][row], kHasMins only
+};
+
+// Block levels (32 bytes) of panel row `row` into the panel's layout.
+inline void PutLevels(Panel* p, int64_t b, int row, const uint8_t levels[32]) {
+  uint8_t* dst = p->q + 256 * b + 4 * row;
+  for (int j = 0; j < 8; ++j) std::memcpy(dst + 32 * j, levels + 4 * j, 4);
+}
+
+// A packer P provides kOffset (levels = signed level + kOffset), kHalves (1, or 2 for a scale
+// per 16 elements), kHasMins (a float min * d_x * sum(x) subtracted per block), and
+// static void Pack(const uint8_t* w_row, int64_t nb, int row, Panel* p).
+
+struct Q8_0Packer {
+  static constexpr int kOffset = 128;
+  static constexpr int kHalves = 1;
+  static constexpr bool kHasMins = false;
+  static void Pack(const uint8_t* w_row, int64_t nb, int row, Panel* p) {
+    const auto* w = reinterpret_cast<const BlockQ8_0*>(w_row);
+    for (int64_t b = 0; b < nb; ++b) {
+      alignas(32) uint8_t levels[32];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(levels),
+                         _mm256_xor_si256(Load256(w[b].qs), _mm256_set1_epi8(static_cast<char>(0x80))));
+      PutLevels(p, b, row, levels);
+      p->scale[(b * 2) * kPanelRows + row] = HalfToFloat(w[b].d);
+    }
+  }
+};
+
+struct Q5_0Packer {
+  static constexpr int kOffset = 16;
+  static constexpr int kHalves = 1;
+  static constexpr bool kHasMins = false;
+  static void Pack(const uint8_t* w_row, int64_t nb, int row, Panel* p) {
+    const auto* w = reinterpret_cast<const BlockQ5_0*>(w_row);
+    for (int64_t b = 0; b < nb; ++b) {
+      uint32_t high_bits;
+      std::memcpy(&high_bits, w[b].qh, sizeof(high_bits));
+      const __m256i nibbles = UnpackNibbles16(w[b].qs);
+      alignas(32) uint8_t levels[32];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(levels),
+                         _mm256_mask_add_epi8(nibbles, static_cast<__mmask32>(high_bits), nibbles,
+                                              _mm256_set1_epi8(16)));
+      PutLevels(p, b, row, levels);
+      p->scale[(b * 2) * kPanelRows + row] = HalfToFloat(w[b].d);
+    }
+  }
+};
+
+struct Q4KPacker {
+  static constexpr int kOffset = 0;
+  static constexpr int kHalves = 1;
+  static constexpr bool kHasMins = true;
+  static void Pack(const uint8_t* w_row, int64_t nb, int row, Panel* p) {
+    const auto* w = reinterpret_cast<const BlockQ4_K*>(w_row);
+    const __m256i low_mask = _mm256_set1_epi8(0x0F);
+    for (int64_t s = 0; s < nb / 8; ++s) {
+      const BlockQ4_K& blk = w[s];
+      const float d = HalfToFloat(blk.d), dmin = HalfToFloat(blk.dmin);
+      alignas(16) uint8_t sm[16];
+      UnpackScalesMinsK4(blk.scales, sm);
+      for (int pair = 0; pair < 4; ++pair) {
+        const __m256i bytes = Load256(blk.qs + 32 * pair);
+        alignas(32) uint8_t levels[2][32];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(levels[0]), _mm256_and_si256(bytes, low_mask));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(levels[1]),
+                           _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low_mask));
+        for (int half = 0; half < 2; ++half) {
+          const int g = 2 * pair + half;
+          const int64_t b = 8 * s + g;
+          PutLevels(p, b, row, levels[half]);
+          p->scale[(b * 2) * kPanelRows + row] = d * static_cast<float>(sm[g]);
+          p->min[b * kPanelRows + row] = dmin * static_cast<float>(sm[8 + g]);
+        }
+      }
+    }
+  }
+};
+
+struct Q6KPacker {
+  static constexpr int kOffset = 32;
+  static constexpr int kHalves = 2;
+  static constexpr bool kHasMins = false;
+  static void Pack(const uint8_t* w_row, int64_t nb, int row, Panel* p) {
+    const auto* w = reinterpret_cast<const BlockQ6_K*>(w_row);
+    const __m256i low_mask = _mm256_set1_epi8(0x0F);
+    const __m256i two_bits = _mm256_set1_epi8(0x03);
+    for (int64_t s = 0; s < nb / 8; ++s) {
+      const BlockQ6_K& blk = w[s];
+      const float d = HalfToFloat(blk.d);
+      for (int b = 0; b < 8; ++b) {
+        const uint8_t* ql = blk.ql + 64 * (b / 4) + 32 * (b % 2);
+        const uint8_t* qh = blk.qh + 32 * (b / 4);
+        const __m128i low_shift = _mm_cvtsi32_si128(4 * ((b % 4) / 2));
+        const __m128i high_shift = _mm_cvtsi32_si128(2 * (b % 4));
+        const __m256i low = _mm256_and_si256(_mm256_srl_epi16(Load256(ql), low_shift), low_mask);
+        const __m256i high = _mm256_and_si256(_mm256_srl_epi16(Load256(qh), high_shift), two_bits);
+        alignas(32) uint8_t levels[32];  // q in [0, 63]
+        _mm256_store_si256(reinterpret_cast<__m256i*>(levels), _mm256_or_si256(low, _mm256_slli_epi16(high, 4)));
+        const int64_t jb = 8 * s + b;
+        PutLevels(p, jb, row, levels);
+        p->scale[(jb * 2) * kPanelRows + row] = d * static_cast<float>(blk.scales[2 * b]);
+        p->scale[(jb * 2 + 1) * kPanelRows + row] = d * static_cast<float>(blk.scales[2 * b + 1]);
+      }
+    }
+  }
+};
+
+// NR activation rows (row i at x + i * nb) against one panel: 8 outputs per row, lanes < n_out
+// stored to y[i * ldy + lane]. corr + (i * nb + b) * kHalves: -kOffset * sum(x) of block b (per
+// half); xds + i * nb + b: d_x * sum(x) (kHasMins).
+template <class P, int NR>
+inline void PanelRows(const Panel& p, const BlockQ8* x, int64_t nb, const int32_t* corr, const float* xds,
+                      int n_out, float* y, int64_t ldy) {
+  constexpr int H = P::kHalves;
+  __m256 acc[NR];
+  for (int i = 0; i < NR; ++i) acc[i] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    __m256i isum[NR][H];
+#pragma GCC unroll 8
+    for (int i = 0; i < NR; ++i) {
+      for (int h = 0; h < H; ++h) isum[i][h] = _mm256_set1_epi32(corr[(i * nb + b) * H + h]);
+    }
+    const uint8_t* q = p.q + 256 * b;
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+      const __m256i wq = _mm256_load_si256(reinterpret_cast<const __m256i*>(q + 32 * j));
+      const int h = H == 2 ? j / 4 : 0;
+#pragma GCC unroll 8
+      for (int i = 0; i < NR; ++i) {
+        int32_t xw;
+        std::memcpy(&xw, x[i * nb + b].qs + 4 * j, sizeof(xw));
+        isum[i][h] = _mm256_dpbusd_epi32(isum[i][h], wq, _mm256_set1_epi32(xw));
+      }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < NR; ++i) {
+      const __m256 dx = _mm256_set1_ps(x[i * nb + b].d);
+      for (int h = 0; h < H; ++h) {
+        const __m256 scale = _mm256_load_ps(p.scale + (b * 2 + h) * kPanelRows);
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[i][h]), _mm256_mul_ps(scale, dx), acc[i]);
+      }
+      if constexpr (P::kHasMins) {
+        acc[i] = _mm256_fnmadd_ps(_mm256_load_ps(p.min + b * kPanelRows), _mm256_set1_ps(xds[i * nb + b]), acc[i]);
+      }
+    }
+  }
+  for (int i = 0; i < NR; ++i) {
+    if (n_out == kPanelRows) {
+      _mm256_storeu_ps(y + i * ldy, acc[i]);
+    } else {
+      _mm256_mask_storeu_ps(y + i * ldy, static_cast<__mmask8>((1u << n_out) - 1), acc[i]);
+    }
+  }
+}
+
+template <class P>
+void GemmPanels(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k, float* y,
+                int64_t ldy) {
+  constexpr int H = P::kHalves;
+  constexpr int kStep = H == 2 ? 4 : 8;  // activation rows per step (registers: NR * H int32 sums)
+  const int64_t nb = k / ref::kQ8Block;
+  const auto* base = static_cast<const uint8_t*>(w);
+  int64_t tile = Max(kStep, kTileBytes / Max(1, nb * static_cast<int64_t>(sizeof(BlockQ8))));
+  tile = Min(tile, kXdsFloats / (2 * Max(1, nb)));
+  static thread_local Panel panel;
+  alignas(32) int32_t corr[kXdsFloats];
+  alignas(32) float xds[P::kHasMins ? kXdsFloats / 2 : 1];
+  for (int64_t r0 = 0; r0 < n_x; r0 += tile) {
+    const int64_t rows = Min(tile, n_x - r0);
+    const BlockQ8* xt = x + r0 * nb;
+    for (int64_t e = 0; e < rows * nb; ++e) {
+      if constexpr (H == 2) {
+        int32_t low = 0;
+        for (int l = 0; l < 16; ++l) low += xt[e].qs[l];
+        corr[2 * e] = -P::kOffset * low;
+        corr[2 * e + 1] = -P::kOffset * (xt[e].sum - low);
+      } else {
+        corr[e] = -P::kOffset * xt[e].sum;
+      }
+      if constexpr (P::kHasMins) xds[e] = xt[e].d * static_cast<float>(xt[e].sum);
+    }
+    float* yt = y + r0 * ldy;
+    for (int64_t o0 = 0; o0 < n_w; o0 += kPanelRows) {
+      const int n_out = static_cast<int>(Min(kPanelRows, n_w - o0));
+      // Rows past n_w repeat the last one (their lanes are not stored).
+      for (int row = 0; row < kPanelRows; ++row) {
+        P::Pack(base + (o0 + Min(row, n_out - 1)) * static_cast<int64_t>(row_stride), nb, row, &panel);
+      }
+      int64_t r = 0;
+      for (; r + kStep <= rows; r += kStep) {
+        PanelRows<P, kStep>(panel, xt + r * nb, nb, corr + r * nb * H, xds + (P::kHasMins ? r * nb : 0), n_out,
+                            yt + r * ldy + o0, ldy);
+      }
+      for (; r < rows; ++r) {
+        PanelRows<P, 1>(panel, xt + r * nb, nb, corr + r * nb * H, xds + (P::kHasMins ? r * nb : 0), n_out,
+                        yt + r * ldy + o0, ldy);
+      }
+    }
+  }
+}
+
 // Rows too long for the d * sum table (k > 32 * kXdsFloats): one AVX2 dot product at a time.
 void GemmByVecDot(DotFn dot, const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x,
                   int64_t k, float* y, int64_t ldy) {
@@ -319,24 +537,27 @@ void GemmByVecDot(DotFn dot, const void* w, size_t row_stride, int64_t n_w, cons
   }
 }
 
-template <class K>
+// Panels for prefill-sized products (packing a panel pays off over >= 8 activation rows), the
+// folded kernels for fewer rows or rows longer than a panel holds.
+template <class K, class P>
 void GemmQ8Checked(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k, float* y,
                    int64_t ldy, DotFn dot) {
   if (k / ref::kQ8Block > kXdsFloats) return GemmByVecDot(dot, w, row_stride, n_w, x, n_x, k, y, ldy);
+  if (n_x >= 8 && k / ref::kQ8Block <= kPanelMaxBlocks) return GemmPanels<P>(w, row_stride, n_w, x, n_x, k, y, ldy);
   GemmTiles<K>(w, row_stride, n_w, x, n_x, k, y, ldy);
 }
 
 }  // namespace
 
-#define TLM_GEMM_Q8_AVX512(name, kernel, vec_dot)                                                              \
+#define TLM_GEMM_Q8_AVX512(name, kernel, packer, vec_dot)                                                      \
   void name(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k, float* y, \
             int64_t ldy) {                                                                                     \
-    GemmQ8Checked<kernel>(w, row_stride, n_w, x, n_x, k, y, ldy, &vec_dot);                                    \
+    GemmQ8Checked<kernel, packer>(w, row_stride, n_w, x, n_x, k, y, ldy, &vec_dot);                            \
   }
-TLM_GEMM_Q8_AVX512(GemmQ8_0Q8Avx512Vnni, Q8_0Kernel, VecDotQ8_0Q8Avx2)
-TLM_GEMM_Q8_AVX512(GemmQ5_0Q8Avx512Vnni, Q5_0Kernel, VecDotQ5_0Q8Avx2)
-TLM_GEMM_Q8_AVX512(GemmQ4KQ8Avx512Vnni, Q4KKernel, VecDotQ4KQ8Avx2)
-TLM_GEMM_Q8_AVX512(GemmQ6KQ8Avx512Vnni, Q6KKernel, VecDotQ6KQ8Avx2)
+TLM_GEMM_Q8_AVX512(GemmQ8_0Q8Avx512Vnni, Q8_0Kernel, Q8_0Packer, VecDotQ8_0Q8Avx2)
+TLM_GEMM_Q8_AVX512(GemmQ5_0Q8Avx512Vnni, Q5_0Kernel, Q5_0Packer, VecDotQ5_0Q8Avx2)
+TLM_GEMM_Q8_AVX512(GemmQ4KQ8Avx512Vnni, Q4KKernel, Q4KPacker, VecDotQ4KQ8Avx2)
+TLM_GEMM_Q8_AVX512(GemmQ6KQ8Avx512Vnni, Q6KKernel, Q6KPacker, VecDotQ6KQ8Avx2)
 #undef TLM_GEMM_Q8_AVX512
 
 }  // namespace tlm::cpu::x86
