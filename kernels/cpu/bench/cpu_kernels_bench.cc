@@ -328,6 +328,7 @@ void RegisterAll() {
 #endif
   std::vector<const CpuKernels*> tables = {&ReferenceCpuKernels()};
   if (const CpuKernels* avx2 = Avx2CpuKernels()) tables.push_back(avx2);
+  if (const CpuKernels* avx512 = Avx512VnniCpuKernels()) tables.push_back(avx512);
   if (const CpuKernels* neon = NeonCpuKernels()) tables.push_back(neon);
   if (const CpuKernels* neon_dotprod = NeonDotprodCpuKernels()) tables.push_back(neon_dotprod);
   // Weight types of Gemma 3 270M (Q8_0, Q5_0, Q4_K, Q6_K) and SmolLM2 (Q4_1, Q8_0), plus Q4_0.

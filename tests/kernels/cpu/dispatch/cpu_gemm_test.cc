@@ -93,6 +93,8 @@ std::vector<Shape> ShapesFor(DType type) {
     // Tiles of activation rows end mid-step: 128 KiB of rows of k = 2048 is 51 rows.
     shapes.push_back({3, 70, k_quant ? 8 : 64});
     shapes.push_back({9, 13, k_quant ? 3 : 20});
+    // The avx512-vnni panels' tiles (384 KiB of rows: 153 rows of k = 2048) end mid-step too.
+    shapes.push_back({11, 200, k_quant ? 8 : 64});
   }
   return shapes;
 }
