@@ -28,8 +28,9 @@ float VecDotQ6KQ8Avx2(const void* w, const ref::BlockQ8* x, int64_t n);
 // Q5_0: four weight rows per step share the activation loads and fold their block sums into one
 // scaled FMA (same integer sums as above, float accumulation in another order); Q4_K: row by row
 // with the activations' d and d * sum tabulated once per call, each superblock's 8 group sums
-// folded into one vector; Q8_0, Q6_K: the single-row kernels above, row by row (four interleaved
-// rows were slower with the weights streamed from memory).
+// folded into one vector; Q8_0: row by row (one sequential weight stream), the activations' d
+// tabulated once per call and four rows' lanes reduced together; Q6_K: the single-row kernel
+// above, row by row (four interleaved rows were slower with the weights streamed from memory).
 void VecDotRowsQ8_0Q8Avx2(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
                           float* y);
 void VecDotRowsQ4_0Q8Avx2(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
