@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/kernels/cpu/dispatch/isa_tables.h"
 #include "kernels/cpu/dispatch.h"
 #include "kernels/cpu/ref/attention.h"
 
@@ -27,23 +28,6 @@ using ref::AttentionWork;
 // of values in [-1, 1]) agree within float rounding.
 constexpr double kAtol = 2e-5;
 constexpr double kRtol = 1e-4;
-
-std::vector<std::string> IsasOfThisBuild() {
-#if defined(__aarch64__)
-  return {"ref", "neon", "neon-dotprod"};
-#else
-  return {"ref", "avx2", "avx512-vnni"};
-#endif
-}
-
-const CpuKernels* TableNamed(std::string_view isa) {
-  if (isa == "ref") return &ReferenceCpuKernels();
-  if (isa == "avx2") return Avx2CpuKernels();
-  if (isa == "avx512-vnni") return Avx512VnniCpuKernels();
-  if (isa == "neon") return NeonCpuKernels();
-  if (isa == "neon-dotprod") return NeonDotprodCpuKernels();
-  return nullptr;
-}
 
 struct Case {
   int64_t head_dim, n_head, n_kv_head, rows, pos0, capacity, window;

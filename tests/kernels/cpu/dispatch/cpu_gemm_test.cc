@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/kernels/cpu/dispatch/isa_tables.h"
 #include "engine/tensor/dtype.h"
 #include "kernels/cpu/dispatch.h"
 #include "kernels/cpu/ref/gemm.h"
@@ -34,23 +35,6 @@ constexpr double kRtol = 1e-5;
 constexpr double kAtol = 1e-30;
 // Written where the kernel must not write (columns past the slice of ldy).
 constexpr float kCanary = -12345.0f;
-
-std::vector<std::string> IsasOfThisBuild() {
-#if defined(__aarch64__)
-  return {"ref", "neon", "neon-dotprod"};
-#else
-  return {"ref", "avx2", "avx512-vnni"};
-#endif
-}
-
-const CpuKernels* TableNamed(std::string_view isa) {
-  if (isa == "ref") return &ReferenceCpuKernels();
-  if (isa == "avx2") return Avx2CpuKernels();
-  if (isa == "avx512-vnni") return Avx512VnniCpuKernels();
-  if (isa == "neon") return NeonCpuKernels();
-  if (isa == "neon-dotprod") return NeonDotprodCpuKernels();
-  return nullptr;
-}
 
 bool HasFastKernel(DType type) {
   switch (type) {

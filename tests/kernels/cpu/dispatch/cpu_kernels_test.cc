@@ -17,6 +17,7 @@
 #include <sys/auxv.h>
 #endif
 
+#include "tests/kernels/cpu/dispatch/isa_tables.h"
 #include "engine/tensor/dtype.h"
 #include "kernels/cpu/dispatch.h"
 #include "kernels/cpu/ref/quant.h"
@@ -62,24 +63,6 @@ std::string ExpectedBestIsa() {
 #else
   if (CpuHasAvx512Vnni()) return "avx512-vnni";
   return CpuHasAvx2() ? "avx2" : "ref";
-#endif
-}
-
-// The tables this build has (ref first); a table missing on this CPU is nullptr.
-const CpuKernels* TableNamed(std::string_view isa) {
-  if (isa == "ref") return &ReferenceCpuKernels();
-  if (isa == "avx2") return Avx2CpuKernels();
-  if (isa == "avx512-vnni") return Avx512VnniCpuKernels();
-  if (isa == "neon") return NeonCpuKernels();
-  if (isa == "neon-dotprod") return NeonDotprodCpuKernels();
-  return nullptr;
-}
-
-std::vector<std::string> IsasOfThisBuild() {
-#if defined(__aarch64__)
-  return {"ref", "neon", "neon-dotprod"};
-#else
-  return {"ref", "avx2", "avx512-vnni"};
 #endif
 }
 
