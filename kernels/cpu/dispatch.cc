@@ -20,6 +20,7 @@
 #include "kernels/cpu/x86/eltwise_avx2.h"
 #include "kernels/cpu/x86/gemm_avx2.h"
 #include "kernels/cpu/x86/gemm_avx512.h"
+#include "kernels/cpu/x86/gemv_avx512.h"
 #endif
 #if defined(TLM_CPU_KERNELS_ARM)
 #include <sys/auxv.h>
@@ -172,6 +173,10 @@ CpuKernels MakeAvx512Vnni() {
       {DType::kQ6_K, &x86::GemmQ6KQ8Avx512Vnni},
   };
   for (const auto& [type, fn] : gemms) k.gemm_q8[CpuKernels::Slot(type)] = fn;
+  k.packed_gemv[CpuKernels::Slot(DType::kQ5_0)] = {.layout = "q5_0x64",
+                                                   .max_n = x86::kQ5_0X64MaxElems,
+                                                   .pack = &x86::PackRowsQ5_0X64,
+                                                   .rows = &x86::VecDotRowsQ5_0X64Q8Avx512Vnni};
   return k;
 }
 #endif

@@ -40,6 +40,17 @@ using UnaryF32Fn = void (*)(const float* x, float* y, int64_t n);
 using BinaryF32Fn = void (*)(const float* a, const float* b, float* out, int64_t n);
 using RmsNormF32Fn = void (*)(const float* x, const float* w, float* y, int64_t n, float eps);
 
+// Decode GEMV over weights repacked once at load into a kernel's own layout: pack copies n_rows
+// rows of n elements (row o at w + o * row_stride) to dst, one after another, each the byte
+// count of the type's row (ElemsToBytes); rows is then the VecDotQ8RowsFn over the packed rows.
+using PackRowsFn = void (*)(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst);
+struct PackedGemv {
+  const char* layout = nullptr;  // e.g. "q5_0x64"; null: no packed layout for this type
+  int64_t max_n = 0;             // the longest row (elements) the kernel takes
+  PackRowsFn pack = nullptr;
+  VecDotQ8RowsFn rows = nullptr;
+};
+
 // Causal attention over a KV ring with sliding windows and grouped query heads, a piece of the
 // work at a time (ref::AttentionFn in kernels/cpu/ref/attention.h).
 using AttentionFn = ref::AttentionFn;
@@ -67,11 +78,15 @@ struct CpuKernels {
   BinaryF32Fn silu_gate_f32;
   RmsNormF32Fn rms_norm_f32;
   AttentionFn attention_f32;  // f32 queries, keys and values
+  // Decode GEMV over repacked weights, per type (same slots as vec_dot_q8); the backend packs a
+  // matrix only when the entry has a layout and its rows are at most max_n long.
+  PackedGemv packed_gemv[kCpuKernelTypeSlots];
 
   VecDotQ8Fn VecDotQ8For(DType type) const { return vec_dot_q8[Slot(type)]; }
   VecDotQ8RowsFn VecDotQ8RowsFor(DType type) const { return vec_dot_q8_rows[Slot(type)]; }
   DequantizeRowFn DequantizeRowFor(DType type) const { return dequantize_row[Slot(type)]; }
   GemmQ8Fn GemmQ8For(DType type) const { return gemm_q8[Slot(type)]; }
+  const PackedGemv& PackedGemvFor(DType type) const { return packed_gemv[Slot(type)]; }
   static uint32_t Slot(DType type) { return static_cast<uint32_t>(type) % kCpuKernelTypeSlots; }
 };
 
@@ -83,7 +98,7 @@ const CpuKernels& ReferenceCpuKernels();
 const CpuKernels* Avx2CpuKernels();
 
 // The AVX2 table with AVX-512 VNNI kernels where it has them (the prefill GEMMs of Q8_0, Q5_0,
-// Q4_K, Q6_K), or nullptr when not built in (not x86-64), the CPU lacks one of avx2, fma, f16c,
+// Q4_K, Q6_K; the decode GEMV of Q5_0 over its repacked q5_0x64 layout), or nullptr when not built in (not x86-64), the CPU lacks one of avx2, fma, f16c,
 // avx512f, avx512bw, avx512vl, avx512vnni, or the OS does not save the zmm state (XCR0).
 const CpuKernels* Avx512VnniCpuKernels();
 

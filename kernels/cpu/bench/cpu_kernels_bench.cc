@@ -139,15 +139,17 @@ struct GemvMatrix {
   uint64_t row_bytes = 0;
   size_t copies = 0;
   std::vector<uint8_t> weights;  // copies * n_out * row_bytes
+  const PackedGemv* packed = nullptr;
+  std::vector<uint8_t> packed_weights;  // the same, repacked into packed->layout (packed != null)
   std::vector<ref::BlockQ8> x;
 };
 
 // The last matrix built is kept: the threads of one benchmark share it, the next shape frees it.
-std::shared_ptr<const GemvMatrix> SharedGemvMatrix(DType type, int64_t n_out, int64_t k) {
+std::shared_ptr<const GemvMatrix> SharedGemvMatrix(DType type, int64_t n_out, int64_t k, const PackedGemv* packed) {
   static std::mutex mutex;
   static std::shared_ptr<const GemvMatrix> last;
   std::lock_guard<std::mutex> lock(mutex);
-  if (last && last->type == type && last->n_out == n_out && last->k == k) return last;
+  if (last && last->type == type && last->n_out == n_out && last->k == k && last->packed == packed) return last;
   last.reset();
   auto m = std::make_shared<GemvMatrix>();
   m->type = type;
@@ -164,6 +166,11 @@ std::shared_ptr<const GemvMatrix> SharedGemvMatrix(DType type, int64_t n_out, in
   for (size_t off = 0; off < m->weights.size(); off += distinct.size()) {
     std::memcpy(m->weights.data() + off, distinct.data(), std::min(distinct.size(), m->weights.size() - off));
   }
+  if (packed != nullptr) {
+    m->packed = packed;
+    m->packed_weights.resize(m->weights.size());
+    packed->pack(m->weights.data(), m->row_bytes, static_cast<int64_t>(m->copies) * n_out, k, m->packed_weights.data());
+  }
   const std::vector<float> x = RandomRow(rng, k);
   m->x.resize(static_cast<size_t>(k / ref::kQ8Block));
   ref::QuantizeRowQ8(x.data(), m->x.data(), k);
@@ -171,14 +178,18 @@ std::shared_ptr<const GemvMatrix> SharedGemvMatrix(DType type, int64_t n_out, in
   return last;
 }
 
+enum class GemvPath { kRows, kByRow, kPacked };
+
 // y = W x for one activation row (a decode matmul), W n_out x k of `type`, through
-// vec_dot_q8_rows (or, by_row, one vec_dot_q8 per weight row, as the backend did before). With
+// vec_dot_q8_rows (kByRow: one vec_dot_q8 per weight row, as the backend did before; kPacked:
+// the table's packed_gemv kernel over the weights repacked as the backend does at load). With
 // several threads each takes a contiguous share of the rows, as the backend's pool does.
 // Counters: bytes_per_second (weights read), roofline_frac (that over the one-thread read
 // bandwidth measured at start; for N threads compare with Ceiling/ReadBandwidth/threads:N).
-void BM_Gemv(benchmark::State& state, const CpuKernels* kernels, DType type, bool by_row) {
+void BM_Gemv(benchmark::State& state, const CpuKernels* kernels, DType type, GemvPath path) {
   const int64_t n_out = state.range(0), k = state.range(1);
-  const std::shared_ptr<const GemvMatrix> m = SharedGemvMatrix(type, n_out, k);
+  const PackedGemv* packed = path == GemvPath::kPacked ? &kernels->PackedGemvFor(type) : nullptr;
+  const std::shared_ptr<const GemvMatrix> m = SharedGemvMatrix(type, n_out, k, packed);
   if (!m) {
     state.SkipWithError("k is not a multiple of the block size");
     return;
@@ -188,12 +199,13 @@ void BM_Gemv(benchmark::State& state, const CpuKernels* kernels, DType type, boo
   const uint64_t row_bytes = m->row_bytes;
   const size_t matrix_bytes = static_cast<size_t>(n_out) * row_bytes;
   std::vector<float> out(static_cast<size_t>(n_out));
-  const VecDotQ8RowsFn dot_rows = kernels->VecDotQ8RowsFor(type);
+  const VecDotQ8RowsFn dot_rows = packed != nullptr ? packed->rows : kernels->VecDotQ8RowsFor(type);
   const VecDotQ8Fn dot = kernels->VecDotQ8For(type);
+  const uint8_t* weights = packed != nullptr ? m->packed_weights.data() : m->weights.data();
   size_t copy = 0;
   for (auto _ : state) {
-    const uint8_t* w = m->weights.data() + copy * matrix_bytes;
-    if (by_row) {
+    const uint8_t* w = weights + copy * matrix_bytes;
+    if (path == GemvPath::kByRow) {
       for (int64_t o = begin; o < end; ++o) out[o] = dot(w + o * row_bytes, m->x.data(), k);
     } else {
       dot_rows(w + begin * row_bytes, row_bytes, end - begin, m->x.data(), k, out.data() + begin);
@@ -347,7 +359,8 @@ void RegisterAll() {
   // Decode GEMVs at model shapes {n_out, k}: Gemma 3 270M (k = 640 rows are Q5_0, the tied LM
   // head Q8_0, the rest Q4_K / Q6_K), Gemma 3 1B (hidden 1152, FFN 6912), SmolLM2 135M (Q4_1),
   // and a Q4_K matrix larger than the last-level cache on its own. One thread and all of them;
-  // GemvByRow: one vec_dot_q8 per weight row (the path before vec_dot_q8_rows).
+  // GemvByRow: one vec_dot_q8 per weight row (the path before vec_dot_q8_rows); GemvPacked: over
+  // the weights repacked into the table's packed layout (the backend's decode path for that type).
   struct GemvShape {
     DType type;
     int64_t n_out, k;
@@ -360,10 +373,13 @@ void RegisterAll() {
   for (const CpuKernels* k : tables) {
     if (k == &ReferenceCpuKernels()) continue;  // far from any roofline; VecDotQ8/ covers it
     for (const GemvShape& shape : gemv_shapes) {
-      for (bool by_row : {false, true}) {
-        const std::string name =
-            std::string(by_row ? "GemvByRow/" : "Gemv/") + std::string(DTypeName(shape.type)) + "/" + k->isa;
-        benchmark::RegisterBenchmark(name.c_str(), BM_Gemv, k, shape.type, by_row)
+      for (GemvPath path : {GemvPath::kRows, GemvPath::kByRow, GemvPath::kPacked}) {
+        if (path == GemvPath::kPacked && k->PackedGemvFor(shape.type).layout == nullptr) continue;
+        const char* prefix = path == GemvPath::kByRow    ? "GemvByRow/"
+                             : path == GemvPath::kPacked ? "GemvPacked/"
+                                                         : "Gemv/";
+        const std::string name = prefix + std::string(DTypeName(shape.type)) + "/" + k->isa;
+        benchmark::RegisterBenchmark(name.c_str(), BM_Gemv, k, shape.type, path)
             ->Args({shape.n_out, shape.k})
             ->ThreadRange(1, hardware_threads)
             ->UseRealTime()

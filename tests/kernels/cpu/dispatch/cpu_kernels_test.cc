@@ -357,6 +357,62 @@ TEST_P(CpuKernelsTest, VecDotQ8RowsMatchesReference) {
   }
 }
 
+// The packed decode GEMV: rows repacked from a padded stride, then the packed kernel against the
+// reference dot product of each original row, at every length (odd block counts take the
+// unpaired last block), 16+ blocks (the scales in groups of 16) and the longest row it takes;
+// the packed copy keeps the row's byte count and nothing is written past n_rows.
+TEST_P(CpuKernelsTest, PackedGemvMatchesReference) {
+  int tables = 0;
+  for (DType type : kSupportedTypes) {
+    const PackedGemv& packed = kernels_->PackedGemvFor(type);
+    if (packed.layout == nullptr) continue;
+    ++tables;
+    SCOPED_TRACE(std::string(DTypeName(type)) + " as " + packed.layout);
+    ASSERT_NE(packed.pack, nullptr);
+    ASSERT_NE(packed.rows, nullptr);
+    std::vector<int64_t> lengths = LengthsFor(type);
+    lengths.push_back(packed.max_n);
+    lengths.push_back(packed.max_n - kQ8Block);
+    double worst_ratio = 0.0;
+    for (int64_t n : lengths) {
+      for (int64_t n_rows : {1, 2, 3, 5, 8}) {
+        if (n > 4096 && n_rows > 2) continue;
+        std::mt19937 rng(static_cast<uint32_t>(n * 131 + n_rows));
+        std::vector<std::vector<uint8_t>> rows;
+        for (int64_t o = 0; o < n_rows; ++o) {
+          rows.push_back(o % 2 == 0 ? QuantizedRow(type, RandomFloats(rng, n)) : RandomBlocks(rng, type, n));
+          ASSERT_FALSE(rows.back().empty());
+        }
+        const size_t row_bytes = rows[0].size(), stride = row_bytes + 64;
+        std::vector<uint8_t> w(stride * static_cast<size_t>(n_rows), 0xAB);
+        for (int64_t o = 0; o < n_rows; ++o) std::memcpy(w.data() + o * stride, rows[o].data(), row_bytes);
+        std::vector<uint8_t> p(row_bytes * static_cast<size_t>(n_rows) + 64, 0xCD);
+        packed.pack(w.data(), stride, n_rows, n, p.data());
+        for (size_t i = row_bytes * n_rows; i < p.size(); ++i) ASSERT_EQ(p[i], 0xCD) << "packed past the rows";
+        std::vector<BlockQ8> xq;
+        const std::vector<float> xv = QuantizeInputs(RandomFloats(rng, n, n_rows == 3 ? 1e-3f : 3.0f), &xq);
+        std::vector<float> got(static_cast<size_t>(n_rows) + 1, -7.0f);
+        packed.rows(p.data(), row_bytes, n_rows, xq.data(), n, got.data());
+        EXPECT_EQ(got[n_rows], -7.0f) << "wrote past n_rows=" << n_rows;
+        for (int64_t o = 0; o < n_rows; ++o) {
+          const std::vector<float> wv = ref::testing::Dequantized(type, rows[o].data(), n);
+          double scale = 0.0;
+          for (int64_t i = 0; i < n; ++i) scale += std::fabs(static_cast<double>(wv[i]) * xv[i]);
+          const float want = ref::VecDotQ8(type, rows[o].data(), xq.data(), n);
+          const double allowed = kDotAtol + kDotRtol * scale;
+          const double error = std::fabs(static_cast<double>(got[o]) - want);
+          worst_ratio = std::max(worst_ratio, error / allowed);
+          ASSERT_LE(error, allowed) << "n=" << n << " n_rows=" << n_rows << " row=" << o << " ref=" << want
+                                    << " got=" << got[o];
+        }
+      }
+    }
+    std::printf("[ %s ] packed gemv %-5s (%s) worst |error| / allowed = %.3g\n", kernels_->isa,
+                std::string(DTypeName(type)).c_str(), packed.layout, worst_ratio);
+  }
+  if (tables == 0) std::printf("[ %s ] no packed decode layouts in this table\n", kernels_->isa);
+}
+
 TEST_P(CpuKernelsTest, DequantizeRowIsBitIdentical) {
   for (DType type : kSupportedTypes) {
     SCOPED_TRACE(std::string(DTypeName(type)));

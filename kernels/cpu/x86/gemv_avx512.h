@@ -1,0 +1,33 @@
+// Entry points of the AVX-512 VNNI decode GEMV over weights repacked at load (x86-64 only). Only
+// the dispatch table calls them, and only after checking the CPU has avx512f/bw/vl/vnni (and
+// avx2, fma, f16c) and the OS saves the zmm state.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/cpu/ref/quant.h"
+
+namespace tlm::cpu::x86 {
+
+// The "q5_0x64" layout of a Q5_0 row of n elements (n / 32 = nb blocks), the same byte count as
+// the Q5_0 row (22 * nb):
+//   nb fp16 scales d, block after block;
+//   per pair of blocks (64 elements e = 0..63): 32 bytes whose byte i holds the low 4 bits of
+//   element i (low nibble) and of element i + 32 (high nibble), then the 64 fifth bits as one
+//   little-endian uint64 (bit e: element e);
+//   an odd last block as Q5_0 keeps it: 16 bytes of nibbles (element j and j + 16), 4 of qh.
+// So a pair unpacks with one shift, one insert, one and, and one masked add of 16 under the
+// fifth bits (kmovq): no per-byte bit spreading, the cost of the Q5_0 layout.
+inline constexpr int64_t kQ5_0X64MaxElems = 32768;  // the kernel tabulates the activations on the stack
+
+// Repacks n_rows Q5_0 rows (row o at w + o * row_stride) into dst, rows 22 * n / 32 bytes apart.
+void PackRowsQ5_0X64(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst);
+
+// y[o] = dot(packed row o, x) for o < n_rows, packed row o at w + o * row_stride; as
+// ref::VecDotQ8 on the row it was packed from (exact int32 block sums, float scales);
+// n <= kQ5_0X64MaxElems.
+void VecDotRowsQ5_0X64Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
+                                   float* y);
+
+}  // namespace tlm::cpu::x86
