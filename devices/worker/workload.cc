@@ -155,6 +155,10 @@ void LoadSamples(const LoadedModel& m, Emitter& emit) {
   emit.Sample(0, metric::kCompileMs, m.session->load_metrics().compile_ms, unit::kMs);
   const BackendLoadInfo info = m.session->backend().load_info();
   if (info.has_cache) emit.Sample(0, metric::kProgramCacheWarm, info.cache_warm ? 1.0 : 0.0, unit::kCount);
+  if (info.repack_bytes > 0) {
+    emit.Sample(0, metric::kRepackMs, info.repack_ms, unit::kMs);
+    emit.Sample(0, metric::kRepackBytes, static_cast<double>(info.repack_bytes), unit::kBytes);
+  }
 }
 
 StatusOr<v1::RunResult> RunGenerate(const v1::RunSpec& spec, const std::string& path, const EventSink& sink) {

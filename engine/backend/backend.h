@@ -94,6 +94,12 @@ struct BackendLoadInfo {
   bool has_cache = false;   // this backend keeps an on-disk program or pipeline cache
   bool cache_warm = false;  // everything compiled so far came from that cache
   std::string cache_path;
+  // Weights repacked at compile into a kernel's own layout (the cpu backend's decode GEMVs):
+  // the time it took, the bytes of the packed copies (anonymous memory, beside the mapped
+  // model) and the layouts ("q5_0x64"); zero and empty when nothing was repacked.
+  double repack_ms = 0;
+  uint64_t repack_bytes = 0;
+  std::string repack_layouts;
 };
 
 // A backend's own figure for the dataset, e.g. the npu backend's modelled NPU time per token.

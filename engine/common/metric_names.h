@@ -34,6 +34,9 @@ inline constexpr std::string_view kTaskAcc = "task_acc";
 inline constexpr std::string_view kNullRepMs = "null_rep_ms";  // one repetition of the null workload
 inline constexpr std::string_view kBackendInitMs = "backend_init_ms";
 inline constexpr std::string_view kCompileMs = "compile_ms";
+// Weights repacked at load into a kernel's own layout (part of compile_ms): time and bytes.
+inline constexpr std::string_view kRepackMs = "repack_ms";
+inline constexpr std::string_view kRepackBytes = "repack_bytes";
 // GPU backends: 1 when every program/pipeline came from the on-disk cache (a warm start), 0 cold.
 inline constexpr std::string_view kProgramCacheWarm = "program_cache_warm";
 inline constexpr std::string_view kModelNParams = "model_n_params";

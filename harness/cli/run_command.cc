@@ -118,6 +118,10 @@ int RunBenchmark(const RunOptions& o) {
         InvalidArgument("-p {} plus -n {} exceed the context of {} (raise --ctx)", o.n_prompt, o.n_gen, s.n_ctx()));
   progress.Say("loaded {} in {:.0f} ms; backend {}", (*model)->description(), load_ms,
                s.backend().device_description());
+  const BackendLoadInfo load_info = s.backend().load_info();
+  if (load_info.repack_bytes > 0)
+    progress.Say("repacked {:.1f} MiB of weights ({}) in {:.0f} ms", load_info.repack_bytes / 1048576.0,
+                 load_info.repack_layouts, load_info.repack_ms);
 
   const std::vector<int32_t> prompt = MakeRandomPrompt((*model)->tokenizer(), o.n_prompt, o.seed);
   Sampler sampler(SamplerConfig{}, static_cast<int32_t>(s.n_vocab()));
@@ -125,6 +129,8 @@ int RunBenchmark(const RunOptions& o) {
 
   RunResult result;
   result.load_ms = load_ms;
+  result.repack_ms = load_info.repack_ms;
+  result.repack_bytes = load_info.repack_bytes;
   for (int rep = -o.warmup; rep < o.reps; ++rep) {
     const bool warm = rep < 0;
     progress.Say("{} {}/{}: prefill {} tokens, decode {}", warm ? "warm-up" : "repetition",

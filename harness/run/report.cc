@@ -259,7 +259,10 @@ std::string RenderTable(const RunResult& result) {
                      c.n_ctx, result.reps.size(), c.warmup);
   if (!c.cpu_info.empty()) out += fmt::format("cpu      {}\n", c.cpu_info);
   out += fmt::format("build    {}  at {}\n", c.build_commit, result.timestamp);
-  out += fmt::format("load_ms  {}\n\n", Fixed(result.load_ms, 2));
+  out += fmt::format("load_ms  {}", Fixed(result.load_ms, 2));
+  if (result.repack_bytes > 0)
+    out += fmt::format(" (repacked {} of weights in {} ms)", Mib(result.repack_bytes), Fixed(result.repack_ms, 2));
+  out += "\n\n";
 
   std::vector<MarkdownColumn> columns = {{"rep", 6, true}};
   for (const RepMetric& m : kRepMetrics) {
@@ -323,6 +326,10 @@ nlohmann::ordered_json RunResultToJson(const RunResult& result) {
       {"cpu_info", c.cpu_info},
   };
   j[metric::kLoadMs] = JsonNumber(result.load_ms);
+  if (result.repack_bytes > 0) {
+    j[metric::kRepackMs] = JsonNumber(result.repack_ms);
+    j[metric::kRepackBytes] = result.repack_bytes;
+  }
 
   ojson reps = ojson::array();
   for (size_t i = 0; i < result.reps.size(); ++i) {
@@ -359,6 +366,10 @@ nlohmann::ordered_json RunResultToJson(const RunResult& result) {
   for (const RepMetric& m : kRepMetrics) units[m.name] = m.unit;
   units[metric::kItlMs] = unit::kMs;
   for (const RunMetric& m : MemoryMetrics(result.memory)) units[m.name] = m.unit;
+  if (result.repack_bytes > 0) {
+    units[metric::kRepackMs] = unit::kMs;
+    units[metric::kRepackBytes] = unit::kBytes;
+  }
   j["units"] = std::move(units);
   return j;
 }
@@ -392,6 +403,10 @@ std::string RenderCsv(const RunResult& result) {
     }
   }
   CsvRow(out, "run", metric::kLoadMs, CsvNumber(result.load_ms), unit::kMs);
+  if (result.repack_bytes > 0) {
+    CsvRow(out, "run", metric::kRepackMs, CsvNumber(result.repack_ms), unit::kMs);
+    CsvRow(out, "run", metric::kRepackBytes, fmt::format("{}", result.repack_bytes), unit::kBytes);
+  }
   for (const RunMetric& m : MemoryMetrics(result.memory)) {
     CsvRow(out, "run", m.name, m.is_integer ? fmt::format("{}", m.integer) : CsvNumber(m.real), m.unit);
   }

@@ -69,6 +69,9 @@ struct MemoryResult {
 struct RunResult {
   RunConfig config;
   double load_ms = 0;
+  // Weights repacked at load (BackendLoadInfo): part of load_ms; 0 when nothing was repacked.
+  double repack_ms = 0;
+  uint64_t repack_bytes = 0;
   std::vector<RepetitionResult> reps;
   MemoryResult memory;
   std::string timestamp;  // ISO 8601 UTC, "2025-01-31T12:00:00Z"

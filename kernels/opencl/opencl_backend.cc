@@ -878,7 +878,11 @@ class ClBackend final : public Backend {
         activations_ == Activations::kF32 ? "f32" : "f32 (q8 requested; computed as f32)");
   }
   BackendLoadInfo load_info() const override {
-    return {.has_cache = true, .cache_warm = state_->built.from_cache, .cache_path = state_->built.cache_file};
+    BackendLoadInfo info;
+    info.has_cache = true;
+    info.cache_warm = state_->built.from_cache;
+    info.cache_path = state_->built.cache_file;
+    return info;
   }
   StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph, const WeightSource& weights) override {
     auto exe = std::make_unique<ClExecutable>(graph, state_);

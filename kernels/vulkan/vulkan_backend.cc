@@ -765,7 +765,11 @@ class VulkanBackend final : public Backend {
     return ctx_->Describe() + (activations_ == Activations::kQ8 ? "; q8 activations requested, run as f32" : "");
   }
   BackendLoadInfo load_info() const override {
-    return {.has_cache = true, .cache_warm = ctx_->cache_warm(), .cache_path = ctx_->cache_path()};
+    BackendLoadInfo info;
+    info.has_cache = true;
+    info.cache_warm = ctx_->cache_warm();
+    info.cache_path = ctx_->cache_path();
+    return info;
   }
   StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph, const WeightSource& weights) override {
     auto exe = std::make_unique<VulkanExecutable>(ctx_, weights_, graph);

@@ -123,6 +123,14 @@ StatusOr<std::unique_ptr<Backend>> CreateXnnpackBackend(const BackendOptions& op
                        state->threads, pin ? ", cpu pool pinned" : "", state->packed.size(),
                        static_cast<double>(state->packed_bytes) / (1 << 20), state->pack_ms);
   };
+  hooks.load_info = [state] {
+    std::lock_guard<std::mutex> lock(state->mu);
+    BackendLoadInfo info;
+    info.repack_ms = state->pack_ms;
+    info.repack_bytes = state->packed_bytes;
+    if (state->packed_bytes > 0) info.repack_layouts = "xnnpack-f32";
+    return info;
+  };
   hooks.matmul = [state](const Node& node, int64_t k, const WeightView& w) -> StatusOr<cpu::MatMulFn> {
     auto packed = Pack(*state, node, k, w);
     if (!packed.ok()) return packed.status();

@@ -3,9 +3,11 @@
 // AVX2/FMA where the CPU has it, else the scalar reference) spread over a worker pool by output
 // rows. Run allocates only on its first step against a KV cache of a larger context.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <thread>
+#include <unordered_map>
 
 #include "engine/backend/backend.h"
 #include "kernels/cpu/backend/cpu_backend.h"
@@ -45,43 +47,114 @@ class CpuKvCache final : public KvCache {
   uint64_t bytes_ = 0;
 };
 
+// Weights repacked at load into the decode GEMV's own layout (CpuKernels::packed_gemv), once per
+// weight however many executables use it (a session compiles its decode and prefill graphs over
+// the same weights). The packed copies live as long as the backend; the time and bytes are the
+// backend's load figures (BackendLoadInfo).
+class PackedWeights {
+ public:
+  // The packed copy of w's rows (rows of k elements, row_bytes apart in both layouts).
+  const uint8_t* Get(ThreadPool& pool, const PackedGemv& packed, const WeightView& w, uint64_t row_bytes,
+                     int64_t rows, int64_t k) {
+    auto it = packed_.find(w.data);
+    if (it != packed_.end()) return it->second.data();
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<uint8_t>& dst = packed_[w.data];
+    dst.resize(static_cast<size_t>(row_bytes * static_cast<uint64_t>(rows)));
+    const auto* src = static_cast<const uint8_t*>(w.data);
+    pool.ParallelFor(rows, [&](int64_t begin, int64_t end, int) {
+      packed.pack(src + begin * row_bytes, row_bytes, end - begin, k, dst.data() + begin * row_bytes);
+    });
+    ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    bytes_ += dst.size();
+    if (layouts_.find(packed.layout) == std::string::npos) {
+      if (!layouts_.empty()) layouts_ += ',';
+      layouts_ += packed.layout;
+    }
+    return dst.data();
+  }
+  double ms() const { return ms_; }
+  uint64_t bytes() const { return bytes_; }
+  const std::string& layouts() const { return layouts_; }
+
+ private:
+  std::unordered_map<const void*, std::vector<uint8_t>> packed_;
+  double ms_ = 0;
+  uint64_t bytes_ = 0;
+  std::string layouts_;
+};
+
 struct Step {
   const Node* node = nullptr;
+  int node_index = -1;
   int out = -1;  // buffer index (-1: writes the caller's logits)
   int in[3] = {-1, -1, -1};
   const WeightView* weight = nullptr;
   uint64_t weight_row_bytes = 0;
   bool quantized = false;  // weight uses the Q8-activation dot
   MatMulFn external;       // a matmul provided through CpuBackendHooks (cpu-xnnpack)
+  // Decode (one activation row) over the weight repacked at load, when the kernel table has a
+  // packed layout for its type (q8 activations only).
+  const uint8_t* packed = nullptr;
+  VecDotQ8RowsFn packed_rows = nullptr;
+  // A q8-activation matmul on the CPU kernels (MatMulGroup). Those of one input run as one:
+  // this step and the next group - 1 (group 0: a member run by the step before it).
+  bool q8 = false;
+  int group = 1;
 };
+
+// Most matmuls that share an input (a layer's q, k and v; gate and up) run as one step.
+constexpr int kMaxMatMulGroup = 4;
 
 bool IsFloatType(DType t) { return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16; }
 
 class CpuExecutable final : public Executable {
  public:
   CpuExecutable(const Graph& graph, ThreadPool* pool, Activations activations, const CpuKernels& kernels,
-                const MatMulProvider* provider)
-      : graph_(graph), pool_(pool), activations_(activations), kernels_(kernels), provider_(provider) {}
+                const MatMulProvider* provider, PackedWeights* packed)
+      : graph_(graph),
+        pool_(pool),
+        activations_(activations),
+        kernels_(kernels),
+        provider_(provider),
+        packed_(packed) {}
 
   Status Compile(const WeightSource& weights) {
     const auto& nodes = graph_.nodes;
     if (graph_.output < 0 || graph_.output != static_cast<int>(nodes.size()) - 1)
       return Internal("graph output must be its last node");
-    // Liveness: the last step that reads each node.
-    std::vector<int> last_use(nodes.size(), -1);
     for (size_t i = 0; i < nodes.size(); ++i)
       for (int in : nodes[i].inputs)
-        if (in >= 0) {
-          if (in >= static_cast<int>(i)) return Internal("node {} reads a later node", nodes[i].label);
-          last_use[in] = static_cast<int>(i);
+        if (in >= static_cast<int>(i)) return Internal("node {} reads a later node", nodes[i].label);
+    // Step order: the graph's, except that a matmul pulls the later matmuls of the same input
+    // (a matmul reads nothing else) up behind it, so that they can run as one (Step::group).
+    std::vector<int> order;
+    std::vector<bool> placed(nodes.size(), false);
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (placed[i]) continue;
+      order.push_back(static_cast<int>(i));
+      if (nodes[i].op != OpKind::kMatMul) continue;
+      for (size_t j = i + 1; j < nodes.size(); ++j)
+        if (!placed[j] && static_cast<int>(j) != graph_.output && nodes[j].op == OpKind::kMatMul &&
+            nodes[j].inputs[0] == nodes[i].inputs[0]) {
+          order.push_back(static_cast<int>(j));
+          placed[j] = true;
         }
+    }
+    // Liveness: the last step (position in `order`) that reads each node.
+    std::vector<int> last_use(nodes.size(), -1);
+    for (size_t pos = 0; pos < order.size(); ++pos)
+      for (int in : nodes[order[pos]].inputs)
+        if (in >= 0) last_use[in] = static_cast<int>(pos);
     std::vector<int> node_buffer(nodes.size(), -1);
     std::vector<bool> buffer_free;
     int64_t max_q8_blocks = 0, max_k = 0;
-    for (size_t i = 0; i < nodes.size(); ++i) {
+    for (size_t pos = 0; pos < order.size(); ++pos) {
+      const size_t i = static_cast<size_t>(order[pos]);
       const Node& n = nodes[i];
       Step s;
       s.node = &n;
+      s.node_index = static_cast<int>(i);
       for (int j = 0; j < 3; ++j) s.in[j] = n.inputs[j] >= 0 ? node_buffer[n.inputs[j]] : -1;
       TLM_RETURN_IF_ERROR(Validate(n, weights, &s));
       if (n.op == OpKind::kMatMul && provider_ != nullptr && *provider_) {
@@ -90,6 +163,13 @@ class CpuExecutable final : public Executable {
         if (*fn) {  // an empty function leaves this matmul to the CPU kernels (the npu backend's fallback)
           s.external = std::move(fn).value();
           s.quantized = false;
+        }
+      }
+      if (s.quantized && activations_ == Activations::kQ8) {
+        const PackedGemv& p = kernels_.PackedGemvFor(s.weight->type);
+        if (p.layout != nullptr && InputWidth(n) <= p.max_n) {
+          s.packed = packed_->Get(*pool_, p, *s.weight, s.weight_row_bytes, n.width, InputWidth(n));
+          s.packed_rows = p.rows;
         }
       }
       if (s.quantized) max_q8_blocks = std::max(max_q8_blocks, graph_.max_tokens * (InputWidth(n) / 32));
@@ -119,7 +199,22 @@ class CpuExecutable final : public Executable {
       }
       steps_.push_back(s);
       for (int in : n.inputs)
-        if (in >= 0 && last_use[in] == static_cast<int>(i) && node_buffer[in] >= 0) buffer_free[node_buffer[in]] = true;
+        if (in >= 0 && last_use[in] == static_cast<int>(pos) && node_buffer[in] >= 0)
+          buffer_free[node_buffer[in]] = true;
+    }
+    // Groups: q8 matmuls on the CPU kernels, one after another, reading one input.
+    for (Step& s : steps_)
+      s.q8 = s.node->op == OpKind::kMatMul && s.quantized && !s.external && activations_ == Activations::kQ8;
+    for (size_t first = 0; first < steps_.size();) {
+      size_t end = first + 1;
+      if (steps_[first].q8)
+        while (end < steps_.size() && end - first < kMaxMatMulGroup && steps_[end].q8 &&
+               steps_[end].node_index != graph_.output &&
+               steps_[end].node->inputs[0] == steps_[first].node->inputs[0])
+          ++end;
+      steps_[first].group = static_cast<int>(end - first);
+      for (size_t m = first + 1; m < end; ++m) steps_[m].group = 0;
+      first = end;
     }
     if (activations_ == Activations::kQ8) q8_.resize(static_cast<size_t>(max_q8_blocks));
     weight_rows_.assign(static_cast<size_t>(pool_->size()), std::vector<float>(static_cast<size_t>(max_k)));
@@ -147,11 +242,13 @@ class CpuExecutable final : public Executable {
     // steps allocate nothing.
     if (scores_.front().size() < static_cast<size_t>(kv.spec().n_ctx))
       for (auto& sc : scores_) sc.resize(static_cast<size_t>(kv.spec().n_ctx));
-    for (size_t i = 0; i < steps_.size(); ++i) {
-      const Step& s = steps_[i];
+    for (size_t si = 0; si < steps_.size(); ++si) {
+      const Step& s = steps_[si];
       const Node& n = *s.node;
+      const auto i = static_cast<size_t>(s.node_index);
       int64_t rows = n.op == OpKind::kTokens ? T : n.op == OpKind::kTakeLastRow ? 1 : rows_[n.inputs[0]];
       rows_[i] = rows;
+      if (s.group == 0) continue;  // ran with its group's first matmul
       float* out = s.out >= 0 ? buffers_[s.out].data() : nullptr;
       if (out == nullptr) {
         if (logits.size() < static_cast<size_t>(rows * n.width))
@@ -172,6 +269,8 @@ class CpuExecutable final : public Executable {
         case OpKind::kMatMul:
           if (s.external)
             s.external(a, rows, out);
+          else if (s.q8)
+            MatMulGroup(si, a, rows, out);
           else
             MatMul(s, a, rows, out);
           break;
@@ -258,6 +357,52 @@ class CpuExecutable final : public Executable {
     return Status::Ok();
   }
 
+  // The matmuls steps_[first .. first + group) of one input x, q8 activations: x quantized once;
+  // a decode row's weight rows of every member through one ParallelFor (one pool round trip,
+  // not one per matmul), over the packed copies where there are some; a prefill's one GEMM per
+  // member. out: the first member's output (the caller's logits when it is the graph's).
+  void MatMulGroup(size_t first, const float* x, int64_t rows, float* out) {
+    const Step& lead = steps_[first];
+    const int64_t k = InputWidth(*lead.node), blocks = k / 32;
+    // A prefill's rows through the pool (the other workers would wait on this thread otherwise).
+    ForRows(rows, k, kParallelQuantizeFloats, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) kernels_.quantize_row_q8(x + r * k, q8_.data() + r * blocks, k);
+    });
+    const BlockQ8* q8 = q8_.data();
+    struct Part {
+      const uint8_t* w;
+      uint64_t row_bytes;
+      VecDotQ8RowsFn rows;
+      float* out;
+      int64_t begin, end;  // this member's weight rows within the group's
+    };
+    Part parts[kMaxMatMulGroup];
+    int64_t total = 0;
+    for (int m = 0; m < lead.group; ++m) {
+      const Step& s = steps_[first + m];
+      const auto* w = static_cast<const uint8_t*>(s.weight->data);
+      float* y = m == 0 ? out : buffers_[s.out].data();
+      if (rows > 1) {  // prefill
+        GemmMatMulQ8(*pool_, kernels_, s.weight->type, w, s.weight_row_bytes, s.node->width, q8, rows, k, y);
+        continue;
+      }
+      parts[m] = {s.packed != nullptr ? s.packed : w, s.weight_row_bytes,
+                  s.packed != nullptr ? s.packed_rows : kernels_.VecDotQ8RowsFor(s.weight->type), y, total,
+                  total + s.node->width};
+      total += s.node->width;
+    }
+    if (rows != 1) return;
+    // Decode: one activation row, several weight rows per kernel call.
+    pool_->ParallelFor(total, [&](int64_t begin, int64_t end, int) {
+      for (int m = 0; m < lead.group; ++m) {
+        const Part& p = parts[m];
+        const int64_t b = std::max(begin, p.begin), e = std::min(end, p.end);
+        if (b < e) p.rows(p.w + (b - p.begin) * p.row_bytes, p.row_bytes, e - b, q8, k, p.out + (b - p.begin));
+      }
+    });
+  }
+
+  // Matmuls with f32 activations, or float weights.
   void MatMul(const Step& s, const float* x, int64_t rows, float* out) {
     const Node& n = *s.node;
     const int64_t k = InputWidth(n), nout = n.width;
@@ -273,20 +418,6 @@ class CpuExecutable final : public Executable {
           dequantize(w + o * row_bytes, wrow, k);
           for (int64_t r = 0; r < rows; ++r) out[r * nout + o] = kernels_.dot_f32(wrow, x + r * k, k);
         }
-      });
-    } else if (s.quantized) {
-      const int64_t blocks = k / 32;
-      // A prefill's rows through the pool (the other workers would wait on this thread otherwise).
-      ForRows(rows, k, kParallelQuantizeFloats, [&](int64_t begin, int64_t end) {
-        for (int64_t r = begin; r < end; ++r) kernels_.quantize_row_q8(x + r * k, q8_.data() + r * blocks, k);
-      });
-      const BlockQ8* q8 = q8_.data();
-      if (rows > 1) return GemmMatMulQ8(*pool_, kernels_, type, w, row_bytes, nout, q8, rows, k, out);  // prefill
-      if (rows < 1) return;
-      // Decode: one activation row, several weight rows per kernel step.
-      const VecDotQ8RowsFn vec_dot_rows = kernels_.VecDotQ8RowsFor(type);
-      pool_->ParallelFor(nout, [&](int64_t begin, int64_t end, int) {
-        vec_dot_rows(w + begin * row_bytes, row_bytes, end - begin, q8, k, out + begin);
       });
     } else {
       pool_->ParallelFor(nout, [&](int64_t begin, int64_t end, int) {
@@ -512,6 +643,7 @@ class CpuExecutable final : public Executable {
   Activations activations_;
   const CpuKernels& kernels_;
   const MatMulProvider* provider_;
+  PackedWeights* packed_;
   std::vector<std::vector<float>> weight_rows_;  // per worker: one dequantized weight row
   // RoPE: cos and sin per position of the current step (max_tokens x n_rot / 2), per rotation.
   struct RopeTable {
@@ -545,8 +677,16 @@ class CpuBackend final : public Backend {
                        activations_ == Activations::kF32 ? "f32" : "q8", pool_.size(),
                        pool_.pinned() ? ", pinned" : "");
   }
+  BackendLoadInfo load_info() const override {
+    BackendLoadInfo info = hooks_.load_info ? hooks_.load_info() : BackendLoadInfo{};
+    info.repack_ms += packed_.ms();
+    info.repack_bytes += packed_.bytes();
+    if (!packed_.layouts().empty())
+      info.repack_layouts += (info.repack_layouts.empty() ? "" : ",") + packed_.layouts();
+    return info;
+  }
   StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph, const WeightSource& weights) override {
-    auto exe = std::make_unique<CpuExecutable>(graph, &pool_, activations_, kernels_, &hooks_.matmul);
+    auto exe = std::make_unique<CpuExecutable>(graph, &pool_, activations_, kernels_, &hooks_.matmul, &packed_);
     TLM_RETURN_IF_ERROR(exe->Compile(weights));
     return std::unique_ptr<Executable>(std::move(exe));
   }
@@ -559,6 +699,7 @@ class CpuBackend final : public Backend {
   Activations activations_;
   const CpuKernels& kernels_;
   CpuBackendHooks hooks_;
+  PackedWeights packed_;
 };
 
 const bool kRegistered = RegisterBackend({

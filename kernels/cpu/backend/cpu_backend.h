@@ -20,6 +20,9 @@ struct CpuBackendHooks {
   std::string name = "cpu";
   MatMulProvider matmul;  // empty: the dispatch-table kernels
   std::function<std::string()> describe;  // empty: the cpu backend's description
+  // Weights the matmul provider packed at load: repack_ms, repack_bytes and repack_layouts of
+  // BackendLoadInfo (empty: only the cpu backend's own packing).
+  std::function<BackendLoadInfo()> load_info;
 };
 
 StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(const BackendOptions& options, CpuBackendHooks hooks);

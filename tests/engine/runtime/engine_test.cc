@@ -152,6 +152,59 @@ INSTANTIATE_TEST_SUITE_P(Types, PrefillDecodeTest,
                            return fmt::format("{}_{}", info.param.arch, DTypeName(info.param.type));
                          });
 
+// With 8-bit activations a decode step runs the GEMV kernels (over weights packed at load where
+// the kernel table has a packed layout for the type, and the matmuls of one input as one call),
+// a prefill the GEMMs: both give the same logits up to 8-bit rounding, and the backend's load
+// figures say what it packed.
+TEST(EngineTest, Q8DecodeStepsMatchTheQ8PrefillAndReportRepacking) {
+  auto spec = SmallSpec("gemma3", DType::kQ5_0);
+  auto model = LoadSynthetic(spec, "gemma3-q5_0-q8.gguf");
+  ASSERT_NE(model, nullptr);
+  const int n = 9;
+  const auto tokens = RandomTokens(n, spec.vocab, 5);
+  const size_t V = spec.vocab;
+  auto prefill = Session::Create(*model, {.threads = 2, .n_ctx = 32, .activations = Activations::kQ8});
+  ASSERT_TRUE(prefill.ok()) << prefill.status().ToString();
+  std::vector<float> all;
+  ASSERT_TRUE((*prefill)->Prefill(tokens, &all, /*all_logits=*/true).ok());
+  auto decode = Session::Create(*model, {.threads = 2, .n_ctx = 32, .activations = Activations::kQ8});
+  ASSERT_TRUE(decode.ok());
+  std::vector<float> step;
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE((*decode)->Decode(tokens[i], &step).ok());
+    float scale = 0;
+    for (size_t v = 0; v < V; ++v) scale = std::max(scale, std::fabs(all[i * V + v]));
+    // Not to 1e-4 as with f32 activations: a sum one ulp off can put an activation on the next
+    // 8-bit level, and a key or value row so moved is seen by every later position (about 1% of
+    // the logits' scale here). A wrong row or matrix is off by the logits' own size.
+    EXPECT_LE(MaxAbsDiff(step.data(), all.data() + i * V, V), 0.03f * scale) << "position " << i;
+  }
+  // Every Q5_0 matmul weight packed once (decode and prefill executables share the copies),
+  // the tied output (token_embd) included.
+  uint64_t q5_0_matmul_bytes = model->Find("token_embd.weight")->bytes;
+  for (int64_t il = 0; il < spec.layers; ++il)
+    for (const char* w : {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"})
+      if (const WeightView* v = model->Find(fmt::format("blk.{}.{}.weight", il, w)); v && v->type == DType::kQ5_0)
+        q5_0_matmul_bytes += v->bytes;
+  ASSERT_GT(q5_0_matmul_bytes, 0u);
+  const BackendLoadInfo info = (*decode)->backend().load_info();
+  const std::string description = (*decode)->backend().device_description();
+  if (description.find("avx512-vnni") != std::string::npos) {
+    EXPECT_EQ(info.repack_bytes, q5_0_matmul_bytes);
+    EXPECT_EQ(info.repack_layouts, "q5_0x64");
+    EXPECT_GE(info.repack_ms, 0.0);
+  } else {
+    std::printf("\n*** %s has no packed Q5_0 layout: the decode GEMVs read the model's rows (nothing to "
+                "repack)\n\n",
+                description.c_str());
+    EXPECT_EQ(info.repack_bytes, 0u);
+  }
+  // f32 activations never pack.
+  auto f32 = Session::Create(*model, {.threads = 2, .n_ctx = 32});
+  ASSERT_TRUE(f32.ok());
+  EXPECT_EQ((*f32)->backend().load_info().repack_bytes, 0u);
+}
+
 // A sliding window changes nothing while the sequence fits in it, and something once it does not.
 TEST(EngineTest, SlidingWindowLimitsWhatLocalLayersSee) {
   auto narrow = SmallSpec("gemma3", DType::kF32);

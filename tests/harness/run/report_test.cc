@@ -398,6 +398,23 @@ TEST(ReportTest, JsonParsesBackWithUnitsForEveryMetric) {
   for (auto& [name, value] : j["memory"].items()) EXPECT_TRUE(j["units"].contains(name)) << name;
 }
 
+// Weights repacked at load: in every format, with units; absent when nothing was repacked (the
+// goldens above).
+TEST(ReportTest, RepackFiguresWhenWeightsWereRepacked) {
+  RunResult r = FixedResult();
+  r.repack_ms = 76.25;
+  r.repack_bytes = 43589632;
+  EXPECT_NE(RenderTable(r).find("load_ms  150.25 (repacked 41.57 MiB of weights in 76.25 ms)"), std::string::npos);
+  const auto j = nlohmann::json::parse(RenderJson(r));
+  EXPECT_EQ(j["repack_ms"].get<double>(), 76.25);
+  EXPECT_EQ(j["repack_bytes"].get<uint64_t>(), 43589632u);
+  EXPECT_EQ(j["units"]["repack_ms"], "ms");
+  EXPECT_EQ(j["units"]["repack_bytes"], "bytes");
+  const std::string csv = RenderCsv(r);
+  EXPECT_NE(csv.find("run,repack_ms,76.25,ms"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("run,repack_bytes,43589632,bytes"), std::string::npos) << csv;
+}
+
 TEST(ReportTest, RenderReportDispatchesOnFormat) {
   RunResult r = FixedResult();
   EXPECT_EQ(RenderReport(r, ReportFormat::kTable), RenderTable(r));
