@@ -538,9 +538,10 @@ class CpuExecutable final : public Executable {
   }
 
   // Attention work: pieces per worker for a prefill, and keys per split-K chunk below which a
-  // decode row stays in one piece.
+  // decode row stays in one piece. 16: Gemma 3 270M tg128 from an empty context spent 145 ms in
+  // attention at 32 keys per chunk, 127 ms at 16, 122 ms at 8 (2 threads).
   static constexpr int64_t kPiecesPerWorker = 4;
-  static constexpr int64_t kMinKeysPerChunk = 32;
+  static constexpr int64_t kMinKeysPerChunk = 16;
 
   // Causal attention through the dispatch table's kernel, in pieces of about equal cost (visible
   // keys, not query rows: a causal prefill's last rows see the most keys), so the workers finish
