@@ -176,7 +176,8 @@ CpuKernels MakeAvx512Vnni() {
   k.packed_gemv[CpuKernels::Slot(DType::kQ5_0)] = {.layout = "q5_0x64",
                                                    .max_n = x86::kQ5_0X64MaxElems,
                                                    .pack = &x86::PackRowsQ5_0X64,
-                                                   .rows = &x86::VecDotRowsQ5_0X64Q8Avx512Vnni};
+                                                   .rows = &x86::VecDotRowsQ5_0X64Q8Avx512Vnni,
+                                                   .gemm = &x86::GemmQ5_0X64Q8Avx512Vnni};
   return k;
 }
 #endif

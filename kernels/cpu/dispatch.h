@@ -40,15 +40,16 @@ using UnaryF32Fn = void (*)(const float* x, float* y, int64_t n);
 using BinaryF32Fn = void (*)(const float* a, const float* b, float* out, int64_t n);
 using RmsNormF32Fn = void (*)(const float* x, const float* w, float* y, int64_t n, float eps);
 
-// Decode GEMV over weights repacked once at load into a kernel's own layout: pack copies n_rows
-// rows of n elements (row o at w + o * row_stride) to dst, one after another, each the byte
-// count of the type's row (ElemsToBytes); rows is then the VecDotQ8RowsFn over the packed rows.
+// Matmuls over weights repacked once at load into a kernel's own layout: pack copies n_rows rows
+// of n elements (row o at w + o * row_stride) to dst, one after another, each the byte count of
+// the type's row (ElemsToBytes); rows (decode) and gemm (prefill) then read the packed rows.
 using PackRowsFn = void (*)(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst);
 struct PackedGemv {
   const char* layout = nullptr;  // e.g. "q5_0x64"; null: no packed layout for this type
   int64_t max_n = 0;             // the longest row (elements) the kernel takes
   PackRowsFn pack = nullptr;
   VecDotQ8RowsFn rows = nullptr;
+  GemmQ8Fn gemm = nullptr;  // the prefill product over the packed rows (GemmQ8Fn), same k limit
 };
 
 // Causal attention over a KV ring with sliding windows and grouped query heads, a piece of the
@@ -78,7 +79,7 @@ struct CpuKernels {
   BinaryF32Fn silu_gate_f32;
   RmsNormF32Fn rms_norm_f32;
   AttentionFn attention_f32;  // f32 queries, keys and values
-  // Decode GEMV over repacked weights, per type (same slots as vec_dot_q8); the backend packs a
+  // Matmuls over repacked weights, per type (same slots as vec_dot_q8); the backend packs a
   // matrix only when the entry has a layout and its rows are at most max_n long.
   PackedGemv packed_gemv[kCpuKernelTypeSlots];
 

@@ -93,10 +93,11 @@ struct Step {
   uint64_t weight_row_bytes = 0;
   bool quantized = false;  // weight uses the Q8-activation dot
   MatMulFn external;       // a matmul provided through CpuBackendHooks (cpu-xnnpack)
-  // Decode (one activation row) over the weight repacked at load, when the kernel table has a
-  // packed layout for its type (q8 activations only).
+  // Decode (one activation row) and, where the table has the GEMM, prefill over the weight
+  // repacked at load, when the kernel table has a packed layout for its type (q8 activations).
   const uint8_t* packed = nullptr;
   VecDotQ8RowsFn packed_rows = nullptr;
+  GemmQ8Fn packed_gemm = nullptr;  // prefill over the packed copy (null: over the model's rows)
   // A q8-activation matmul on the CPU kernels (MatMulGroup). Those of one input run as one:
   // this step and the next group - 1 (group 0: a member run by the step before it).
   bool q8 = false;
@@ -170,6 +171,7 @@ class CpuExecutable final : public Executable {
         if (p.layout != nullptr && InputWidth(n) <= p.max_n) {
           s.packed = packed_->Get(*pool_, p, *s.weight, s.weight_row_bytes, n.width, InputWidth(n));
           s.packed_rows = p.rows;
+          s.packed_gemm = p.gemm;
         }
       }
       if (s.quantized) max_q8_blocks = std::max(max_q8_blocks, graph_.max_tokens * (InputWidth(n) / 32));
@@ -359,8 +361,8 @@ class CpuExecutable final : public Executable {
 
   // The matmuls steps_[first .. first + group) of one input x, q8 activations: x quantized once;
   // a decode row's weight rows of every member through one ParallelFor (one pool round trip,
-  // not one per matmul), over the packed copies where there are some; a prefill's one GEMM per
-  // member. out: the first member's output (the caller's logits when it is the graph's).
+  // not one per matmul), a prefill's one GEMM per member; both over the packed copies where
+  // there are some. out: the first member's output (the caller's logits when it is the graph's).
   void MatMulGroup(size_t first, const float* x, int64_t rows, float* out) {
     const Step& lead = steps_[first];
     const int64_t k = InputWidth(*lead.node), blocks = k / 32;
@@ -383,7 +385,10 @@ class CpuExecutable final : public Executable {
       const auto* w = static_cast<const uint8_t*>(s.weight->data);
       float* y = m == 0 ? out : buffers_[s.out].data();
       if (rows > 1) {  // prefill
-        GemmMatMulQ8(*pool_, kernels_, s.weight->type, w, s.weight_row_bytes, s.node->width, q8, rows, k, y);
+        if (s.packed_gemm != nullptr)
+          GemmMatMulQ8(*pool_, s.packed_gemm, s.packed, s.weight_row_bytes, s.node->width, q8, rows, k, y);
+        else
+          GemmMatMulQ8(*pool_, kernels_, s.weight->type, w, s.weight_row_bytes, s.node->width, q8, rows, k, y);
         continue;
       }
       parts[m] = {s.packed != nullptr ? s.packed : w, s.weight_row_bytes,

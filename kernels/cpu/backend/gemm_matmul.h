@@ -16,6 +16,9 @@ namespace tlm::cpu {
 // o of `type` at w + o * row_bytes, activations quantized (rows of k / 32 BlockQ8).
 void GemmMatMulQ8(ThreadPool& pool, const CpuKernels& kernels, DType type, const uint8_t* w, uint64_t row_bytes,
                   int64_t n_out, const ref::BlockQ8* x, int64_t rows, int64_t k, float* out);
+// The same through a given GEMM (e.g. CpuKernels::packed_gemv's, over repacked rows).
+void GemmMatMulQ8(ThreadPool& pool, GemmQ8Fn gemm, const uint8_t* w, uint64_t row_bytes, int64_t n_out,
+                  const ref::BlockQ8* x, int64_t rows, int64_t k, float* out);
 
 // The same with f32 activations (rows of k floats): each worker dequantizes a few of its weight
 // rows at a time into a small f32 buffer and runs gemm_f32 over every activation row. Allocates

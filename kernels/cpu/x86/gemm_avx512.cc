@@ -14,6 +14,7 @@
 #include "kernels/cpu/x86/avx2_kernels.h"
 #include "kernels/cpu/x86/avx2_util.h"
 #include "kernels/cpu/x86/gemm_avx512.h"
+#include "kernels/cpu/x86/gemv_avx512.h"
 
 namespace tlm::cpu::x86 {
 
@@ -379,6 +380,42 @@ struct Q5_0Packer {
   }
 };
 
+// q5_0x64 rows (gemv_avx512.h): per pair of blocks, 32 bytes of nibbles (byte i: elements i and
+// i + 32) and the 64 fifth bits; an odd last block as Q5_0 keeps it.
+struct Q5_0X64Packer {
+  static constexpr int kOffset = 16;
+  static constexpr int kHalves = 1;
+  static constexpr bool kHasMins = false;
+  static void Put(const uint8_t* w_row, int64_t b, int row, const __m256i levels, Panel* p) {
+    alignas(32) uint8_t bytes[32];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(bytes), levels);
+    uint16_t d;
+    std::memcpy(&d, w_row + 2 * b, sizeof(d));
+    PutLevels(p, b, row, bytes);
+    p->scale[(b * 2) * kPanelRows + row] = HalfToFloat(d);
+  }
+  static void Pack(const uint8_t* w_row, int64_t nb, int row, Panel* p) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
+    const uint8_t* q = w_row + 2 * nb;
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2, q += 40) {
+      const __m256i bytes = Load256(q);
+      uint64_t fifth;
+      std::memcpy(&fifth, q + 32, sizeof(fifth));
+      const __m256i lo = _mm256_and_si256(bytes, low4);
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
+      Put(w_row, b, row, _mm256_mask_add_epi8(lo, static_cast<__mmask32>(fifth), lo, sixteen), p);
+      Put(w_row, b + 1, row, _mm256_mask_add_epi8(hi, static_cast<__mmask32>(fifth >> 32), hi, sixteen), p);
+    }
+    if (b < nb) {  // the odd last block, in Q5_0's own layout
+      uint32_t high_bits;
+      std::memcpy(&high_bits, q + 16, sizeof(high_bits));
+      const __m256i nibbles = UnpackNibbles16(q);
+      Put(w_row, b, row, _mm256_mask_add_epi8(nibbles, static_cast<__mmask32>(high_bits), nibbles, sixteen), p);
+    }
+  }
+};
+
 struct Q4KPacker {
   static constexpr int kOffset = 0;
   static constexpr int kHalves = 1;
@@ -564,5 +601,13 @@ TLM_GEMM_Q8_AVX512(GemmQ5_0Q8Avx512Vnni, Q5_0Kernel, Q5_0Packer, VecDotQ5_0Q8Avx
 TLM_GEMM_Q8_AVX512(GemmQ4KQ8Avx512Vnni, Q4KKernel, Q4KPacker, VecDotQ4KQ8Avx2)
 TLM_GEMM_Q8_AVX512(GemmQ6KQ8Avx512Vnni, Q6KKernel, Q6KPacker, VecDotQ6KQ8Avx2)
 #undef TLM_GEMM_Q8_AVX512
+
+void GemmQ5_0X64Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k,
+                             float* y, int64_t ldy) {
+  const int64_t nb = k / ref::kQ8Block;
+  if (n_x >= 8 && nb <= kPanelMaxBlocks && nb <= kXdsFloats)
+    return GemmPanels<Q5_0X64Packer>(w, row_stride, n_w, x, n_x, k, y, ldy);
+  for (int64_t r = 0; r < n_x; ++r) VecDotRowsQ5_0X64Q8Avx512Vnni(w, row_stride, n_w, x + r * nb, k, y + r * ldy);
+}
 
 }  // namespace tlm::cpu::x86

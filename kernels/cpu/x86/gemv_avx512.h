@@ -30,4 +30,10 @@ void PackRowsQ5_0X64(const void* w, size_t row_stride, int64_t n_rows, int64_t n
 void VecDotRowsQ5_0X64Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
                                    float* y);
 
+// The prefill product over q5_0x64 rows (in gemm_avx512.cc, beside the GEMMs it shares panels
+// with), as ref::GemmQ8 on the rows they were packed from: 8 activation rows or more through
+// the packed-panel GEMM, fewer as that many GEMVs; k <= kQ5_0X64MaxElems.
+void GemmQ5_0X64Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x,
+                             int64_t k, float* y, int64_t ldy);
+
 }  // namespace tlm::cpu::x86

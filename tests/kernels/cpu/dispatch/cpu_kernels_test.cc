@@ -20,6 +20,7 @@
 #include "tests/kernels/cpu/dispatch/isa_tables.h"
 #include "engine/tensor/dtype.h"
 #include "kernels/cpu/dispatch.h"
+#include "kernels/cpu/ref/gemm.h"
 #include "kernels/cpu/ref/quant.h"
 #include "tests/kernels/cpu/ref/quant_test_util.h"
 
@@ -405,9 +406,41 @@ TEST_P(CpuKernelsTest, PackedGemvMatchesReference) {
           ASSERT_LE(error, allowed) << "n=" << n << " n_rows=" << n_rows << " row=" << o << " ref=" << want
                                     << " got=" << got[o];
         }
+        // The prefill product over the same packed rows: fewer activation rows than a panel
+        // takes (GEMVs), a panel's 8, and 8 plus a tail, into a padded output.
+        if (packed.gemm == nullptr || n > 8192) continue;
+        for (int64_t n_x : {1, 3, 8, 13}) {
+          std::vector<float> xs;
+          for (int64_t r = 0; r < n_x; ++r) {
+            const std::vector<float> row = RandomFloats(rng, n, r == 1 ? 1e-3f : 3.0f);
+            xs.insert(xs.end(), row.begin(), row.end());
+          }
+          std::vector<BlockQ8> xg(static_cast<size_t>(n_x * n / kQ8Block));
+          for (int64_t r = 0; r < n_x; ++r) ref::QuantizeRowQ8(xs.data() + r * n, xg.data() + r * n / kQ8Block, n);
+          const int64_t ldy = n_rows + 3;
+          std::vector<float> want(static_cast<size_t>(n_x * ldy), -5.0f), gemm(want.size(), -5.0f);
+          ref::GemmQ8(type, w.data(), stride, n_rows, xg.data(), n_x, n, want.data(), ldy);
+          packed.gemm(p.data(), row_bytes, n_rows, xg.data(), n_x, n, gemm.data(), ldy);
+          for (int64_t r = 0; r < n_x; ++r) {
+            for (int64_t o = 0; o < ldy; ++o) {
+              const float g = gemm[r * ldy + o], e = want[r * ldy + o];
+              if (o >= n_rows) {
+                ASSERT_EQ(g, -5.0f) << "wrote past n_w at row " << r;
+                continue;
+              }
+              // The reference dot's own scale: |want| bounds nothing, so use the row's sum |w x|.
+              const std::vector<float> wv = ref::testing::Dequantized(type, rows[o].data(), n);
+              double scale = 0.0;
+              for (int64_t i = 0; i < n; ++i) scale += std::fabs(static_cast<double>(wv[i]) * xs[r * n + i]);
+              const double allowed = kDotAtol + kDotRtol * scale + 1e-6 * std::fabs(e);
+              ASSERT_LE(std::fabs(static_cast<double>(g) - e), allowed)
+                  << "gemm n=" << n << " n_w=" << n_rows << " n_x=" << n_x << " r=" << r << " o=" << o;
+            }
+          }
+        }
       }
     }
-    std::printf("[ %s ] packed gemv %-5s (%s) worst |error| / allowed = %.3g\n", kernels_->isa,
+    std::printf("[ %s ] packed gemv and gemm %-5s (%s) worst |error| / allowed = %.3g\n", kernels_->isa,
                 std::string(DTypeName(type)).c_str(), packed.layout, worst_ratio);
   }
   if (tables == 0) std::printf("[ %s ] no packed decode layouts in this table\n", kernels_->isa);
