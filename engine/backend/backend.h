@@ -30,6 +30,11 @@ class WeightSource {
  public:
   virtual ~WeightSource() = default;
   virtual const WeightView* Find(std::string_view name) const = 0;
+  // A backend that keeps its own copy of [data, data + bytes) (a weight or part of one) and
+  // will not read these bytes again soon: a source that maps them from a file drops the whole
+  // pages inside from this process's memory. They stay readable: a later read maps them back
+  // from the page cache. The default keeps them.
+  virtual void ReleaseResidency(const void* /*data*/, uint64_t /*bytes*/) const {}
 };
 
 struct KvLayerSpec {

@@ -318,6 +318,16 @@ StatusOr<std::unique_ptr<GgufFile>> GgufFile::FromBuffer(const uint8_t* data, si
   return file;
 }
 
+void GgufFile::DropPages(const void* data, uint64_t bytes) const {
+  if (!mapped_ || base_ == nullptr) return;
+  const auto begin = reinterpret_cast<uintptr_t>(data), end = begin + bytes;
+  const auto file_begin = reinterpret_cast<uintptr_t>(base_), file_end = file_begin + size_;
+  if (begin < file_begin || end > file_end || begin >= end) return;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+  if (first < last) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 GgufFile::~GgufFile() {
   if (mapped_ && base_ != nullptr) {
     ::munmap(const_cast<uint8_t*>(base_), size_);

@@ -72,6 +72,10 @@ class GgufFile {
   uint64_t alignment() const { return alignment_; }
   const uint8_t* base() const { return base_; }
   uint64_t size() const { return size_; }
+  // Drops the whole pages inside [data, data + bytes) from this process's memory when the file
+  // is mapped (MADV_DONTNEED on a read-only private file mapping: a later read maps them back
+  // from the page cache); nothing for a buffer from FromBuffer or a range outside the file.
+  void DropPages(const void* data, uint64_t bytes) const;
   uint64_t data_offset() const { return data_offset_; }
 
   const std::vector<std::pair<std::string, GgufValue>>& metadata() const { return kv_; }

@@ -26,6 +26,8 @@ class Model : public WeightSource {
   const Tokenizer& tokenizer() const { return *tokenizer_; }
   const std::string& path() const { return file_->path(); }
   const WeightView* Find(std::string_view name) const override;
+  // The pages of the mapped file inside the range leave this process's memory (GgufFile::DropPages).
+  void ReleaseResidency(const void* data, uint64_t bytes) const override { file_->DropPages(data, bytes); }
 
   uint64_t n_params() const { return n_params_; }
   uint64_t weights_bytes() const { return weights_bytes_; }

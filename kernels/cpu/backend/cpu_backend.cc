@@ -2,9 +2,12 @@
 // activation buffers, and runs them with the kernels of the dispatch table (kernels/cpu/dispatch.h:
 // AVX2/FMA where the CPU has it, else the scalar reference) spread over a worker pool by output
 // rows. Run allocates only on its first step against a KV cache of a larger context.
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <cstring>
 #include <thread>
 #include <unordered_map>
@@ -51,34 +54,81 @@ class CpuKvCache final : public KvCache {
 // weight however many executables use it (a session compiles its decode and prefill graphs over
 // the same weights). The packed copies live as long as the backend; the time and bytes are the
 // backend's load figures (BackendLoadInfo).
+// Anonymous memory in 2 MiB transparent huge pages where the kernel gives them (MADV_HUGEPAGE):
+// a GEMV streams through it without a TLB miss and a stop of the hardware prefetcher at every
+// 4 KiB page. Handed out back to back (64-byte aligned) from regions of at least 64 MiB, so
+// that small matrices share huge pages; only the pages written become resident.
+class HugePageArena {
+ public:
+  HugePageArena() = default;
+  HugePageArena(const HugePageArena&) = delete;
+  HugePageArena& operator=(const HugePageArena&) = delete;
+  ~HugePageArena() {
+    for (const Region& r : regions_) ::munmap(r.map, r.bytes);
+  }
+  uint8_t* Allocate(size_t bytes) {
+    bytes = (bytes + 63) / 64 * 64;
+    if (regions_.empty() || regions_.back().used + bytes > regions_.back().usable) {
+      Region r;
+      r.bytes = std::max(kRegionBytes, (bytes + kHugePage - 1) / kHugePage * kHugePage) + kHugePage;
+      void* p = ::mmap(nullptr, r.bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) throw std::bad_alloc();
+      r.map = static_cast<uint8_t*>(p);
+      r.data = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(r.map) + kHugePage - 1) & ~(kHugePage - 1));
+      r.usable = r.bytes - static_cast<size_t>(r.data - r.map);
+      ::madvise(r.data, r.usable, MADV_HUGEPAGE);  // a hint: 4 KiB pages where the kernel has none
+      regions_.push_back(r);
+    }
+    Region& r = regions_.back();
+    uint8_t* out = r.data + r.used;
+    r.used += bytes;
+    return out;
+  }
+
+ private:
+  static constexpr size_t kHugePage = size_t{2} << 20;
+  static constexpr size_t kRegionBytes = size_t{64} << 20;
+  struct Region {
+    uint8_t* map = nullptr;
+    uint8_t* data = nullptr;
+    size_t bytes = 0, usable = 0, used = 0;
+  };
+  std::vector<Region> regions_;
+};
+
 class PackedWeights {
  public:
-  // The packed copy of w's rows (rows of k elements, row_bytes apart in both layouts).
-  const uint8_t* Get(ThreadPool& pool, const PackedGemv& packed, const WeightView& w, uint64_t row_bytes,
-                     int64_t rows, int64_t k) {
+  // The packed copy of w's rows (rows of k elements, row_bytes apart in both layouts). The rows
+  // it packed leave this process's memory as it goes (WeightSource::ReleaseResidency: a mapped
+  // model's pages), so the copies replace the mapped weights rather than add to them.
+  const uint8_t* Get(ThreadPool& pool, const PackedGemv& packed, const WeightSource& source, const WeightView& w,
+                     uint64_t row_bytes, int64_t rows, int64_t k) {
     auto it = packed_.find(w.data);
-    if (it != packed_.end()) return it->second.data();
+    if (it != packed_.end()) return it->second;
     const auto t0 = std::chrono::steady_clock::now();
-    std::vector<uint8_t>& dst = packed_[w.data];
-    dst.resize(static_cast<size_t>(row_bytes * static_cast<uint64_t>(rows)));
+    const auto bytes = static_cast<size_t>(row_bytes * static_cast<uint64_t>(rows));
+    uint8_t* dst = arena_.Allocate(bytes);
     const auto* src = static_cast<const uint8_t*>(w.data);
     pool.ParallelFor(rows, [&](int64_t begin, int64_t end, int) {
-      packed.pack(src + begin * row_bytes, row_bytes, end - begin, k, dst.data() + begin * row_bytes);
+      packed.pack(src + begin * row_bytes, row_bytes, end - begin, k, dst + begin * row_bytes);
+      source.ReleaseResidency(src + begin * row_bytes, (end - begin) * row_bytes);
     });
     ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    bytes_ += dst.size();
+    bytes_ += bytes;
+    packed_.emplace(w.data, dst);
     if (layouts_.find(packed.layout) == std::string::npos) {
       if (!layouts_.empty()) layouts_ += ',';
       layouts_ += packed.layout;
     }
-    return dst.data();
+    return dst;
   }
   double ms() const { return ms_; }
   uint64_t bytes() const { return bytes_; }
   const std::string& layouts() const { return layouts_; }
 
  private:
-  std::unordered_map<const void*, std::vector<uint8_t>> packed_;
+  HugePageArena arena_;
+  std::unordered_map<const void*, const uint8_t*> packed_;
   double ms_ = 0;
   uint64_t bytes_ = 0;
   std::string layouts_;
@@ -104,6 +154,10 @@ struct Step {
   int group = 1;
 };
 
+void CopyRows(const void* w, size_t row_stride, int64_t n_rows, int64_t, void* dst) {
+  std::memcpy(dst, w, row_stride * static_cast<size_t>(n_rows));
+}
+
 // Most matmuls that share an input (a layer's q, k and v; gate and up) run as one step.
 constexpr int kMaxMatMulGroup = 4;
 
@@ -112,8 +166,9 @@ bool IsFloatType(DType t) { return t == DType::kF32 || t == DType::kF16 || t == 
 class CpuExecutable final : public Executable {
  public:
   CpuExecutable(const Graph& graph, ThreadPool* pool, Activations activations, const CpuKernels& kernels,
-                const MatMulProvider* provider, PackedWeights* packed)
-      : graph_(graph),
+                const MatMulProvider* provider, PackedWeights* packed, bool copy_weights)
+      : copy_weights_(copy_weights),
+        graph_(graph),
         pool_(pool),
         activations_(activations),
         kernels_(kernels),
@@ -167,9 +222,18 @@ class CpuExecutable final : public Executable {
         }
       }
       if (s.quantized && activations_ == Activations::kQ8) {
-        const PackedGemv& p = kernels_.PackedGemvFor(s.weight->type);
-        if (p.layout != nullptr && InputWidth(n) <= p.max_n) {
-          s.packed = packed_->Get(*pool_, p, *s.weight, s.weight_row_bytes, n.width, InputWidth(n));
+        // A type without a packed layout is copied as it is, into huge pages.
+        const PackedGemv copy{.layout = "copy",
+                              .max_n = std::numeric_limits<int64_t>::max(),
+                              .pack = &CopyRows,
+                              .rows = kernels_.VecDotQ8RowsFor(s.weight->type),
+                              .gemm = kernels_.GemmQ8For(s.weight->type)};
+        const PackedGemv& own = kernels_.PackedGemvFor(s.weight->type);
+        const PackedGemv& p = own.layout != nullptr ? own : copy;
+        if ((own.layout != nullptr || copy_weights_) && InputWidth(n) <= p.max_n) {
+          // The mapped rows leave memory once copied; an embedding lookup of a tied output
+          // maps back the few rows it reads.
+          s.packed = packed_->Get(*pool_, p, weights, *s.weight, s.weight_row_bytes, n.width, InputWidth(n));
           s.packed_rows = p.rows;
           s.packed_gemm = p.gemm;
         }
@@ -644,6 +708,7 @@ class CpuExecutable final : public Executable {
     }
   }
 
+  bool copy_weights_;  // q8 matmul weights without a packed layout copied into huge pages too
   Graph graph_;
   ThreadPool* pool_;
   Activations activations_;
@@ -692,7 +757,8 @@ class CpuBackend final : public Backend {
     return info;
   }
   StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph, const WeightSource& weights) override {
-    auto exe = std::make_unique<CpuExecutable>(graph, &pool_, activations_, kernels_, &hooks_.matmul, &packed_);
+    auto exe = std::make_unique<CpuExecutable>(graph, &pool_, activations_, kernels_, &hooks_.matmul, &packed_,
+                                               copy_weights_);
     TLM_RETURN_IF_ERROR(exe->Compile(weights));
     return std::unique_ptr<Executable>(std::move(exe));
   }
@@ -706,6 +772,11 @@ class CpuBackend final : public Backend {
   const CpuKernels& kernels_;
   CpuBackendHooks hooks_;
   PackedWeights packed_;
+  // TLM_CPU_WEIGHTS=mapped: the q8 matmuls read the mapped model where no kernel packs its type.
+  bool copy_weights_ = [] {
+    const char* env = std::getenv("TLM_CPU_WEIGHTS");
+    return env == nullptr || std::string_view(env) != "mapped";
+  }();
 };
 
 const bool kRegistered = RegisterBackend({

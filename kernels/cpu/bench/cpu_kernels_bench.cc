@@ -4,6 +4,7 @@
 // the measured read bandwidth (roofline_frac); the prefill GEMMs (GemmQ8 against one vec_dot per
 // output, GemmF32) in ops/s; and the machine's ceilings (read bandwidth, peak FMA).
 #include <benchmark/benchmark.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <chrono>
@@ -101,6 +102,30 @@ std::vector<uint8_t> RandomWeights(std::mt19937& rng, DType type, int64_t n, uin
 
 // --- decode GEMV against the memory roofline ---
 
+// Memory for the ceilings and the GEMV weights: 4 KiB pages, or 2 MiB transparent huge pages
+// (MADV_HUGEPAGE) as the cpu backend's packed and copied weights use. Zero-filled.
+class BenchBuffer {
+ public:
+  BenchBuffer(size_t bytes, bool huge) : bytes_(bytes), map_bytes_(bytes + (size_t{2} << 20)) {
+    void* p = ::mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    map_ = static_cast<uint8_t*>(p);
+    constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+    data_ = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(map_) + kHuge - 1) & ~(kHuge - 1));
+    if (huge) ::madvise(data_, bytes, MADV_HUGEPAGE);
+  }
+  ~BenchBuffer() { ::munmap(map_, map_bytes_); }
+  BenchBuffer(const BenchBuffer&) = delete;
+  BenchBuffer& operator=(const BenchBuffer&) = delete;
+  uint8_t* data() const { return data_; }
+  size_t size() const { return bytes_; }
+
+ private:
+  size_t bytes_, map_bytes_;
+  uint8_t* map_ = nullptr;
+  uint8_t* data_ = nullptr;
+};
+
 // The one-thread read bandwidth in bytes/s (best of a few passes over a buffer far larger than
 // the caches), measured once before the benchmarks run: the ceiling roofline_frac divides by.
 double g_read_bytes_per_s = 0.0;
@@ -115,15 +140,20 @@ float ReadBandwidthPass(const float* data, size_t floats) {
   return total;
 }
 
+// The better of 4 KiB and huge pages.
 double MeasureReadBandwidth() {
   const size_t bytes = size_t{256} << 20;
-  std::vector<float> buffer(bytes / sizeof(float), 1.0f);
   double best = 0.0;
-  for (int pass = 0; pass < 5; ++pass) {
-    const auto t0 = std::chrono::steady_clock::now();
-    benchmark::DoNotOptimize(ReadBandwidthPass(buffer.data(), buffer.size()));
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    best = std::max(best, static_cast<double>(bytes) / s);
+  for (bool huge : {false, true}) {
+    BenchBuffer buffer(bytes, huge);
+    auto* floats = reinterpret_cast<float*>(buffer.data());
+    std::fill(floats, floats + bytes / sizeof(float), 1.0f);
+    for (int pass = 0; pass < 5; ++pass) {
+      const auto t0 = std::chrono::steady_clock::now();
+      benchmark::DoNotOptimize(ReadBandwidthPass(floats, bytes / sizeof(float)));
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      best = std::max(best, static_cast<double>(bytes) / s);
+    }
   }
   return best;
 }
@@ -138,9 +168,9 @@ struct GemvMatrix {
   int64_t n_out = 0, k = 0;
   uint64_t row_bytes = 0;
   size_t copies = 0;
-  std::vector<uint8_t> weights;  // copies * n_out * row_bytes
+  std::unique_ptr<BenchBuffer> weights;  // copies * n_out * row_bytes, in huge pages as the backend's
   const PackedGemv* packed = nullptr;
-  std::vector<uint8_t> packed_weights;  // the same, repacked into packed->layout (packed != null)
+  std::unique_ptr<BenchBuffer> packed_weights;  // the same, repacked into packed->layout (packed != null)
   std::vector<ref::BlockQ8> x;
 };
 
@@ -162,14 +192,15 @@ std::shared_ptr<const GemvMatrix> SharedGemvMatrix(DType type, int64_t n_out, in
   if (distinct.empty()) return nullptr;
   const size_t matrix_bytes = static_cast<size_t>(n_out) * m->row_bytes;
   m->copies = std::max<size_t>(1, (kStreamBytes + matrix_bytes - 1) / matrix_bytes);
-  m->weights.resize(m->copies * matrix_bytes);
-  for (size_t off = 0; off < m->weights.size(); off += distinct.size()) {
-    std::memcpy(m->weights.data() + off, distinct.data(), std::min(distinct.size(), m->weights.size() - off));
+  m->weights = std::make_unique<BenchBuffer>(m->copies * matrix_bytes, /*huge=*/true);
+  for (size_t off = 0; off < m->weights->size(); off += distinct.size()) {
+    std::memcpy(m->weights->data() + off, distinct.data(), std::min(distinct.size(), m->weights->size() - off));
   }
   if (packed != nullptr) {
     m->packed = packed;
-    m->packed_weights.resize(m->weights.size());
-    packed->pack(m->weights.data(), m->row_bytes, static_cast<int64_t>(m->copies) * n_out, k, m->packed_weights.data());
+    m->packed_weights = std::make_unique<BenchBuffer>(m->weights->size(), /*huge=*/true);
+    packed->pack(m->weights->data(), m->row_bytes, static_cast<int64_t>(m->copies) * n_out, k,
+                 m->packed_weights->data());
   }
   const std::vector<float> x = RandomRow(rng, k);
   m->x.resize(static_cast<size_t>(k / ref::kQ8Block));
@@ -201,7 +232,7 @@ void BM_Gemv(benchmark::State& state, const CpuKernels* kernels, DType type, Gem
   std::vector<float> out(static_cast<size_t>(n_out));
   const VecDotQ8RowsFn dot_rows = packed != nullptr ? packed->rows : kernels->VecDotQ8RowsFor(type);
   const VecDotQ8Fn dot = kernels->VecDotQ8For(type);
-  const uint8_t* weights = packed != nullptr ? m->packed_weights.data() : m->weights.data();
+  const uint8_t* weights = packed != nullptr ? m->packed_weights->data() : m->weights->data();
   size_t copy = 0;
   for (auto _ : state) {
     const uint8_t* w = weights + copy * matrix_bytes;
@@ -284,11 +315,15 @@ void BM_GemmF32(benchmark::State& state, const CpuKernels* kernels) {
 // Machine ceiling: read bandwidth, STREAM-like. Each thread sums its share of a buffer far
 // larger than the caches (256 MiB in all) with eight independent partial sums; bytes_per_second
 // (over all threads, real time) is the sustained read rate from memory.
-void BM_ReadBandwidth(benchmark::State& state) {
+// Ceiling/ReadBandwidth: 4 KiB pages (as a mapped model); Ceiling/ReadBandwidthHugePages: 2 MiB
+// pages (as the cpu backend's weight copies). The roofline is the better of the two.
+void BM_ReadBandwidth(benchmark::State& state, bool huge) {
   const size_t bytes = (static_cast<size_t>(state.range(0)) << 20) / static_cast<size_t>(state.threads());
-  std::vector<float> buffer(bytes / sizeof(float));
-  for (size_t i = 0; i < buffer.size(); ++i) buffer[i] = static_cast<float>(i & 1023);
-  for (auto _ : state) benchmark::DoNotOptimize(ReadBandwidthPass(buffer.data(), buffer.size()));
+  BenchBuffer buffer(bytes, huge);
+  auto* floats = reinterpret_cast<float*>(buffer.data());
+  const size_t n = bytes / sizeof(float);
+  for (size_t i = 0; i < n; ++i) floats[i] = static_cast<float>(i & 1023);
+  for (auto _ : state) benchmark::DoNotOptimize(ReadBandwidthPass(floats, n));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bytes));
 }
 
@@ -327,13 +362,15 @@ double MaxOf(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_
 
 void RegisterAll() {
   const int hardware_threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  benchmark::RegisterBenchmark("Ceiling/ReadBandwidth", BM_ReadBandwidth)
+  for (bool huge : {false, true}) {
+    benchmark::RegisterBenchmark(huge ? "Ceiling/ReadBandwidthHugePages" : "Ceiling/ReadBandwidth", BM_ReadBandwidth, huge)
       ->Arg(256)
       ->ThreadRange(1, hardware_threads)
       ->UseRealTime()
       ->Repetitions(kRooflineRepetitions)
       ->ComputeStatistics("max", MaxOf)
       ->Unit(benchmark::kMillisecond);
+  }
 #if defined(__x86_64__)
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
     benchmark::RegisterBenchmark("Ceiling/PeakFmaF32", BM_PeakFmaF32)->Unit(benchmark::kMillisecond);
