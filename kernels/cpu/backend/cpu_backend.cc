@@ -7,8 +7,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <limits>
 #include <cstring>
+#include <limits>
+#include <new>
 #include <thread>
 #include <unordered_map>
 
@@ -50,10 +51,6 @@ class CpuKvCache final : public KvCache {
   uint64_t bytes_ = 0;
 };
 
-// Weights repacked at load into the decode GEMV's own layout (CpuKernels::packed_gemv), once per
-// weight however many executables use it (a session compiles its decode and prefill graphs over
-// the same weights). The packed copies live as long as the backend; the time and bytes are the
-// backend's load figures (BackendLoadInfo).
 // Anonymous memory in 2 MiB transparent huge pages where the kernel gives them (MADV_HUGEPAGE):
 // a GEMV streams through it without a TLB miss and a stop of the hardware prefetcher at every
 // 4 KiB page. Handed out back to back (64-byte aligned) from regions of at least 64 MiB, so
@@ -96,6 +93,11 @@ class HugePageArena {
   std::vector<Region> regions_;
 };
 
+// Weights copied at load into the kernels' own memory: repacked into a layout of the table
+// (CpuKernels::packed_gemv) or copied as they are, in huge pages; once per weight however many
+// executables use it (a session compiles its decode and prefill graphs over the same weights).
+// The copies live as long as the backend; the time and bytes are the backend's load figures
+// (BackendLoadInfo).
 class PackedWeights {
  public:
   // The packed copy of w's rows (rows of k elements, row_bytes apart in both layouts). The rows
