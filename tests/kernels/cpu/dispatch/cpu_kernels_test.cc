@@ -308,6 +308,24 @@ TEST_P(CpuKernelsTest, VecDotQ8MatchesReference) {
   }
 }
 
+// got[o] against ref::VecDotQ8 of rows[o] for every row, within kDotAtol + kDotRtol * sum |w x|
+// (fatal on the first miss); the worst error over the allowed into *worst_ratio.
+void ExpectRowsMatchReference(DType type, const std::vector<std::vector<uint8_t>>& rows, const std::vector<BlockQ8>& xq,
+                              const std::vector<float>& xv, int64_t n, const std::vector<float>& got,
+                              double* worst_ratio) {
+  for (size_t o = 0; o < rows.size(); ++o) {
+    const std::vector<float> wv = ref::testing::Dequantized(type, rows[o].data(), n);
+    double scale = 0.0;
+    for (int64_t i = 0; i < n; ++i) scale += std::fabs(static_cast<double>(wv[i]) * xv[i]);
+    const float want = ref::VecDotQ8(type, rows[o].data(), xq.data(), n);
+    const double allowed = kDotAtol + kDotRtol * scale;
+    const double error = std::fabs(static_cast<double>(got[o]) - want);
+    *worst_ratio = std::max(*worst_ratio, error / allowed);
+    ASSERT_LE(error, allowed) << "n=" << n << " n_rows=" << rows.size() << " row=" << o << " ref=" << want
+                              << " got=" << got[o];
+  }
+}
+
 // The multi-row entry: every row count 1..9 and 13 (full groups of 4 plus each tail), rows at
 // a padded stride, against the reference dot product of each row; nothing written past n_rows.
 TEST_P(CpuKernelsTest, VecDotQ8RowsMatchesReference) {
@@ -338,17 +356,8 @@ TEST_P(CpuKernelsTest, VecDotQ8RowsMatchesReference) {
         std::vector<float> got(static_cast<size_t>(n_rows) + 1, -7.0f);
         kernels_->VecDotQ8RowsFor(type)(w.data(), stride, n_rows, xq.data(), n, got.data());
         EXPECT_EQ(got[n_rows], -7.0f) << "wrote past n_rows=" << n_rows;
-        for (int64_t o = 0; o < n_rows; ++o) {
-          const std::vector<float> wv = ref::testing::Dequantized(type, rows[o].data(), n);
-          double scale = 0.0;
-          for (int64_t i = 0; i < n; ++i) scale += std::fabs(static_cast<double>(wv[i]) * xv[i]);
-          const float want = ref::VecDotQ8(type, rows[o].data(), xq.data(), n);
-          const double allowed = kDotAtol + kDotRtol * scale;
-          const double error = std::fabs(static_cast<double>(got[o]) - want);
-          worst_ratio = std::max(worst_ratio, error / allowed);
-          ASSERT_LE(error, allowed) << "n=" << n << " n_rows=" << n_rows << " row=" << o << " ref=" << want
-                                    << " got=" << got[o];
-        }
+        ExpectRowsMatchReference(type, rows, xq, xv, n, got, &worst_ratio);
+        if (HasFatalFailure()) return;
       }
     }
     if (HasFastKernel(type)) {
@@ -395,17 +404,8 @@ TEST_P(CpuKernelsTest, PackedGemvMatchesReference) {
         std::vector<float> got(static_cast<size_t>(n_rows) + 1, -7.0f);
         packed.rows(p.data(), row_bytes, n_rows, xq.data(), n, got.data());
         EXPECT_EQ(got[n_rows], -7.0f) << "wrote past n_rows=" << n_rows;
-        for (int64_t o = 0; o < n_rows; ++o) {
-          const std::vector<float> wv = ref::testing::Dequantized(type, rows[o].data(), n);
-          double scale = 0.0;
-          for (int64_t i = 0; i < n; ++i) scale += std::fabs(static_cast<double>(wv[i]) * xv[i]);
-          const float want = ref::VecDotQ8(type, rows[o].data(), xq.data(), n);
-          const double allowed = kDotAtol + kDotRtol * scale;
-          const double error = std::fabs(static_cast<double>(got[o]) - want);
-          worst_ratio = std::max(worst_ratio, error / allowed);
-          ASSERT_LE(error, allowed) << "n=" << n << " n_rows=" << n_rows << " row=" << o << " ref=" << want
-                                    << " got=" << got[o];
-        }
+        ExpectRowsMatchReference(type, rows, xq, xv, n, got, &worst_ratio);
+        if (HasFatalFailure()) return;
         // The prefill product over the same packed rows: fewer activation rows than a panel
         // takes (GEMVs), a panel's 8, and 8 plus a tail, into a padded output.
         if (packed.gemm == nullptr || n > 8192) continue;
