@@ -38,6 +38,15 @@ inline int64_t Max(int64_t a, int64_t b) { return a > b ? a : b; }
 // sum of u[j] * s[j] over each 4 bytes, 8 int32 lanes (lanes 0..3: bytes 0..15).
 inline __m256i DotVnni(__m256i u, __m256i s) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s); }
 
+// The 32 levels (0..31) of a Q5_0 block from its 16 nibble bytes and 4 fifth-bit bytes: 16 added
+// where the fifth bit is set.
+inline __m256i Q5_0Levels(const uint8_t* qs, const uint8_t* qh) {
+  uint32_t high_bits;
+  std::memcpy(&high_bits, qh, sizeof(high_bits));
+  const __m256i nibbles = UnpackNibbles16(qs);
+  return _mm256_mask_add_epi8(nibbles, static_cast<__mmask32>(high_bits), nibbles, _mm256_set1_epi8(16));
+}
+
 inline __m256i FoldRows4(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
   return _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
 }
@@ -132,11 +141,7 @@ struct Q5_0Kernel {
     __m256 acc[NR];
     for (int i = 0; i < NR; ++i) acc[i] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
-      uint32_t high_bits;
-      std::memcpy(&high_bits, w[b].qh, sizeof(high_bits));
-      const __m256i nibbles = UnpackNibbles16(w[b].qs);
-      // Levels q in [0, 31]: 16 added where the block's fifth bit is set.
-      const __m256i q = _mm256_mask_add_epi8(nibbles, static_cast<__mmask32>(high_bits), nibbles, sixteen);
+      const __m256i q = Q5_0Levels(w[b].qs, w[b].qh);  // levels in [0, 31]
       const __m256 dw = _mm256_set1_ps(HalfToFloat(w[b].d));
       if constexpr (NR == 4 || NR == 8) {
         // q * x, less 16 * sum(x) per row: 8 * sum from each 128-bit half of the folded sums.
@@ -340,6 +345,14 @@ inline void PutLevels(Panel* p, int64_t b, int row, const uint8_t levels[32]) {
   for (int j = 0; j < 8; ++j) std::memcpy(dst + 32 * j, levels + 4 * j, 4);
 }
 
+// One block's 32 levels (a vector) and its scale into panel row `row`.
+inline void PutBlock(Panel* p, int64_t b, int row, __m256i levels, float scale) {
+  alignas(32) uint8_t bytes[32];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(bytes), levels);
+  PutLevels(p, b, row, bytes);
+  p->scale[(b * 2) * kPanelRows + row] = scale;
+}
+
 // A packer P provides kOffset (levels = signed level + kOffset), kHalves (1, or 2 for a scale
 // per 16 elements), kHasMins (a float min * d_x * sum(x) subtracted per block), and
 // static void Pack(const uint8_t* w_row, int64_t nb, int row, Panel* p).
@@ -351,11 +364,8 @@ struct Q8_0Packer {
   static void Pack(const uint8_t* w_row, int64_t nb, int row, Panel* p) {
     const auto* w = reinterpret_cast<const BlockQ8_0*>(w_row);
     for (int64_t b = 0; b < nb; ++b) {
-      alignas(32) uint8_t levels[32];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(levels),
-                         _mm256_xor_si256(Load256(w[b].qs), _mm256_set1_epi8(static_cast<char>(0x80))));
-      PutLevels(p, b, row, levels);
-      p->scale[(b * 2) * kPanelRows + row] = HalfToFloat(w[b].d);
+      PutBlock(p, b, row, _mm256_xor_si256(Load256(w[b].qs), _mm256_set1_epi8(static_cast<char>(0x80))),
+               HalfToFloat(w[b].d));
     }
   }
 };
@@ -366,17 +376,7 @@ struct Q5_0Packer {
   static constexpr bool kHasMins = false;
   static void Pack(const uint8_t* w_row, int64_t nb, int row, Panel* p) {
     const auto* w = reinterpret_cast<const BlockQ5_0*>(w_row);
-    for (int64_t b = 0; b < nb; ++b) {
-      uint32_t high_bits;
-      std::memcpy(&high_bits, w[b].qh, sizeof(high_bits));
-      const __m256i nibbles = UnpackNibbles16(w[b].qs);
-      alignas(32) uint8_t levels[32];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(levels),
-                         _mm256_mask_add_epi8(nibbles, static_cast<__mmask32>(high_bits), nibbles,
-                                              _mm256_set1_epi8(16)));
-      PutLevels(p, b, row, levels);
-      p->scale[(b * 2) * kPanelRows + row] = HalfToFloat(w[b].d);
-    }
+    for (int64_t b = 0; b < nb; ++b) PutBlock(p, b, row, Q5_0Levels(w[b].qs, w[b].qh), HalfToFloat(w[b].d));
   }
 };
 
@@ -386,13 +386,10 @@ struct Q5_0X64Packer {
   static constexpr int kOffset = 16;
   static constexpr int kHalves = 1;
   static constexpr bool kHasMins = false;
-  static void Put(const uint8_t* w_row, int64_t b, int row, const __m256i levels, Panel* p) {
-    alignas(32) uint8_t bytes[32];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(bytes), levels);
+  static float Scale(const uint8_t* w_row, int64_t b) {
     uint16_t d;
     std::memcpy(&d, w_row + 2 * b, sizeof(d));
-    PutLevels(p, b, row, bytes);
-    p->scale[(b * 2) * kPanelRows + row] = HalfToFloat(d);
+    return HalfToFloat(d);
   }
   static void Pack(const uint8_t* w_row, int64_t nb, int row, Panel* p) {
     const __m256i low4 = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
@@ -404,15 +401,11 @@ struct Q5_0X64Packer {
       std::memcpy(&fifth, q + 32, sizeof(fifth));
       const __m256i lo = _mm256_and_si256(bytes, low4);
       const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
-      Put(w_row, b, row, _mm256_mask_add_epi8(lo, static_cast<__mmask32>(fifth), lo, sixteen), p);
-      Put(w_row, b + 1, row, _mm256_mask_add_epi8(hi, static_cast<__mmask32>(fifth >> 32), hi, sixteen), p);
+      PutBlock(p, b, row, _mm256_mask_add_epi8(lo, static_cast<__mmask32>(fifth), lo, sixteen), Scale(w_row, b));
+      PutBlock(p, b + 1, row, _mm256_mask_add_epi8(hi, static_cast<__mmask32>(fifth >> 32), hi, sixteen),
+               Scale(w_row, b + 1));
     }
-    if (b < nb) {  // the odd last block, in Q5_0's own layout
-      uint32_t high_bits;
-      std::memcpy(&high_bits, q + 16, sizeof(high_bits));
-      const __m256i nibbles = UnpackNibbles16(q);
-      Put(w_row, b, row, _mm256_mask_add_epi8(nibbles, static_cast<__mmask32>(high_bits), nibbles, sixteen), p);
-    }
+    if (b < nb) PutBlock(p, b, row, Q5_0Levels(q, q + 16), Scale(w_row, b));  // an odd last block, as Q5_0
   }
 };
 
