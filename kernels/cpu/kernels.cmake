@@ -3,7 +3,7 @@
 # kernels on aarch64, and the kernel benchmark (bench_cpu_kernels).
 set(TLM_CPU_KERNELS_DIR ${CMAKE_CURRENT_LIST_DIR})
 
-add_library(tlm_cpu_kernels STATIC ${TLM_CPU_KERNELS_DIR}/dispatch.cc)
+add_library(tlm_cpu_kernels STATIC ${TLM_CPU_KERNELS_DIR}/dispatch.cc ${TLM_CPU_KERNELS_DIR}/huge_pages.cc)
 target_link_libraries(tlm_cpu_kernels PUBLIC tlm_cpu_ref)
 
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")

@@ -2,14 +2,12 @@
 // activation buffers, and runs them with the kernels of the dispatch table (kernels/cpu/dispatch.h:
 // AVX2/FMA where the CPU has it, else the scalar reference) spread over a worker pool by output
 // rows. Run allocates only on its first step against a KV cache of a larger context.
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <new>
+#include <memory>
 #include <thread>
 #include <unordered_map>
 
@@ -18,6 +16,7 @@
 #include "kernels/cpu/backend/gemm_matmul.h"
 #include "kernels/cpu/backend/thread_pool.h"
 #include "kernels/cpu/dispatch.h"
+#include "kernels/cpu/huge_pages.h"
 #include "kernels/cpu/ref/attention.h"
 #include "kernels/cpu/ref/quant.h"
 
@@ -51,46 +50,26 @@ class CpuKvCache final : public KvCache {
   uint64_t bytes_ = 0;
 };
 
-// Anonymous memory in 2 MiB transparent huge pages where the kernel gives them (MADV_HUGEPAGE):
-// a GEMV streams through it without a TLB miss and a stop of the hardware prefetcher at every
-// 4 KiB page. Handed out back to back (64-byte aligned) from regions of at least 64 MiB, so
-// that small matrices share huge pages; only the pages written become resident.
+// Huge-page memory (AnonymousMemory) handed out back to back, 64-byte aligned, from regions of
+// at least 64 MiB, so that small matrices share huge pages; only the pages written become
+// resident.
 class HugePageArena {
  public:
-  HugePageArena() = default;
-  HugePageArena(const HugePageArena&) = delete;
-  HugePageArena& operator=(const HugePageArena&) = delete;
-  ~HugePageArena() {
-    for (const Region& r : regions_) ::munmap(r.map, r.bytes);
-  }
   uint8_t* Allocate(size_t bytes) {
     bytes = (bytes + 63) / 64 * 64;
-    if (regions_.empty() || regions_.back().used + bytes > regions_.back().usable) {
-      Region r;
-      r.bytes = std::max(kRegionBytes, (bytes + kHugePage - 1) / kHugePage * kHugePage) + kHugePage;
-      void* p = ::mmap(nullptr, r.bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (p == MAP_FAILED) throw std::bad_alloc();
-      r.map = static_cast<uint8_t*>(p);
-      r.data = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(r.map) + kHugePage - 1) & ~(kHugePage - 1));
-      r.usable = r.bytes - static_cast<size_t>(r.data - r.map);
-      ::madvise(r.data, r.usable, MADV_HUGEPAGE);  // a hint: 4 KiB pages where the kernel has none
-      regions_.push_back(r);
+    if (regions_.empty() || used_ + bytes > regions_.back()->size()) {
+      regions_.push_back(std::make_unique<AnonymousMemory>(std::max(kRegionBytes, bytes), /*huge_pages=*/true));
+      used_ = 0;
     }
-    Region& r = regions_.back();
-    uint8_t* out = r.data + r.used;
-    r.used += bytes;
+    uint8_t* out = regions_.back()->data() + used_;
+    used_ += bytes;
     return out;
   }
 
  private:
-  static constexpr size_t kHugePage = size_t{2} << 20;
   static constexpr size_t kRegionBytes = size_t{64} << 20;
-  struct Region {
-    uint8_t* map = nullptr;
-    uint8_t* data = nullptr;
-    size_t bytes = 0, usable = 0, used = 0;
-  };
-  std::vector<Region> regions_;
+  std::vector<std::unique_ptr<AnonymousMemory>> regions_;
+  size_t used_ = 0;  // of the last region
 };
 
 // Weights copied at load into the kernels' own memory: repacked into a layout of the table

@@ -4,7 +4,6 @@
 // the measured read bandwidth (roofline_frac); the prefill GEMMs (GemmQ8 against one vec_dot per
 // output, GemmF32) in ops/s; and the machine's ceilings (read bandwidth, peak FMA).
 #include <benchmark/benchmark.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <chrono>
@@ -19,6 +18,7 @@
 
 #include "engine/tensor/dtype.h"
 #include "kernels/cpu/dispatch.h"
+#include "kernels/cpu/huge_pages.h"
 #include "kernels/cpu/ref/quant.h"
 
 #if defined(__x86_64__)
@@ -102,29 +102,9 @@ std::vector<uint8_t> RandomWeights(std::mt19937& rng, DType type, int64_t n, uin
 
 // --- decode GEMV against the memory roofline ---
 
-// Memory for the ceilings and the GEMV weights: 4 KiB pages, or 2 MiB transparent huge pages
-// (MADV_HUGEPAGE) as the cpu backend's packed and copied weights use. Zero-filled.
-class BenchBuffer {
- public:
-  BenchBuffer(size_t bytes, bool huge) : bytes_(bytes), map_bytes_(bytes + (size_t{2} << 20)) {
-    void* p = ::mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    map_ = static_cast<uint8_t*>(p);
-    constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-    data_ = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(map_) + kHuge - 1) & ~(kHuge - 1));
-    if (huge) ::madvise(data_, bytes, MADV_HUGEPAGE);
-  }
-  ~BenchBuffer() { ::munmap(map_, map_bytes_); }
-  BenchBuffer(const BenchBuffer&) = delete;
-  BenchBuffer& operator=(const BenchBuffer&) = delete;
-  uint8_t* data() const { return data_; }
-  size_t size() const { return bytes_; }
-
- private:
-  size_t bytes_, map_bytes_;
-  uint8_t* map_ = nullptr;
-  uint8_t* data_ = nullptr;
-};
+// The ceilings and the GEMV weights live in AnonymousMemory: 4 KiB pages, or 2 MiB huge pages as
+// the cpu backend's weight copies.
+using BenchBuffer = AnonymousMemory;
 
 // The one-thread read bandwidth in bytes/s (best of a few passes over a buffer far larger than
 // the caches), measured once before the benchmarks run: the ceiling roofline_frac divides by.
