@@ -1,4 +1,5 @@
-// Persistent worker pool: chunks handed out through an atomic counter, spin-then-sleep waiting.
+// Persistent worker pool: per worker a home run of consecutive chunks, taken front to back by its
+// owner and from the back by the others once theirs are done; spin-then-sleep waiting.
 #include "kernels/cpu/backend/thread_pool.h"
 
 #include <pthread.h>
@@ -25,8 +26,9 @@ constexpr int kSpinIterations = 20000;
 // shared line) stays negligible next to the work in it.
 constexpr int64_t kChunksPerWorker = 4;
 
-constexpr uint64_t Pack(uint64_t count, uint64_t index) { return count << 32 | index; }
-constexpr bool HasWork(uint64_t next) { return (next & 0xffffffffu) < (next >> 32); }
+constexpr uint64_t Pack(uint64_t end, uint64_t next) { return end << 32 | next; }
+constexpr uint64_t Next(uint64_t range) { return range & 0xffffffffu; }
+constexpr uint64_t End(uint64_t range) { return range >> 32; }
 
 bool PinCurrentThread(int cpu) {
   cpu_set_t set;
@@ -37,6 +39,7 @@ bool PinCurrentThread(int cpu) {
 }  // namespace
 
 ThreadPool::ThreadPool(int threads, bool pin) : threads_(std::max(1, threads)) {
+  runs_ = std::make_unique<ChunkRun[]>(static_cast<size_t>(threads_));
   if (pin) {
     cpu_set_t allowed;
     CPU_ZERO(&allowed);
@@ -66,42 +69,68 @@ ThreadPool::~ThreadPool() {
   for (auto& w : workers_) w.join();
 }
 
+bool ThreadPool::Claim(int victim, bool own, int64_t* chunk) {
+  std::atomic<uint64_t>& range = runs_[static_cast<size_t>(victim)].range;
+  uint64_t r = range.load(std::memory_order_acquire);
+  while (Next(r) < End(r)) {
+    // Acquire pairs with the release that published the job: the fields read after a claim are
+    // those of the job the claimed chunk belongs to, and the caller will not rewrite them before
+    // done_ counts it. (A value loaded from an earlier job can only match if the runs were
+    // republished with the same bounds: the claim is then a valid one of the current job.)
+    const uint64_t claimed = own ? Pack(End(r), Next(r) + 1) : Pack(End(r) - 1, Next(r));
+    if (range.compare_exchange_weak(r, claimed, std::memory_order_acquire, std::memory_order_acquire)) {
+      *chunk = static_cast<int64_t>(own ? Next(r) : End(r) - 1);
+      return true;
+    }
+  }
+  return false;
+}
+
 void ThreadPool::RunChunks(int worker) {
-  uint64_t next = next_.load(std::memory_order_acquire);
-  while (HasWork(next)) {
-    // Acquire pairs with the release that published the job (next_ is only ever changed by
-    // read-modify-writes after it, which continue its release sequence): the fields below are
-    // those of the job this chunk belongs to, and the caller will not rewrite them before done_
-    // counts the chunk.
-    if (!next_.compare_exchange_weak(next, next + 1, std::memory_order_acquire, std::memory_order_acquire)) continue;
-    const int64_t begin = static_cast<int64_t>(next & 0xffffffffu) * chunk_;
+  auto run = [&](int64_t chunk) {
+    const int64_t begin = chunk * chunk_;
     call_(ctx_, begin, std::min(n_, begin + chunk_), worker);
     done_.fetch_add(1, std::memory_order_release);
-    next = next_.load(std::memory_order_acquire);
+  };
+  int64_t chunk = 0;
+  while (Claim(worker, /*own=*/true, &chunk)) run(chunk);
+  for (int i = 1; i < threads_; ++i) {
+    const int victim = (worker + i) % threads_;
+    while (Claim(victim, /*own=*/false, &chunk)) run(chunk);
   }
+}
+
+ThreadPool::Chunking ThreadPool::Cut(int64_t n, int64_t grain) const {
+  grain = std::max<int64_t>(grain, 1);
+  const int64_t grains = (n + grain - 1) / grain;
+  if (threads_ == 1 || grains <= 1) return {n, n > 0 ? 1 : 0};
+  const int64_t max_chunks = std::min<int64_t>(grains, threads_ * kChunksPerWorker);
+  const int64_t chunk = (grains + max_chunks - 1) / max_chunks * grain;
+  return {chunk, (n + chunk - 1) / chunk};
 }
 
 void ThreadPool::Run(int64_t n, int64_t grain, Trampoline call, void* ctx) {
   if (n <= 0) return;
-  grain = std::max<int64_t>(grain, 1);
-  const int64_t grains = (n + grain - 1) / grain;
-  if (threads_ == 1 || grains == 1) {
+  const auto [chunk, chunks] = Cut(n, grain);
+  if (chunks == 1) {
     call(ctx, 0, n, 0);
     return;
   }
-  const int64_t max_chunks = std::min<int64_t>(grains, threads_ * kChunksPerWorker);
-  const int64_t chunk = (grains + max_chunks - 1) / max_chunks * grain;
-  const int64_t chunks = (n + chunk - 1) / chunk;
   call_ = call;
   ctx_ = ctx;
   n_ = n;
   chunk_ = chunk;
   done_.store(0, std::memory_order_relaxed);
-  // seq_cst store, then seq_cst load of sleepers_; a worker going to sleep does the mirror image
-  // (sleepers_ increment, then a seq_cst load of next_ in its wait predicate). Either it sees the
-  // job and does not sleep, or this sees it counted and wakes it under the lock: no lost wake-up,
-  // and no lock at all while every worker spins.
-  next_.store(Pack(static_cast<uint64_t>(chunks), 0), std::memory_order_seq_cst);
+  // Worker w's home run: chunks [chunks * w / threads, chunks * (w + 1) / threads).
+  for (int w = 0; w < threads_; ++w)
+    runs_[static_cast<size_t>(w)].range.store(
+        Pack(static_cast<uint64_t>(chunks * (w + 1) / threads_), static_cast<uint64_t>(chunks * w / threads_)),
+        std::memory_order_release);
+  // seq_cst increment, then seq_cst load of sleepers_; a worker going to sleep does the mirror
+  // image (sleepers_ increment, then a seq_cst load of generation_ in its wait predicate). Either
+  // it sees the job and does not sleep, or this sees it counted and wakes it under the lock: no
+  // lost wake-up, and no lock at all while every worker spins.
+  generation_.fetch_add(1, std::memory_order_seq_cst);
   if (sleepers_.load(std::memory_order_seq_cst) > 0) {
     { std::lock_guard<std::mutex> lock(mu_); }
     wake_.notify_all();
@@ -111,22 +140,27 @@ void ThreadPool::Run(int64_t n, int64_t grain, Trampoline call, void* ctx) {
 }
 
 void ThreadPool::Worker(int index) {
+  uint64_t seen = 0;  // the last job this worker looked for chunks in
   for (;;) {
     int spin = 0;
-    while (!HasWork(next_.load(std::memory_order_acquire)) && !stop_.load(std::memory_order_acquire)) {
+    uint64_t g = generation_.load(std::memory_order_acquire);
+    while (g == seen && !stop_.load(std::memory_order_acquire)) {
       if (++spin < kSpinIterations) {
         TLM_CPU_RELAX();
+        g = generation_.load(std::memory_order_acquire);
         continue;
       }
       std::unique_lock<std::mutex> lock(mu_);
       sleepers_.fetch_add(1, std::memory_order_seq_cst);
       wake_.wait(lock, [&] {
-        return stop_.load(std::memory_order_seq_cst) || HasWork(next_.load(std::memory_order_seq_cst));
+        return stop_.load(std::memory_order_seq_cst) || generation_.load(std::memory_order_seq_cst) != seen;
       });
       sleepers_.fetch_sub(1, std::memory_order_relaxed);
+      g = generation_.load(std::memory_order_acquire);
       spin = 0;
     }
     if (stop_.load(std::memory_order_acquire)) return;
+    seen = g;
     RunChunks(index);
   }
 }

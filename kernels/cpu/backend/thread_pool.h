@@ -1,5 +1,8 @@
 // A persistent worker pool for the CPU backend: ParallelFor cuts a range into a few chunks per
-// worker and hands them out through one atomic counter, so a worker that is slow, preempted or
+// worker and gives each worker a home run of consecutive chunks, which it takes front to back, so
+// that a decode matmul's worker reads one ascending stream of weights (the hardware prefetcher
+// keeps up) rather than a chunk here and a chunk there. A worker that runs out takes the
+// remaining chunks of the others from the back of their runs, so one that is slow, preempted or
 // still waking up does not hold the others back (the calling thread takes chunks too). Workers
 // spin briefly before sleeping, so the many small ops of a decode step do not pay a futex wake-up
 // each; the mutex is only taken when a worker sleeps. Nothing is allocated per call.
@@ -8,6 +11,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <type_traits>
@@ -51,22 +55,35 @@ class ThreadPool {
   void Run(int64_t n, int64_t grain, Trampoline call, void* ctx);
   void Worker(int index);
   void RunChunks(int worker);
+  // Claims one chunk of victim's run: its next (own) or its last (a thief).
+  bool Claim(int victim, bool own, int64_t* chunk);
+  // How Run cuts n indices: `chunks` chunks of `chunk` indices (a multiple of the grain; the last
+  // may be shorter).
+  struct Chunking {
+    int64_t chunk = 0, chunks = 0;
+  };
+  Chunking Cut(int64_t n, int64_t grain) const;
 
   int threads_;
   bool pinned_ = false;
   std::vector<int> cpus_;  // per worker, when pinned
   std::vector<std::thread> workers_;
-  // The current job. Written by the caller only while no chunk can be claimed (before next_
-  // publishes it, after done_ says all chunks ran); read by a worker only after it claimed one.
+  // The current job. Written by the caller only while no chunk can be claimed (before the runs
+  // publish it, after done_ says all chunks ran); read by a worker only after it claimed one.
   Trampoline call_ = nullptr;
   void* ctx_ = nullptr;
   int64_t n_ = 0;
   int64_t chunk_ = 0;
-  // Chunk count in the high 32 bits, next unclaimed chunk in the low 32. A worker claims chunk i
-  // by a compare-exchange from (count, i) to (count, i + 1) with i < count; the count travels
-  // with the index, so a claim never runs past the job it was made against.
-  alignas(64) std::atomic<uint64_t> next_{0};
-  alignas(64) std::atomic<int64_t> done_{0};  // chunks finished
+  // Per worker, its run of chunks still unclaimed: end (exclusive) in the high 32 bits, next in
+  // the low 32. The owner claims `next` by a compare-exchange to next + 1, a thief claims end - 1
+  // by one to end - 1; either only while next < end. A run is only made non-empty by the caller
+  // when it publishes a job, after the previous job's chunks were all claimed and done.
+  struct alignas(64) ChunkRun {
+    std::atomic<uint64_t> range{0};
+  };
+  std::unique_ptr<ChunkRun[]> runs_;  // one per worker
+  alignas(64) std::atomic<uint64_t> generation_{0};  // one more per job: what workers wait on
+  alignas(64) std::atomic<int64_t> done_{0};          // chunks finished
   alignas(64) std::atomic<int> sleepers_{0};
   std::atomic<bool> stop_{false};
   std::mutex mu_;

@@ -1,9 +1,11 @@
 // The worker pool: every index is visited exactly once, by a valid worker, for many sizes,
-// grains and back-to-back calls (thousands of tiny ones too); workers asleep after a pause are
-// woken for the next call; pinned workers run on the CPU they were given.
+// grains and back-to-back calls (thousands of tiny ones too); each worker takes its home run of
+// chunks front to back and the others' from the back; workers asleep after a pause are woken for
+// the next call; pinned workers run on the CPU they were given.
 #include <gtest/gtest.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -124,6 +126,42 @@ TEST(ThreadPool, ASlowWorkerDoesNotBlockTheOthersChunks) {
   for (auto& h : hits) ASSERT_EQ(h.load(), 1);
   EXPECT_GT(chunks.load(), 2);  // dynamic: more than one slice per worker
   EXPECT_LE(slow_chunks.load(), 2);
+}
+
+TEST(ThreadPool, EachWorkerTakesItsHomeRunFrontToBackAndOthersFromTheBack) {
+  // 4 workers, 64 indices: 16 chunks of 4, worker w's home run the chunks [4w, 4w + 4), i.e. the
+  // indices [16w, 16w + 16). Whatever the timing, a worker's chunks of its own run are the run's
+  // first ones in order (a decode matmul's worker reads one ascending stream), and those it takes
+  // from another's run come from its back, last first.
+  constexpr int kThreads = 4;
+  ThreadPool pool(kThreads);
+  for (int call = 0; call < 200; ++call) {
+    std::vector<std::vector<int64_t>> taken(kThreads);  // chunk starts, in the order each worker ran them
+    pool.ParallelFor(64, [&](int64_t begin, int64_t end, int worker) {
+      ASSERT_EQ(end - begin, 4);
+      taken[static_cast<size_t>(worker)].push_back(begin);
+      if (call % 2 == 1 && worker == kThreads - 1) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    });
+    for (int w = 0; w < kThreads; ++w) {
+      int64_t next = 16 * w;
+      for (int64_t begin : taken[static_cast<size_t>(w)]) {
+        if (begin / 16 != w) continue;
+        ASSERT_EQ(begin, next) << "call " << call << ": worker " << w << " skipped ahead in its own run";
+        next += 4;
+      }
+    }
+    // The chunks the others took of each run: its last ones.
+    for (int owner = 0; owner < kThreads; ++owner) {
+      std::vector<int64_t> stolen;
+      for (int w = 0; w < kThreads; ++w)
+        for (int64_t begin : taken[static_cast<size_t>(w)])
+          if (w != owner && begin / 16 == owner) stolen.push_back(begin);
+      std::sort(stolen.begin(), stolen.end());
+      for (size_t i = 0; i < stolen.size(); ++i)
+        ASSERT_EQ(stolen[i], 16 * owner + 16 - 4 * static_cast<int64_t>(stolen.size() - i))
+            << "call " << call << ": run " << owner << " was not taken from its back";
+    }
+  }
 }
 
 TEST(ThreadPool, PinnedWorkersRunOnTheirCpu) {
