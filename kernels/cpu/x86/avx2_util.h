@@ -71,5 +71,17 @@ inline void ScaleMinK4(const uint8_t* scales, int g, int* scale, int* min) {
   }
 }
 
+// The 8 six-bit scales (bytes 0..7) and mins (bytes 8..15) of a Q4_K block, as
+// ref::UnpackScaleMinK4 gives them group by group.
+inline __m128i UnpackScalesMinsK4(const uint8_t* packed) {
+  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+  uint32_t u[3];
+  std::memcpy(u, packed, 12);
+  return _mm_setr_epi32(static_cast<int32_t>(u[0] & kLow6),                                      // scales 0..3
+                        static_cast<int32_t>((u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4)),     // scales 4..7
+                        static_cast<int32_t>(u[1] & kLow6),                                      // mins 0..3
+                        static_cast<int32_t>(((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4)));  // mins 4..7
+}
+
 }  // namespace
 }  // namespace tlm::cpu::x86

@@ -18,10 +18,12 @@
 #include <cstring>
 
 #include "kernels/cpu/ref/blocks.h"
+#include "kernels/cpu/x86/avx2_kernels.h"
 #include "kernels/cpu/x86/avx2_util.h"
 
 namespace tlm::cpu::x86 {
 
+using ref::BlockQ4_K;
 using ref::BlockQ5_0;
 using ref::BlockQ8;
 
@@ -130,6 +132,71 @@ void VecDotRowsQ5_0X64Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_r
       tail = HalfToFloat(d) * dx[b] * static_cast<float>(HorizontalSum(dot));
     }
     y[o] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + tail;
+  }
+}
+
+// Q4_K, superblock by superblock (8 groups of 32): its 128 bytes of nibbles are two 64-byte
+// loads, and each, masked or shifted, is two groups' levels (bytes 0..31 the levels of group 2j
+// or 2j + 1, bytes 32..63 those of group 2j + 2 or 2j + 3); vpdpbusd against the activations
+// tabulated in that order leaves each group's partial sums in 8 lanes, which convert and take
+// their group's d * scale * d_x in one FMA (a permute of the superblock's 8 factors), so the
+// group sums are never folded per superblock (the AVX2 kernel's 6 hadd and a vpmulld). Mins:
+// one FMA of the 8 mins against d_x * sum(x) per superblock.
+void VecDotRowsQ4KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n,
+                               float* y) {
+  constexpr int64_t kMaxGroups = kQ4KAvx512MaxElems / ref::kQ8Block;
+  if (n > kQ4KAvx512MaxElems) return VecDotRowsQ4KQ8Avx2(w, row_stride, n_rows, x, n, y);
+  const int64_t nsb = n / ref::kQK;
+  // Group j of a superblock's levels as the loads give them: 0, 2, 1, 3, 4, 6, 5, 7.
+  constexpr int kLoadOrder[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+  alignas(64) int8_t xq[kMaxGroups * ref::kQ8Block];
+  alignas(32) float dx[kMaxGroups];
+  alignas(32) float xds[kMaxGroups];
+  for (int64_t s = 0; s < nsb; ++s) {
+    for (int j = 0; j < 8; ++j) {
+      const BlockQ8& g = x[s * 8 + kLoadOrder[j]];
+      std::memcpy(xq + (s * 8 + j) * ref::kQ8Block, g.qs, ref::kQ8Block);
+      dx[s * 8 + j] = x[s * 8 + j].d;
+      xds[s * 8 + j] = x[s * 8 + j].d * static_cast<float>(x[s * 8 + j].sum);
+    }
+  }
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  // Lanes 0..7 take the factor of the first group of a load, 8..15 the second's.
+  const __m512i pick0 = _mm512_set_epi32(2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m512i pick1 = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1);
+  const __m512i pick2 = _mm512_set_epi32(6, 6, 6, 6, 6, 6, 6, 6, 4, 4, 4, 4, 4, 4, 4, 4);
+  const __m512i pick3 = _mm512_set_epi32(7, 7, 7, 7, 7, 7, 7, 7, 5, 5, 5, 5, 5, 5, 5, 5);
+  const auto* base = static_cast<const uint8_t*>(w);
+  for (int64_t o = 0; o < n_rows; ++o) {
+    const auto* row = reinterpret_cast<const BlockQ4_K*>(base + o * static_cast<int64_t>(row_stride));
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
+    __m256 min_acc = _mm256_setzero_ps();
+    for (int64_t s = 0; s < nsb; ++s) {
+      const BlockQ4_K& b = row[s];
+      const __m128i scales_mins = UnpackScalesMinsK4(b.scales);
+      const __m256 factors = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(scales_mins)),
+                                           _mm256_mul_ps(_mm256_set1_ps(HalfToFloat(b.d)), _mm256_load_ps(dx + 8 * s)));
+      const __m512 f = _mm512_castps256_ps512(factors);  // lanes 8..15 never picked
+      const __m512i q0 = _mm512_loadu_si512(b.qs), q1 = _mm512_loadu_si512(b.qs + 64);
+      const int8_t* xs = xq + s * 256;
+      const __m512i d0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(q0, low4), _mm512_load_si512(xs));
+      const __m512i d1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(q0, 4), low4),
+                                             _mm512_load_si512(xs + 64));
+      const __m512i d2 =
+          _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(q1, low4), _mm512_load_si512(xs + 128));
+      const __m512i d3 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(_mm512_srli_epi16(q1, 4), low4),
+                                             _mm512_load_si512(xs + 192));
+      acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_permutexvar_ps(pick0, f), acc0);
+      acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d1), _mm512_permutexvar_ps(pick1, f), acc1);
+      acc2 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d2), _mm512_permutexvar_ps(pick2, f), acc2);
+      acc3 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d3), _mm512_permutexvar_ps(pick3, f), acc3);
+      const __m256 mins = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(scales_mins, 8)));
+      min_acc = _mm256_fmadd_ps(_mm256_mul_ps(mins, _mm256_set1_ps(HalfToFloat(b.dmin))), _mm256_load_ps(xds + 8 * s),
+                                min_acc);
+    }
+    y[o] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3))) -
+           HorizontalSum(min_acc);
   }
 }
 

@@ -1,4 +1,5 @@
-// Entry points of the AVX-512 VNNI decode GEMV over weights repacked at load (x86-64 only). Only
+// Entry points of the AVX-512 VNNI decode GEMVs (x86-64 only): Q5_0 over weights repacked at
+// load, Q4_K over the model's rows. Only
 // the dispatch table calls them, and only after checking the CPU has avx512f/bw/vl/vnni (and
 // avx2, fma, f16c) and the OS saves the zmm state.
 #pragma once
@@ -29,6 +30,13 @@ void PackRowsQ5_0X64(const void* w, size_t row_stride, int64_t n_rows, int64_t n
 // n <= kQ5_0X64MaxElems.
 void VecDotRowsQ5_0X64Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
                                    float* y);
+
+// y[o] = dot(Q4_K row o, x) for o < n_rows (the model's own layout, no repacking), as
+// ref::VecDotQ8: exact int32 group sums, float scales; rows longer than kQ4KAvx512MaxElems go to
+// the AVX2 kernel.
+inline constexpr int64_t kQ4KAvx512MaxElems = 32768;
+void VecDotRowsQ4KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
+                               float* y);
 
 // The prefill product over q5_0x64 rows (in gemm_avx512.cc, beside the GEMMs it shares panels
 // with), as ref::GemmQ8 on the rows they were packed from: 8 activation rows or more through

@@ -106,18 +106,6 @@ namespace {
 // Activation blocks whose d and d * sum one Q4_K dot product tabulates on the stack.
 constexpr int64_t kQ4KTableBlocks = 512;
 
-// The 8 six-bit scales (bytes 0..7) and mins (bytes 8..15) of a Q4_K block, as
-// ref::UnpackScaleMinK4 gives them group by group.
-inline __m128i UnpackScalesMinsK4(const uint8_t* packed) {
-  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
-  uint32_t u[3];
-  std::memcpy(u, packed, 12);
-  return _mm_setr_epi32(static_cast<int32_t>(u[0] & kLow6),                                      // scales 0..3
-                        static_cast<int32_t>((u[2] & kLow4) | (((u[0] >> 6) & kLow2) << 4)),     // scales 4..7
-                        static_cast<int32_t>(u[1] & kLow6),                                      // mins 0..3
-                        static_cast<int32_t>(((u[2] >> 4) & kLow4) | (((u[1] >> 6) & kLow2) << 4)));  // mins 4..7
-}
-
 // One Q4_K row against x, with dx[b] = d of activation block b and xds[b] = its d * sum(x).
 // The 8 groups' exact int32 sums are folded into one vector (lane g: group g), scaled by
 // their 6-bit scales in int32, then by d * dx in one FMA per superblock; the mins by one more.
