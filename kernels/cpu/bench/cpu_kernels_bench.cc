@@ -2,11 +2,14 @@
 // weight type as a matrix-vector product over Gemma 3 270M row lengths, in weight bytes/s; the
 // decode GEMVs at model shapes with weights streamed from memory, in bytes/s and as a fraction of
 // the measured read bandwidth (roofline_frac); the prefill GEMMs (GemmQ8 against one vec_dot per
-// output, GemmF32) in ops/s; and the machine's ceilings (read bandwidth, peak FMA).
+// output, GemmF32) in ops/s; attention (decode rows and prefill tiles), the row kernels (RMS
+// norm, add, GELU-tanh and SiLU gates, exp, tanh) and embedding rows in flops and bytes/s; and
+// the machine's ceilings (read bandwidth, peak FMA).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -14,6 +17,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "engine/tensor/dtype.h"
@@ -292,6 +296,141 @@ void BM_GemmF32(benchmark::State& state, const CpuKernels* kernels) {
       benchmark::Counter::kIsRate);
 }
 
+// --- the other kernels of the table: attention, norms, activations, embedding rows ---
+
+// Attention shapes {n_head, n_kv_head, head_dim}: Gemma 3 270M and Gemma 3 1B (4 query heads on
+// one KV head of 256), SmolLM2 135M (9 on 3 of 64).
+struct AttentionShape {
+  const char* model;
+  int64_t n_head, n_kv_head, head_dim;
+};
+constexpr AttentionShape kAttentionShapes[] = {{"gemma3", 4, 1, 256}, {"smollm2", 9, 3, 64}};
+
+// One attention layer of `rows` query rows at the end of a context of `keys` positions (a decode
+// row when rows == 1, else a causal prefill of rows new keys after keys - rows cached ones) in one
+// call of the table's kernel, as the backend calls it for one piece. Counters: flops (2 per
+// multiply-add of q.k and p.v over the visible keys), bytes_per_second (the keys and values read,
+// once per query row: a decode row's reads are the KV cache's).
+void BM_Attention(benchmark::State& state, const CpuKernels* kernels, AttentionShape shape) {
+  const int64_t keys = state.range(0), rows = state.range(1);
+  const int64_t hd = shape.head_dim, kv_width = shape.n_kv_head * hd, q_width = shape.n_head * hd;
+  std::mt19937 rng(13);
+  const std::vector<float> q = RandomRow(rng, rows * q_width);
+  const std::vector<float> k_cache = RandomRow(rng, keys * kv_width), v_cache = RandomRow(rng, keys * kv_width);
+  const std::vector<float> k_new = RandomRow(rng, rows * kv_width), v_new = RandomRow(rng, rows * kv_width);
+  std::vector<float> out(static_cast<size_t>(rows * q_width));
+  std::vector<float> scratch(
+      static_cast<size_t>(ref::AttentionScratchFloats(shape.n_head, shape.n_kv_head, hd, keys)));
+  const ref::AttentionArgs args{.q = q.data(),
+                                .k_cache = k_cache.data(),
+                                .v_cache = v_cache.data(),
+                                .capacity = keys,
+                                .k_new = k_new.data(),
+                                .v_new = v_new.data(),
+                                .pos0 = keys - rows,
+                                .rows = rows,
+                                .n_head = shape.n_head,
+                                .n_kv_head = shape.n_kv_head,
+                                .head_dim = hd,
+                                .window = 0,
+                                .scale = 1.f / std::sqrt(static_cast<float>(hd)),
+                                .out = out.data()};
+  const ref::AttentionWork all{.row_begin = 0, .row_end = rows, .kv_head_begin = 0, .kv_head_end = shape.n_kv_head};
+  for (auto _ : state) {
+    kernels->attention_f32(args, all, nullptr, scratch.data());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  double visible = 0;  // keys seen, summed over the query rows
+  for (int64_t t = 0; t < rows; ++t) visible += static_cast<double>(keys - rows + t + 1);
+  const auto iterations = static_cast<double>(state.iterations());
+  state.counters["flops"] =
+      benchmark::Counter(iterations * visible * 4.0 * static_cast<double>(q_width), benchmark::Counter::kIsRate);
+  state.SetBytesProcessed(static_cast<int64_t>(iterations * visible * 2.0 * static_cast<double>(kv_width) * 4.0));
+}
+
+// Row kernels over `n` floats, cache-resident (the vectors of one decode step): bytes/s of the
+// floats read and written; flops where the op has a natural count.
+enum class RowKernel { kRmsNorm, kAdd, kGeluTanhGate, kSiluGate, kExp, kTanh };
+
+void BM_RowKernel(benchmark::State& state, const CpuKernels* kernels, RowKernel op) {
+  const int64_t n = state.range(0);
+  std::mt19937 rng(17);
+  const std::vector<float> a = RandomRow(rng, n), b = RandomRow(rng, n), w = RandomRow(rng, n);
+  std::vector<float> out(static_cast<size_t>(n));
+  int64_t floats_moved = 0;  // per call
+  double flops = 0;          // per call
+  for (auto _ : state) {
+    switch (op) {
+      case RowKernel::kRmsNorm:
+        kernels->rms_norm_f32(a.data(), w.data(), out.data(), n, 1e-6f);
+        break;
+      case RowKernel::kAdd:
+        kernels->add_f32(a.data(), b.data(), out.data(), n);
+        break;
+      case RowKernel::kGeluTanhGate:
+        kernels->gelu_tanh_gate_f32(a.data(), b.data(), out.data(), n);
+        break;
+      case RowKernel::kSiluGate:
+        kernels->silu_gate_f32(a.data(), b.data(), out.data(), n);
+        break;
+      case RowKernel::kExp:
+        kernels->exp_f32(a.data(), out.data(), n);
+        break;
+      case RowKernel::kTanh:
+        kernels->tanh_f32(a.data(), out.data(), n);
+        break;
+    }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  switch (op) {
+    case RowKernel::kRmsNorm: floats_moved = 3 * n, flops = 4.0 * static_cast<double>(n); break;  // x^2 sum, scale, weight
+    case RowKernel::kAdd: floats_moved = 3 * n, flops = static_cast<double>(n); break;
+    case RowKernel::kGeluTanhGate:
+    case RowKernel::kSiluGate: floats_moved = 3 * n; break;
+    case RowKernel::kExp:
+    case RowKernel::kTanh: floats_moved = 2 * n; break;
+  }
+  const auto iterations = static_cast<double>(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(iterations * static_cast<double>(floats_moved) * 4.0));
+  state.counters["elements"] = benchmark::Counter(iterations * static_cast<double>(n), benchmark::Counter::kIsRate);
+  if (flops > 0) state.counters["flops"] = benchmark::Counter(iterations * flops, benchmark::Counter::kIsRate);
+}
+
+// Embedding lookup: one row of a quantized table dequantized to f32 per token, rows picked at
+// random from a table larger than the last-level cache (Gemma 3's 262144-row Q8_0 table, tied
+// with the LM head). bytes_per_second: the quantized bytes read.
+void BM_EmbeddingRows(benchmark::State& state, const CpuKernels* kernels, DType type) {
+  const int64_t width = state.range(0), vocab = state.range(1);
+  uint64_t row_bytes = 0;
+  if (!ElemsToBytes(type, static_cast<uint64_t>(width), &row_bytes)) {
+    state.SkipWithError("width is not a multiple of the block size");
+    return;
+  }
+  std::mt19937 rng(19);
+  const std::vector<uint8_t> distinct = RandomWeights(rng, type, width, row_bytes);
+  BenchBuffer table(static_cast<size_t>(vocab) * row_bytes, /*huge=*/false);
+  for (size_t off = 0; off < table.size(); off += distinct.size())
+    std::memcpy(table.data() + off, distinct.data(), std::min(distinct.size(), table.size() - off));
+  constexpr int64_t kTokens = 64;
+  std::uniform_int_distribution<int64_t> token(0, vocab - 1);
+  std::vector<float> out(static_cast<size_t>(kTokens * width));
+  const DequantizeRowFn dequantize = kernels->DequantizeRowFor(type);
+  for (auto _ : state) {
+    state.PauseTiming();
+    int64_t ids[kTokens];
+    for (int64_t& id : ids) id = token(rng);
+    state.ResumeTiming();
+    for (int64_t t = 0; t < kTokens; ++t) dequantize(table.data() + ids[t] * row_bytes, out.data() + t * width, width);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * kTokens * static_cast<int64_t>(row_bytes));
+  state.counters["rows"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * kTokens, benchmark::Counter::kIsRate);
+}
+
 // Machine ceiling: read bandwidth, STREAM-like. Each thread sums its share of a buffer far
 // larger than the caches (256 MiB in all) with eight independent partial sums; bytes_per_second
 // (over all threads, real time) is the sustained read rate from memory.
@@ -426,6 +565,40 @@ void RegisterAll() {
         ->Arg(640)
         ->Arg(2048);
     benchmark::RegisterBenchmark((std::string("DotF32/") + k->isa).c_str(), BM_DotF32, k)->Arg(640)->Arg(2048);
+  }
+  // Attention at model shapes: decode rows (one query, keys = the context) and a 64-row causal
+  // prefill tile at the start of a context, Gemma 3 270M / 1B and SmolLM2.
+  for (const CpuKernels* k : tables) {
+    for (const AttentionShape& shape : kAttentionShapes) {
+      const std::string name = std::string("Attention/") + shape.model + "/" + k->isa;
+      benchmark::RegisterBenchmark(name.c_str(), BM_Attention, k, shape)
+          ->ArgNames({"keys", "rows"})
+          ->Args({128, 1})
+          ->Args({512, 1})
+          ->Args({2048, 1})
+          ->Args({64, 64})
+          ->Args({512, 64})
+          ->Unit(benchmark::kMicrosecond);
+    }
+  }
+  // Row kernels at the widths of a decode step: hidden 640 (Gemma 3 270M) and 1152 (Gemma 3 1B),
+  // FFN 2048 and 6912.
+  const std::pair<const char*, RowKernel> row_kernels[] = {
+      {"RmsNorm", RowKernel::kRmsNorm}, {"Add", RowKernel::kAdd}, {"GeluTanhGate", RowKernel::kGeluTanhGate},
+      {"SiluGate", RowKernel::kSiluGate}, {"Exp", RowKernel::kExp}, {"Tanh", RowKernel::kTanh}};
+  for (const CpuKernels* k : tables) {
+    for (const auto& [name, op] : row_kernels) {
+      auto* bench = benchmark::RegisterBenchmark((std::string(name) + "/" + k->isa).c_str(), BM_RowKernel, k, op);
+      if (op == RowKernel::kRmsNorm || op == RowKernel::kAdd)
+        bench->Arg(640)->Arg(1152);
+      else
+        bench->Arg(2048)->Arg(6912);
+    }
+    benchmark::RegisterBenchmark((std::string("EmbeddingRows/q8_0/") + k->isa).c_str(), BM_EmbeddingRows, k,
+                                 DType::kQ8_0)
+        ->ArgNames({"width", "vocab"})
+        ->Args({640, 262144})
+        ->Args({1152, 262144});
   }
   benchmark::AddCustomContext("tlm_cpu_isa_selected", SelectCpuKernels().isa);
   benchmark::AddCustomContext("tlm_rows_per_matrix", std::to_string(kRows));
