@@ -314,14 +314,12 @@ class CpuExecutable final : public Executable {
           TLM_RETURN_IF_ERROR(Embedding(s, input.tokens, out));
           break;
         case OpKind::kMatMul:
-          if (s.external) {
+          if (s.external)
             s.external(a, rows, out);
-          } else if (s.q8) {
-            if (T == 1) PrefetchUntilNextGroup(si, input.pos0, kv);
+          else if (s.q8)
             MatMulGroup(si, a, rows, out);
-          } else {
+          else
             MatMul(s, a, rows, out);
-          }
           break;
         case OpKind::kRmsNorm:
           RmsNorm(s, a, rows, out);
@@ -453,31 +451,6 @@ class CpuExecutable final : public Executable {
       }
     });
   }
-
-  // A decode step's small reads between this matmul group and the next (RMS norm weights, the
-  // attention layer's keys and values) were pushed out of the caches by the ~235 MiB of weights
-  // the last step streamed, and each would cost the calling thread a run of memory round trips
-  // on the step's critical path. Their cache lines are requested here, to arrive while the
-  // group's matmuls stream. (Gemma 3 270M tg128: attention steps 15% shorter.)
-  void PrefetchUntilNextGroup(size_t lead, int64_t pos0, CpuKvCache& kv) {
-    auto fetch = [](const void* p, size_t bytes) {
-      const auto* c = static_cast<const char*>(p);
-      for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 2);
-    };
-    for (size_t i = lead + 1; i < steps_.size(); ++i) {
-      const Step& s = steps_[i];
-      if (s.q8 && s.group > 0) break;
-      if (s.node->op == OpKind::kRmsNorm && s.weight != nullptr) fetch(s.weight->data, s.weight->bytes);
-      if (s.node->op == OpKind::kAttention) {
-        const AttentionParams& a = s.node->attention;
-        const int64_t keys = std::min(pos0, kv.spec().layers[a.layer].capacity);
-        const auto floats = std::min<int64_t>(keys * a.n_kv_head * a.head_dim, kMaxPrefetchKvFloats);
-        fetch(kv.k(a.layer), static_cast<size_t>(floats) * sizeof(float));
-        fetch(kv.v(a.layer), static_cast<size_t>(floats) * sizeof(float));
-      }
-    }
-  }
-  static constexpr int64_t kMaxPrefetchKvFloats = 1 << 15;  // 128 KiB of keys and of values
 
   // Matmuls with f32 activations, or float weights.
   void MatMul(const Step& s, const float* x, int64_t rows, float* out) {
