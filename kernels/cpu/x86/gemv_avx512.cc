@@ -25,6 +25,7 @@ namespace tlm::cpu::x86 {
 
 using ref::BlockQ4_K;
 using ref::BlockQ5_0;
+using ref::BlockQ6_K;
 using ref::BlockQ8;
 
 namespace {
@@ -197,6 +198,75 @@ void VecDotRowsQ4KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows,
     }
     y[o] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3))) -
            HorizontalSum(min_acc);
+  }
+}
+
+// Q6_K, in its two halves of 128 elements: 64 bytes of low nibbles are, masked, elements 0..63
+// and, shifted, 64..127 in order; the 32 bytes of high bits, broadcast to both halves of a
+// vector and shifted per half (vpsllvw / vpsrlvw) so that each element's two bits land on bits
+// 4..5, complete the unsigned levels q + 32. vpdpbusd against the activations (contiguous,
+// tabulated once per call) leaves 4 lanes per 16 elements, the span of one 8-bit scale: each
+// lane's factor d * scale * d_x is a permute of the superblock's 16, and the + 32 comes off
+// through 32 * the activations' 16-element sums times the same factors, one FMA per superblock. The AVX2 kernel spends
+// twice the instructions on the unpacking and the folding.
+void VecDotRowsQ6KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n,
+                               float* y) {
+  constexpr int64_t kMaxSpans = kQ6KAvx512MaxElems / 16;
+  if (n > kQ6KAvx512MaxElems) return VecDotRowsQ6KQ8Avx2(w, row_stride, n_rows, x, n, y);
+  const int64_t nsb = n / ref::kQK, nb = n / ref::kQ8Block;
+  alignas(64) int8_t xq[kQ6KAvx512MaxElems];
+  alignas(64) float dx16[kMaxSpans];   // per 16 elements: d of its activation block
+  alignas(64) float off16[kMaxSpans];  // per 16 elements: 32 * the sum of their levels
+  for (int64_t b = 0; b < nb; ++b) {
+    std::memcpy(xq + b * ref::kQ8Block, x[b].qs, ref::kQ8Block);
+    for (int h = 0; h < 2; ++h) {
+      int32_t sum = 0;
+      for (int j = 0; j < 16; ++j) sum += x[b].qs[16 * h + j];
+      dx16[2 * b + h] = x[b].d;
+      off16[2 * b + h] = 32.0f * static_cast<float>(sum);
+    }
+  }
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i bits45 = _mm512_set1_epi8(0x30);
+  // High bits of elements 0..31 | 32..63 (bits 0..1 | 2..3) up to bits 4..5; of 64..95 | 96..127
+  // (bits 4..5 | 6..7) right.
+  const __m512i up = _mm512_set_epi16(2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+                                      4, 4, 4, 4, 4);
+  const __m512i down = _mm512_set_epi16(2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                        0, 0, 0, 0, 0, 0);
+  // Vector m of a superblock (elements 64m .. 64m + 63) takes factors 4m .. 4m + 3, 4 lanes each.
+  __m512i pick[4];
+  for (int m = 0; m < 4; ++m) {
+    pick[m] = _mm512_set_epi32(4 * m + 3, 4 * m + 3, 4 * m + 3, 4 * m + 3, 4 * m + 2, 4 * m + 2, 4 * m + 2, 4 * m + 2,
+                               4 * m + 1, 4 * m + 1, 4 * m + 1, 4 * m + 1, 4 * m, 4 * m, 4 * m, 4 * m);
+  }
+  const auto* base = static_cast<const uint8_t*>(w);
+  for (int64_t o = 0; o < n_rows; ++o) {
+    const auto* row = reinterpret_cast<const BlockQ6_K*>(base + o * static_cast<int64_t>(row_stride));
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m512 offset = _mm512_setzero_ps();
+    for (int64_t s = 0; s < nsb; ++s) {
+      const BlockQ6_K& b = row[s];
+      const __m512 factors =
+          _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)))),
+                        _mm512_mul_ps(_mm512_set1_ps(HalfToFloat(b.d)), _mm512_load_ps(dx16 + 16 * s)));
+      offset = _mm512_fmadd_ps(factors, _mm512_load_ps(off16 + 16 * s), offset);
+      for (int half = 0; half < 2; ++half) {
+        const __m512i ql = _mm512_loadu_si512(b.ql + 64 * half);
+        const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh + 32 * half)));
+        const __m512i u0 = _mm512_or_si512(_mm512_and_si512(ql, low4), _mm512_and_si512(_mm512_sllv_epi16(qh, up), bits45));
+        const __m512i u1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4),
+                                           _mm512_and_si512(_mm512_srlv_epi16(qh, down), bits45));
+        const int8_t* xs = xq + s * ref::kQK + 128 * half;
+        const __m512i d0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u0, _mm512_load_si512(xs));
+        const __m512i d1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u1, _mm512_load_si512(xs + 64));
+        acc[2 * half] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_permutexvar_ps(pick[2 * half], factors), acc[2 * half]);
+        acc[2 * half + 1] =
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(d1), _mm512_permutexvar_ps(pick[2 * half + 1], factors), acc[2 * half + 1]);
+      }
+    }
+    y[o] = _mm512_reduce_add_ps(_mm512_sub_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])),
+                                              offset));
   }
 }
 

@@ -1,5 +1,5 @@
 // Entry points of the AVX-512 VNNI decode GEMVs (x86-64 only): Q5_0 over weights repacked at
-// load, Q4_K over the model's rows. Only
+// load, Q4_K and Q6_K over the model's rows. Only
 // the dispatch table calls them, and only after checking the CPU has avx512f/bw/vl/vnni (and
 // avx2, fma, f16c) and the OS saves the zmm state.
 #pragma once
@@ -36,6 +36,11 @@ void VecDotRowsQ5_0X64Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_r
 // the AVX2 kernel.
 inline constexpr int64_t kQ4KAvx512MaxElems = 32768;
 void VecDotRowsQ4KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
+                               float* y);
+
+// The same for Q6_K rows (rows longer than kQ6KAvx512MaxElems go to the AVX2 kernel).
+inline constexpr int64_t kQ6KAvx512MaxElems = 32768;
+void VecDotRowsQ6KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
                                float* y);
 
 // The prefill product over q5_0x64 rows (in gemm_avx512.cc, beside the GEMMs it shares panels
