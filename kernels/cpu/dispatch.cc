@@ -180,6 +180,11 @@ CpuKernels MakeAvx512Vnni() {
                                                    .pack = &x86::PackRowsQ5_0X64,
                                                    .rows = &x86::VecDotRowsQ5_0X64Q8Avx512Vnni,
                                                    .gemm = &x86::GemmQ5_0X64Q8Avx512Vnni};
+  k.packed_gemv[CpuKernels::Slot(DType::kQ4_1)] = {.layout = "q4_1x4",
+                                                   .max_n = x86::kQ4_1X4MaxElems,
+                                                   .pack = &x86::PackRowsQ4_1X4,
+                                                   .rows = &x86::VecDotRowsQ4_1X4Q8Avx512Vnni,
+                                                   .gemm = &x86::GemmQ4_1X4Q8Avx512Vnni};
   return k;
 }
 #endif

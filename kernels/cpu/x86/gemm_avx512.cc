@@ -409,6 +409,26 @@ struct Q5_0X64Packer {
   }
 };
 
+// q4_1x4 rows (gemv_avx512.h): nb fp16 d, nb fp16 m, then 16 bytes of nibbles per block
+// (element j low, j + 16 high); value d * q + m, so the panel's min is -m.
+struct Q4_1X4Packer {
+  static constexpr int kOffset = 0;
+  static constexpr int kHalves = 1;
+  static constexpr bool kHasMins = true;
+  static void Pack(const uint8_t* w_row, int64_t nb, int row, Panel* p) {
+    const __m128i low4 = _mm_set1_epi8(0x0F);
+    for (int64_t b = 0; b < nb; ++b) {
+      uint16_t d, m;
+      std::memcpy(&d, w_row + 2 * b, sizeof(d));
+      std::memcpy(&m, w_row + 2 * (nb + b), sizeof(m));
+      const __m128i q = Load128(w_row + 4 * nb + 16 * b);
+      PutBlock(p, b, row, _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), low4), _mm_and_si128(q, low4)),
+               HalfToFloat(d));
+      p->min[b * kPanelRows + row] = -HalfToFloat(m);
+    }
+  }
+};
+
 struct Q4KPacker {
   static constexpr int kOffset = 0;
   static constexpr int kHalves = 1;
@@ -601,6 +621,14 @@ void GemmQ5_0X64Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, cons
   if (n_x >= 8 && nb <= kPanelMaxBlocks && nb <= kXdsFloats)
     return GemmPanels<Q5_0X64Packer>(w, row_stride, n_w, x, n_x, k, y, ldy);
   for (int64_t r = 0; r < n_x; ++r) VecDotRowsQ5_0X64Q8Avx512Vnni(w, row_stride, n_w, x + r * nb, k, y + r * ldy);
+}
+
+void GemmQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k,
+                            float* y, int64_t ldy) {
+  const int64_t nb = k / ref::kQ8Block;
+  if (n_x >= 8 && nb <= kPanelMaxBlocks && nb <= kXdsFloats)
+    return GemmPanels<Q4_1X4Packer>(w, row_stride, n_w, x, n_x, k, y, ldy);
+  for (int64_t r = 0; r < n_x; ++r) VecDotRowsQ4_1X4Q8Avx512Vnni(w, row_stride, n_w, x + r * nb, k, y + r * ldy);
 }
 
 }  // namespace tlm::cpu::x86

@@ -23,6 +23,7 @@
 
 namespace tlm::cpu::x86 {
 
+using ref::BlockQ4_1;
 using ref::BlockQ4_K;
 using ref::BlockQ5_0;
 using ref::BlockQ6_K;
@@ -267,6 +268,77 @@ void VecDotRowsQ6KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows,
     }
     y[o] = _mm512_reduce_add_ps(_mm512_sub_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])),
                                               offset));
+  }
+}
+
+void PackRowsQ4_1X4(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst) {
+  const int64_t nb = n / ref::kQ8Block;
+  const size_t row_bytes = static_cast<size_t>(nb) * sizeof(BlockQ4_1);
+  for (int64_t o = 0; o < n_rows; ++o) {
+    const auto* src = reinterpret_cast<const BlockQ4_1*>(static_cast<const uint8_t*>(w) + o * row_stride);
+    uint8_t* out = static_cast<uint8_t*>(dst) + o * row_bytes;
+    for (int64_t b = 0; b < nb; ++b) {
+      std::memcpy(out + 2 * b, &src[b].d, 2);
+      std::memcpy(out + 2 * (nb + b), &src[b].m, 2);
+      std::memcpy(out + 4 * nb + 16 * b, src[b].qs, 16);
+    }
+  }
+}
+
+void VecDotRowsQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n,
+                                  float* y) {
+  constexpr int64_t kMaxBlocks4 = kQ4_1X4MaxElems / ref::kQ8Block;
+  const int64_t nb = n / ref::kQ8Block;
+  const int64_t nb16 = (nb + 15) / 16 * 16;
+  // Per four blocks: their elements 0..15, then their 16..31 (64 bytes each); zero past nb.
+  alignas(64) int8_t xlo[kMaxBlocks4 * 16];
+  alignas(64) int8_t xhi[kMaxBlocks4 * 16];
+  alignas(64) float dx[kMaxBlocks4];
+  alignas(64) float xds[kMaxBlocks4];
+  for (int64_t b = 0; b < nb; ++b) {
+    std::memcpy(xlo + 16 * b, x[b].qs, 16);
+    std::memcpy(xhi + 16 * b, x[b].qs + 16, 16);
+    dx[b] = x[b].d;
+    xds[b] = x[b].d * static_cast<float>(x[b].sum);
+  }
+  for (int64_t b = nb; b < nb16; ++b) {
+    std::memset(xlo + 16 * b, 0, 16);
+    std::memset(xhi + 16 * b, 0, 16);
+    dx[b] = xds[b] = 0.0f;
+  }
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  // Lanes 4i..4i + 3 of a load's sums are block i of the four.
+  const __m512i spread = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  const __m512i four = _mm512_set1_epi32(4);
+  const auto* base = static_cast<const uint8_t*>(w);
+  for (int64_t o = 0; o < n_rows; ++o) {
+    const uint8_t* row = base + o * static_cast<int64_t>(row_stride);
+    const uint8_t* qs = row + 4 * nb;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), mins = _mm512_setzero_ps();
+    for (int64_t b0 = 0; b0 < nb; b0 += 16) {
+      const int64_t count = nb - b0 < 16 ? nb - b0 : 16;
+      const auto in_row = static_cast<__mmask16>((1u << count) - 1u);
+      const __m512 factors = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(in_row, row + 2 * b0)),
+                                           _mm512_load_ps(dx + b0));
+      mins = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(in_row, row + 2 * (nb + b0))),
+                             _mm512_load_ps(xds + b0), mins);
+      __m512i pick = spread;
+      for (int64_t b = 0; b < count; b += 4) {
+        const int64_t left = count - b < 4 ? count - b : 4;
+        const __m512i q = _mm512_maskz_loadu_epi8(_cvtu64_mask64(left == 4 ? ~0ULL : (1ULL << (16 * left)) - 1),
+                                                  qs + 16 * (b0 + b));
+        __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(q, low4),
+                                          _mm512_load_si512(xlo + 16 * (b0 + b)));
+        sum = _mm512_dpbusd_epi32(sum, _mm512_and_si512(_mm512_srli_epi16(q, 4), low4),
+                                  _mm512_load_si512(xhi + 16 * (b0 + b)));
+        if (b % 8 == 0)
+          acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_permutexvar_ps(pick, factors), acc0);
+        else
+          acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_permutexvar_ps(pick, factors), acc1);
+        pick = _mm512_add_epi32(pick, four);
+      }
+    }
+    y[o] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), mins));
   }
 }
 

@@ -1,5 +1,5 @@
-// Entry points of the AVX-512 VNNI decode GEMVs (x86-64 only): Q5_0 over weights repacked at
-// load, Q4_K and Q6_K over the model's rows. Only
+// Entry points of the AVX-512 VNNI decode GEMVs (x86-64 only): Q5_0 and Q4_1 over weights
+// repacked at load, Q4_K and Q6_K over the model's rows. Only
 // the dispatch table calls them, and only after checking the CPU has avx512f/bw/vl/vnni (and
 // avx2, fma, f16c) and the OS saves the zmm state.
 #pragma once
@@ -31,6 +31,22 @@ void PackRowsQ5_0X64(const void* w, size_t row_stride, int64_t n_rows, int64_t n
 void VecDotRowsQ5_0X64Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
                                    float* y);
 
+// The "q4_1x4" layout of a Q4_1 row of n elements (nb = n / 32 blocks), the same byte count as
+// the Q4_1 row (20 * nb): nb fp16 scales d, then nb fp16 mins m, then the blocks' 16 bytes of
+// nibbles one after another (byte j: element j low, j + 16 high, as Q4_1 keeps them). So four
+// blocks' nibbles are one 64-byte load; masked and shifted, it is the four blocks' low and high
+// halves, which two vpdpbusd against activations tabulated in that order sum per block in the
+// same 4 lanes, converted and scaled by one FMA with a permute of the row's d * d_x; the mins go
+// through one FMA per 16 blocks against the activations' d * sum.
+inline constexpr int64_t kQ4_1X4MaxElems = 32768;  // the kernel tabulates the activations on the stack
+
+// Repacks n_rows Q4_1 rows (row o at w + o * row_stride) into dst, rows 20 * n / 32 bytes apart.
+void PackRowsQ4_1X4(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst);
+
+// As VecDotRowsQ5_0X64Q8Avx512Vnni, over q4_1x4 rows; n <= kQ4_1X4MaxElems.
+void VecDotRowsQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
+                                  float* y);
+
 // y[o] = dot(Q4_K row o, x) for o < n_rows (the model's own layout, no repacking), as
 // ref::VecDotQ8: exact int32 group sums, float scales; rows longer than kQ4KAvx512MaxElems go to
 // the AVX2 kernel.
@@ -48,5 +64,9 @@ void VecDotRowsQ6KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows,
 // the packed-panel GEMM, fewer as that many GEMVs; k <= kQ5_0X64MaxElems.
 void GemmQ5_0X64Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x,
                              int64_t k, float* y, int64_t ldy);
+
+// The same over q4_1x4 rows; k <= kQ4_1X4MaxElems.
+void GemmQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x,
+                            int64_t k, float* y, int64_t ldy);
 
 }  // namespace tlm::cpu::x86
