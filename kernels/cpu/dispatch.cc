@@ -175,11 +175,11 @@ CpuKernels MakeAvx512Vnni() {
   for (const auto& [type, fn] : gemms) k.gemm_q8[CpuKernels::Slot(type)] = fn;
   k.vec_dot_q8_rows[CpuKernels::Slot(DType::kQ4_K)] = &x86::VecDotRowsQ4KQ8Avx512Vnni;
   k.vec_dot_q8_rows[CpuKernels::Slot(DType::kQ6_K)] = &x86::VecDotRowsQ6KQ8Avx512Vnni;
-  k.packed_gemv[CpuKernels::Slot(DType::kQ5_0)] = {.layout = "q5_0x64",
-                                                   .max_n = x86::kQ5_0X64MaxElems,
-                                                   .pack = &x86::PackRowsQ5_0X64,
-                                                   .rows = &x86::VecDotRowsQ5_0X64Q8Avx512Vnni,
-                                                   .gemm = &x86::GemmQ5_0X64Q8Avx512Vnni};
+  k.packed_gemv[CpuKernels::Slot(DType::kQ5_0)] = {.layout = "q5_0x4",
+                                                   .max_n = x86::kQ5_0X4MaxElems,
+                                                   .pack = &x86::PackRowsQ5_0X4,
+                                                   .rows = &x86::VecDotRowsQ5_0X4Q8Avx512Vnni,
+                                                   .gemm = &x86::GemmQ5_0X4Q8Avx512Vnni};
   k.packed_gemv[CpuKernels::Slot(DType::kQ4_1)] = {.layout = "q4_1x4",
                                                    .max_n = x86::kQ4_1X4MaxElems,
                                                    .pack = &x86::PackRowsQ4_1X4,

@@ -380,9 +380,9 @@ struct Q5_0Packer {
   }
 };
 
-// q5_0x64 rows (gemv_avx512.h): per pair of blocks, 32 bytes of nibbles (byte i: elements i and
-// i + 32) and the 64 fifth bits; an odd last block as Q5_0 keeps it.
-struct Q5_0X64Packer {
+// q5_0x4 rows (gemv_avx512.h): nb fp16 d, then per group of up to 4 blocks their nibbles (16
+// bytes each), the fifth bits of their elements 0..15 (2 bytes each), then of 16..31.
+struct Q5_0X4Packer {
   static constexpr int kOffset = 16;
   static constexpr int kHalves = 1;
   static constexpr bool kHasMins = false;
@@ -394,18 +394,24 @@ struct Q5_0X64Packer {
   static void Pack(const uint8_t* w_row, int64_t nb, int row, Panel* p) {
     const __m256i low4 = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
     const uint8_t* q = w_row + 2 * nb;
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2, q += 40) {
-      const __m256i bytes = Load256(q);
-      uint64_t fifth;
-      std::memcpy(&fifth, q + 32, sizeof(fifth));
-      const __m256i lo = _mm256_and_si256(bytes, low4);
-      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
-      PutBlock(p, b, row, _mm256_mask_add_epi8(lo, static_cast<__mmask32>(fifth), lo, sixteen), Scale(w_row, b));
-      PutBlock(p, b + 1, row, _mm256_mask_add_epi8(hi, static_cast<__mmask32>(fifth >> 32), hi, sixteen),
-               Scale(w_row, b + 1));
+    for (int64_t b0 = 0; b0 < nb; b0 += 4) {
+      const int64_t g = nb - b0 < 4 ? nb - b0 : 4;
+      for (int64_t i = 0; i < g; i += 2) {
+        // Blocks i and i + 1 (or i alone, the last of an odd group): nibbles, then the fifth
+        // bits of their elements 0..15 and of 16..31 as 16-bit words side by side.
+        const bool two = i + 1 < g;
+        uint32_t low_bits = 0, high_bits = 0;
+        std::memcpy(&low_bits, q + 16 * g + 2 * i, two ? 4 : 2);
+        std::memcpy(&high_bits, q + 18 * g + 2 * i, two ? 4 : 2);
+        const __m256i nib = two ? Load256(q + 16 * i) : _mm256_castsi128_si256(Load128(q + 16 * i));
+        __m256i lo = _mm256_and_si256(nib, low4), hi = _mm256_and_si256(_mm256_srli_epi16(nib, 4), low4);
+        lo = _mm256_mask_add_epi8(lo, static_cast<__mmask32>(low_bits), lo, sixteen);
+        hi = _mm256_mask_add_epi8(hi, static_cast<__mmask32>(high_bits), hi, sixteen);
+        PutBlock(p, b0 + i, row, _mm256_permute2x128_si256(lo, hi, 0x20), Scale(w_row, b0 + i));
+        if (two) PutBlock(p, b0 + i + 1, row, _mm256_permute2x128_si256(lo, hi, 0x31), Scale(w_row, b0 + i + 1));
+      }
+      q += 20 * g;
     }
-    if (b < nb) PutBlock(p, b, row, Q5_0Levels(q, q + 16), Scale(w_row, b));  // an odd last block, as Q5_0
   }
 };
 
@@ -615,20 +621,20 @@ TLM_GEMM_Q8_AVX512(GemmQ4KQ8Avx512Vnni, Q4KKernel, Q4KPacker, VecDotQ4KQ8Avx2)
 TLM_GEMM_Q8_AVX512(GemmQ6KQ8Avx512Vnni, Q6KKernel, Q6KPacker, VecDotQ6KQ8Avx2)
 #undef TLM_GEMM_Q8_AVX512
 
-void GemmQ5_0X64Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k,
-                             float* y, int64_t ldy) {
-  const int64_t nb = k / ref::kQ8Block;
-  if (n_x >= 8 && nb <= kPanelMaxBlocks && nb <= kXdsFloats)
-    return GemmPanels<Q5_0X64Packer>(w, row_stride, n_w, x, n_x, k, y, ldy);
-  for (int64_t r = 0; r < n_x; ++r) VecDotRowsQ5_0X64Q8Avx512Vnni(w, row_stride, n_w, x + r * nb, k, y + r * ldy);
-}
-
 void GemmQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k,
                             float* y, int64_t ldy) {
   const int64_t nb = k / ref::kQ8Block;
   if (n_x >= 8 && nb <= kPanelMaxBlocks && nb <= kXdsFloats)
     return GemmPanels<Q4_1X4Packer>(w, row_stride, n_w, x, n_x, k, y, ldy);
   for (int64_t r = 0; r < n_x; ++r) VecDotRowsQ4_1X4Q8Avx512Vnni(w, row_stride, n_w, x + r * nb, k, y + r * ldy);
+}
+
+void GemmQ5_0X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k,
+                            float* y, int64_t ldy) {
+  const int64_t nb = k / ref::kQ8Block;
+  if (n_x >= 8 && nb <= kPanelMaxBlocks && nb <= kXdsFloats)
+    return GemmPanels<Q5_0X4Packer>(w, row_stride, n_w, x, n_x, k, y, ldy);
+  for (int64_t r = 0; r < n_x; ++r) VecDotRowsQ5_0X4Q8Avx512Vnni(w, row_stride, n_w, x + r * nb, k, y + r * ldy);
 }
 
 }  // namespace tlm::cpu::x86

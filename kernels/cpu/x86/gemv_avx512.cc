@@ -1,11 +1,7 @@
-// AVX-512 VNNI decode GEMV over Q5_0 weights repacked at load into the q5_0x64 layout
-// (gemv_avx512.h). The Q5_0 layout costs the AVX2 kernel ~10 cycles per block to spread the
-// fifth bits into bytes, so it reads its weights at about half the memory bandwidth. Here one
-// pair of blocks (64 elements) is: a 32-byte load, a shift, an insert, an and, a masked add of
-// 16 under the 64 fifth bits (kmovq), vpdpbusd of the unsigned levels against the activations,
-// a conversion and one FMA with the pair's two scales (one permute of the row's scales). The
-// offset of 16 is taken off per block through the activations' 16 * d * sum (one FMA per 16
-// blocks against the row's scales). Rows one after another: one sequential stream.
+// AVX-512 VNNI decode GEMVs (gemv_avx512.h): Q5_0 and Q4_1 over layouts repacked at load
+// (q5_0x4, q4_1x4), Q4_K and Q6_K over the model's rows. Each tabulates the activations once per
+// call (levels in the order its loads give the weights, d and sums per block), then reads the
+// rows one after another: one sequential stream.
 // Built with -mavx512f/bw/vl/vnni on top of the AVX2 flags: only the dispatch table calls it.
 #include "kernels/cpu/x86/gemv_avx512.h"
 
@@ -31,111 +27,13 @@ using ref::BlockQ8;
 
 namespace {
 
-constexpr int64_t kMaxBlocks = kQ5_0X64MaxElems / ref::kQ8Block;
-constexpr int64_t kPairBytes = 40;  // 32 bytes of nibbles, 8 of fifth bits
-
 uint32_t Load32(const uint8_t* p) {
   uint32_t v;
   std::memcpy(&v, p, sizeof(v));
   return v;
 }
 
-// The 32 levels (0..31) of a Q5_0 block, in element order.
-void Levels(const BlockQ5_0& b, uint8_t* u) {
-  const uint32_t qh = Load32(b.qh);
-  for (int j = 0; j < 16; ++j) {
-    u[j] = static_cast<uint8_t>((b.qs[j] & 0x0F) | (((qh >> j) & 1u) << 4));
-    u[j + 16] = static_cast<uint8_t>((b.qs[j] >> 4) | (((qh >> (j + 16)) & 1u) << 4));
-  }
-}
-
 }  // namespace
-
-void PackRowsQ5_0X64(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst) {
-  const int64_t nb = n / ref::kQ8Block;
-  const size_t row_bytes = static_cast<size_t>(nb) * sizeof(BlockQ5_0);
-  for (int64_t o = 0; o < n_rows; ++o) {
-    const auto* src = reinterpret_cast<const BlockQ5_0*>(static_cast<const uint8_t*>(w) + o * row_stride);
-    uint8_t* out = static_cast<uint8_t*>(dst) + o * row_bytes;
-    for (int64_t b = 0; b < nb; ++b) std::memcpy(out + 2 * b, &src[b].d, 2);
-    uint8_t* p = out + 2 * nb;
-    for (int64_t b = 0; b + 2 <= nb; b += 2, p += kPairBytes) {
-      uint8_t u[64];
-      Levels(src[b], u);
-      Levels(src[b + 1], u + 32);
-      uint64_t fifth = 0;
-      for (int i = 0; i < 32; ++i) p[i] = static_cast<uint8_t>((u[i] & 0x0F) | ((u[i + 32] & 0x0F) << 4));
-      for (int i = 0; i < 64; ++i) fifth |= static_cast<uint64_t>(u[i] >> 4) << i;
-      std::memcpy(p + 32, &fifth, sizeof(fifth));
-    }
-    if (nb % 2 != 0) {
-      std::memcpy(p, src[nb - 1].qs, 16);
-      std::memcpy(p + 16, src[nb - 1].qh, 4);
-    }
-  }
-}
-
-void VecDotRowsQ5_0X64Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n,
-                                   float* y) {
-  const int64_t nb = n / ref::kQ8Block;
-  const int64_t nb16 = (nb + 15) / 16 * 16;
-  // The activations once per call: levels contiguous (a pair's 64 in one load), d and the
-  // offset term 16 * d * sum per block, zero past nb.
-  alignas(64) int8_t xq[kMaxBlocks * ref::kQ8Block];
-  alignas(64) float dx[kMaxBlocks];
-  alignas(64) float cx[kMaxBlocks];
-  for (int64_t b = 0; b < nb; ++b) {
-    std::memcpy(xq + b * ref::kQ8Block, x[b].qs, ref::kQ8Block);
-    dx[b] = x[b].d;
-    cx[b] = 16.0f * x[b].d * static_cast<float>(x[b].sum);
-  }
-  for (int64_t b = nb; b < nb16; ++b) dx[b] = cx[b] = 0.0f;
-
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
-  const __m512i sixteen = _mm512_set1_epi8(16);
-  const __m512i first_pair = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-  const __m512i two = _mm512_set1_epi32(2);
-  const auto* base = static_cast<const uint8_t*>(w);
-  for (int64_t o = 0; o < n_rows; ++o) {
-    const uint8_t* row = base + o * static_cast<int64_t>(row_stride);
-    const uint8_t* p = row + 2 * nb;
-    __m512 acc0 = _mm512_setzero_ps();
-    __m512 acc1 = _mm512_setzero_ps();
-    for (int64_t b0 = 0; b0 < nb; b0 += 16) {
-      const int64_t count = nb - b0 < 16 ? nb - b0 : 16;
-      const auto in_row = static_cast<__mmask16>((1u << count) - 1u);
-      const __m512 dw = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(in_row, row + 2 * b0));
-      acc1 = _mm512_fnmadd_ps(dw, _mm512_load_ps(cx + b0), acc1);  // - sum_b dw * 16 * dx * sum(x)
-      const __m512 scale = _mm512_mul_ps(dw, _mm512_load_ps(dx + b0));
-      __m512i pick = first_pair;
-      for (int64_t b = 0; b + 2 <= count; b += 2, p += kPairBytes) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-        __m512i u = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1), low4);
-        uint64_t fifth;
-        std::memcpy(&fifth, p + 32, sizeof(fifth));
-        u = _mm512_mask_add_epi8(u, _cvtu64_mask64(fifth), u, sixteen);
-        const __m512i dot =
-            _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_load_si512(xq + (b0 + b) * ref::kQ8Block));
-        acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(pick, scale), acc0);
-        pick = _mm512_add_epi32(pick, two);
-      }
-    }
-    float tail = 0.0f;
-    if (nb % 2 != 0) {  // the last block, as Q5_0 stores it
-      const int64_t b = nb - 1;
-      const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-      __m256i u = _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(q), _mm_srli_epi16(q, 4), 1),
-                                   _mm256_set1_epi8(0x0F));
-      u = _mm256_mask_add_epi8(u, _cvtu32_mask32(Load32(p + 16)), u, _mm256_set1_epi8(16));
-      const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u,
-                                              _mm256_load_si256(reinterpret_cast<const __m256i*>(xq + b * 32)));
-      uint16_t d;
-      std::memcpy(&d, row + 2 * b, sizeof(d));
-      tail = HalfToFloat(d) * dx[b] * static_cast<float>(HorizontalSum(dot));
-    }
-    y[o] = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)) + tail;
-  }
-}
 
 // Q4_K, superblock by superblock (8 groups of 32): its 128 bytes of nibbles are two 64-byte
 // loads, and each, masked or shifted, is two groups' levels (bytes 0..31 the levels of group 2j
@@ -339,6 +237,103 @@ void VecDotRowsQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_ro
       }
     }
     y[o] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), mins));
+  }
+}
+
+// q5_0x4. The Q5_0 layout costs the AVX2 kernel ~10 cycles per block to spread the fifth bits
+// into bytes. Here four blocks are: a 64-byte load of nibbles, an and, a shift and an and, two
+// masked adds of 16 under the fifth bits (kmovq), two vpdpbusd into the same lanes (lanes 4i..4i
+// + 3: block i), a conversion and one FMA with a permute of the row's d * d_x. The offset of 16
+// comes off through the activations' 16 * d * sum, one FMA per 16 blocks against the row's d.
+// (The pair layout before it, q5_0x64, took one FMA per two blocks: 20-21 GiB/s in cache on one
+// thread at Gemma's shapes against 27-34 here.)
+void PackRowsQ5_0X4(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst) {
+  const int64_t nb = n / ref::kQ8Block;
+  const size_t row_bytes = static_cast<size_t>(nb) * sizeof(BlockQ5_0);
+  for (int64_t o = 0; o < n_rows; ++o) {
+    const auto* src = reinterpret_cast<const BlockQ5_0*>(static_cast<const uint8_t*>(w) + o * row_stride);
+    uint8_t* out = static_cast<uint8_t*>(dst) + o * row_bytes;
+    for (int64_t b = 0; b < nb; ++b) std::memcpy(out + 2 * b, &src[b].d, 2);
+    uint8_t* p = out + 2 * nb;
+    for (int64_t b0 = 0; b0 < nb; b0 += 4) {
+      const int64_t g = nb - b0 < 4 ? nb - b0 : 4;
+      for (int64_t i = 0; i < g; ++i) {
+        const BlockQ5_0& b = src[b0 + i];
+        const uint32_t qh = Load32(b.qh);
+        std::memcpy(p + 16 * i, b.qs, 16);
+        const auto low = static_cast<uint16_t>(qh & 0xFFFFu), high = static_cast<uint16_t>(qh >> 16);
+        std::memcpy(p + 16 * g + 2 * i, &low, 2);
+        std::memcpy(p + 18 * g + 2 * i, &high, 2);
+      }
+      p += 20 * g;
+    }
+  }
+}
+
+void VecDotRowsQ5_0X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n,
+                                  float* y) {
+  constexpr int64_t kMaxBlocks4 = kQ5_0X4MaxElems / ref::kQ8Block;
+  const int64_t nb = n / ref::kQ8Block;
+  const int64_t nb16 = (nb + 15) / 16 * 16;
+  alignas(64) int8_t xlo[kMaxBlocks4 * 16];
+  alignas(64) int8_t xhi[kMaxBlocks4 * 16];
+  alignas(64) float dx[kMaxBlocks4];
+  alignas(64) float cx[kMaxBlocks4];
+  for (int64_t b = 0; b < nb; ++b) {
+    std::memcpy(xlo + 16 * b, x[b].qs, 16);
+    std::memcpy(xhi + 16 * b, x[b].qs + 16, 16);
+    dx[b] = x[b].d;
+    cx[b] = 16.0f * x[b].d * static_cast<float>(x[b].sum);
+  }
+  for (int64_t b = nb; b < nb16; ++b) {
+    std::memset(xlo + 16 * b, 0, 16);
+    std::memset(xhi + 16 * b, 0, 16);
+    dx[b] = cx[b] = 0.0f;
+  }
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i sixteen = _mm512_set1_epi8(16);
+  const __m512i spread = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  const __m512i four = _mm512_set1_epi32(4);
+  const auto* base = static_cast<const uint8_t*>(w);
+  for (int64_t o = 0; o < n_rows; ++o) {
+    const uint8_t* row = base + o * static_cast<int64_t>(row_stride);
+    const uint8_t* p = row + 2 * nb;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), offset = _mm512_setzero_ps();
+    for (int64_t b0 = 0; b0 < nb; b0 += 16) {
+      const int64_t count = nb - b0 < 16 ? nb - b0 : 16;
+      const auto in_row = static_cast<__mmask16>((1u << count) - 1u);
+      const __m512 dw = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(in_row, row + 2 * b0));
+      offset = _mm512_fmadd_ps(dw, _mm512_load_ps(cx + b0), offset);  // sum_b dw * 16 * dx * sum(x)
+      const __m512 factors = _mm512_mul_ps(dw, _mm512_load_ps(dx + b0));
+      __m512i pick = spread;
+      for (int64_t b = 0; b < count; b += 4) {
+        const int64_t g = count - b < 4 ? count - b : 4;
+        __m512i q;
+        uint64_t low_bits, high_bits;
+        if (g == 4) {
+          q = _mm512_loadu_si512(p);
+          std::memcpy(&low_bits, p + 64, 8);
+          std::memcpy(&high_bits, p + 72, 8);
+        } else {
+          q = _mm512_maskz_loadu_epi8(_cvtu64_mask64((1ULL << (16 * g)) - 1), p);
+          low_bits = high_bits = 0;
+          std::memcpy(&low_bits, p + 16 * g, static_cast<size_t>(2 * g));
+          std::memcpy(&high_bits, p + 18 * g, static_cast<size_t>(2 * g));
+        }
+        p += 20 * g;
+        __m512i lo = _mm512_and_si512(q, low4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+        lo = _mm512_mask_add_epi8(lo, _cvtu64_mask64(low_bits), lo, sixteen);
+        hi = _mm512_mask_add_epi8(hi, _cvtu64_mask64(high_bits), hi, sixteen);
+        __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_load_si512(xlo + 16 * (b0 + b)));
+        sum = _mm512_dpbusd_epi32(sum, hi, _mm512_load_si512(xhi + 16 * (b0 + b)));
+        if (b % 8 == 0)
+          acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_permutexvar_ps(pick, factors), acc0);
+        else
+          acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_permutexvar_ps(pick, factors), acc1);
+        pick = _mm512_add_epi32(pick, four);
+      }
+    }
+    y[o] = _mm512_reduce_add_ps(_mm512_sub_ps(_mm512_add_ps(acc0, acc1), offset));
   }
 }
 

@@ -11,25 +11,24 @@
 
 namespace tlm::cpu::x86 {
 
-// The "q5_0x64" layout of a Q5_0 row of n elements (n / 32 = nb blocks), the same byte count as
-// the Q5_0 row (22 * nb):
-//   nb fp16 scales d, block after block;
-//   per pair of blocks (64 elements e = 0..63): 32 bytes whose byte i holds the low 4 bits of
-//   element i (low nibble) and of element i + 32 (high nibble), then the 64 fifth bits as one
-//   little-endian uint64 (bit e: element e);
-//   an odd last block as Q5_0 keeps it: 16 bytes of nibbles (element j and j + 16), 4 of qh.
-// So a pair unpacks with one shift, one insert, one and, and one masked add of 16 under the
-// fifth bits (kmovq): no per-byte bit spreading, the cost of the Q5_0 layout.
-inline constexpr int64_t kQ5_0X64MaxElems = 32768;  // the kernel tabulates the activations on the stack
+// The "q5_0x4" layout of a Q5_0 row of n elements (nb = n / 32 blocks), the same byte count as
+// the Q5_0 row (22 * nb): nb fp16 scales d; then per group of 4 blocks (the last group: the 1 to
+// 3 left), 16 bytes of nibbles per block (byte j: element j low, j + 16 high, as Q5_0 keeps
+// them), then 2 bytes per block of the fifth bits of its elements 0..15, then 2 per block of
+// those of 16..31 (so a whole group's are two little-endian uint64, bits 16i.. of block i). Four
+// blocks' nibbles are one 64-byte load; masked and shifted, then 16 added under each uint64
+// (kmovq), they are the four blocks' levels 0..31 of elements 0..15 and 16..31, which two
+// vpdpbusd sum per block into the same 4 lanes: one FMA per four blocks, as q4_1x4.
+inline constexpr int64_t kQ5_0X4MaxElems = 32768;  // the kernel tabulates the activations on the stack
 
 // Repacks n_rows Q5_0 rows (row o at w + o * row_stride) into dst, rows 22 * n / 32 bytes apart.
-void PackRowsQ5_0X64(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst);
+void PackRowsQ5_0X4(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst);
 
 // y[o] = dot(packed row o, x) for o < n_rows, packed row o at w + o * row_stride; as
 // ref::VecDotQ8 on the row it was packed from (exact int32 block sums, float scales);
-// n <= kQ5_0X64MaxElems.
-void VecDotRowsQ5_0X64Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
-                                   float* y);
+// n <= kQ5_0X4MaxElems.
+void VecDotRowsQ5_0X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
+                                  float* y);
 
 // The "q4_1x4" layout of a Q4_1 row of n elements (nb = n / 32 blocks), the same byte count as
 // the Q4_1 row (20 * nb): nb fp16 scales d, then nb fp16 mins m, then the blocks' 16 bytes of
@@ -43,7 +42,7 @@ inline constexpr int64_t kQ4_1X4MaxElems = 32768;  // the kernel tabulates the a
 // Repacks n_rows Q4_1 rows (row o at w + o * row_stride) into dst, rows 20 * n / 32 bytes apart.
 void PackRowsQ4_1X4(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst);
 
-// As VecDotRowsQ5_0X64Q8Avx512Vnni, over q4_1x4 rows; n <= kQ4_1X4MaxElems.
+// As VecDotRowsQ5_0X4Q8Avx512Vnni, over q4_1x4 rows; n <= kQ4_1X4MaxElems.
 void VecDotRowsQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
                                   float* y);
 
@@ -59,11 +58,11 @@ inline constexpr int64_t kQ6KAvx512MaxElems = 32768;
 void VecDotRowsQ6KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
                                float* y);
 
-// The prefill product over q5_0x64 rows (in gemm_avx512.cc, beside the GEMMs it shares panels
+// The prefill product over q5_0x4 rows (in gemm_avx512.cc, beside the GEMMs it shares panels
 // with), as ref::GemmQ8 on the rows they were packed from: 8 activation rows or more through
-// the packed-panel GEMM, fewer as that many GEMVs; k <= kQ5_0X64MaxElems.
-void GemmQ5_0X64Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x,
-                             int64_t k, float* y, int64_t ldy);
+// the packed-panel GEMM, fewer as that many GEMVs; k <= kQ5_0X4MaxElems.
+void GemmQ5_0X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x,
+                            int64_t k, float* y, int64_t ldy);
 
 // The same over q4_1x4 rows; k <= kQ4_1X4MaxElems.
 void GemmQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x,

@@ -198,7 +198,7 @@ TEST(EngineTest, Q8DecodeStepsMatchTheQ8PrefillAndReportRepacking) {
   const bool packs = description.find("avx512-vnni") != std::string::npos;
   if (!packs) std::printf("\n*** %s has no packed Q5_0 layout\n\n", description.c_str());
   EXPECT_EQ(info.repack_bytes, packs || !mapped ? q5_0_matmul_bytes : 0u);
-  EXPECT_EQ(info.repack_layouts, packs ? "q5_0x64" : mapped ? "" : "copy");
+  EXPECT_EQ(info.repack_layouts, packs ? "q5_0x4" : mapped ? "" : "copy");
   EXPECT_GE(info.repack_ms, 0.0);
   // f32 activations never pack.
   auto f32 = Session::Create(*model, {.threads = 2, .n_ctx = 32});
