@@ -319,8 +319,7 @@ void BM_Attention(benchmark::State& state, const CpuKernels* kernels, AttentionS
   const std::vector<float> k_cache = RandomRow(rng, keys * kv_width), v_cache = RandomRow(rng, keys * kv_width);
   const std::vector<float> k_new = RandomRow(rng, rows * kv_width), v_new = RandomRow(rng, rows * kv_width);
   std::vector<float> out(static_cast<size_t>(rows * q_width));
-  std::vector<float> scratch(
-      static_cast<size_t>(ref::AttentionScratchFloats(shape.n_head, shape.n_kv_head, hd, keys)));
+  std::vector<float> scratch(static_cast<size_t>(ref::AttentionScratchFloats(shape.n_head, shape.n_kv_head, hd, keys)));
   const ref::AttentionArgs args{.q = q.data(),
                                 .k_cache = k_cache.data(),
                                 .v_cache = v_cache.data(),
@@ -385,12 +384,20 @@ void BM_RowKernel(benchmark::State& state, const CpuKernels* kernels, RowKernel 
     benchmark::ClobberMemory();
   }
   switch (op) {
-    case RowKernel::kRmsNorm: floats_moved = 3 * n, flops = 4.0 * static_cast<double>(n); break;  // x^2 sum, scale, weight
-    case RowKernel::kAdd: floats_moved = 3 * n, flops = static_cast<double>(n); break;
+    case RowKernel::kRmsNorm:  // x^2 summed, scaled, weighted
+      floats_moved = 3 * n, flops = 4.0 * static_cast<double>(n);
+      break;
+    case RowKernel::kAdd:
+      floats_moved = 3 * n, flops = static_cast<double>(n);
+      break;
     case RowKernel::kGeluTanhGate:
-    case RowKernel::kSiluGate: floats_moved = 3 * n; break;
+    case RowKernel::kSiluGate:
+      floats_moved = 3 * n;
+      break;
     case RowKernel::kExp:
-    case RowKernel::kTanh: floats_moved = 2 * n; break;
+    case RowKernel::kTanh:
+      floats_moved = 2 * n;
+      break;
   }
   const auto iterations = static_cast<double>(state.iterations());
   state.SetBytesProcessed(static_cast<int64_t>(iterations * static_cast<double>(floats_moved) * 4.0));
@@ -482,13 +489,14 @@ double MaxOf(const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_
 void RegisterAll() {
   const int hardware_threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   for (bool huge : {false, true}) {
-    benchmark::RegisterBenchmark(huge ? "Ceiling/ReadBandwidthHugePages" : "Ceiling/ReadBandwidth", BM_ReadBandwidth, huge)
-      ->Arg(256)
-      ->ThreadRange(1, hardware_threads)
-      ->UseRealTime()
-      ->Repetitions(kRooflineRepetitions)
-      ->ComputeStatistics("max", MaxOf)
-      ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(huge ? "Ceiling/ReadBandwidthHugePages" : "Ceiling/ReadBandwidth", BM_ReadBandwidth,
+                                 huge)
+        ->Arg(256)
+        ->ThreadRange(1, hardware_threads)
+        ->UseRealTime()
+        ->Repetitions(kRooflineRepetitions)
+        ->ComputeStatistics("max", MaxOf)
+        ->Unit(benchmark::kMillisecond);
   }
 #if defined(__x86_64__)
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
@@ -584,7 +592,7 @@ void RegisterAll() {
   // Row kernels at the widths of a decode step: hidden 640 (Gemma 3 270M) and 1152 (Gemma 3 1B),
   // FFN 2048 and 6912.
   const std::pair<const char*, RowKernel> row_kernels[] = {
-      {"RmsNorm", RowKernel::kRmsNorm}, {"Add", RowKernel::kAdd}, {"GeluTanhGate", RowKernel::kGeluTanhGate},
+      {"RmsNorm", RowKernel::kRmsNorm},   {"Add", RowKernel::kAdd}, {"GeluTanhGate", RowKernel::kGeluTanhGate},
       {"SiluGate", RowKernel::kSiluGate}, {"Exp", RowKernel::kExp}, {"Tanh", RowKernel::kTanh}};
   for (const CpuKernels* k : tables) {
     for (const auto& [name, op] : row_kernels) {

@@ -498,8 +498,8 @@ struct Q6KPacker {
 // stored to y[i * ldy + lane]. corr + (i * nb + b) * kHalves: -kOffset * sum(x) of block b (per
 // half); xds + i * nb + b: d_x * sum(x) (kHasMins).
 template <class P, int NR>
-inline void PanelRows(const Panel& p, const BlockQ8* x, int64_t nb, const int32_t* corr, const float* xds,
-                      int n_out, float* y, int64_t ldy) {
+inline void PanelRows(const Panel& p, const BlockQ8* x, int64_t nb, const int32_t* corr, const float* xds, int n_out,
+                      float* y, int64_t ldy) {
   constexpr int H = P::kHalves;
   __m256 acc[NR];
   for (int i = 0; i < NR; ++i) acc[i] = _mm256_setzero_ps();
@@ -589,8 +589,8 @@ void GemmPanels(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x,
 }
 
 // Rows too long for the d * sum table (k > 32 * kXdsFloats): one AVX2 dot product at a time.
-void GemmByVecDot(DotFn dot, const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x,
-                  int64_t k, float* y, int64_t ldy) {
+void GemmByVecDot(DotFn dot, const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k,
+                  float* y, int64_t ldy) {
   const int64_t nb = k / ref::kQ8Block;
   const auto* base = static_cast<const uint8_t*>(w);
   for (int64_t o = 0; o < n_w; ++o) {
@@ -621,20 +621,31 @@ TLM_GEMM_Q8_AVX512(GemmQ4KQ8Avx512Vnni, Q4KKernel, Q4KPacker, VecDotQ4KQ8Avx2)
 TLM_GEMM_Q8_AVX512(GemmQ6KQ8Avx512Vnni, Q6KKernel, Q6KPacker, VecDotQ6KQ8Avx2)
 #undef TLM_GEMM_Q8_AVX512
 
-void GemmQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k,
-                            float* y, int64_t ldy) {
+namespace {
+
+// The prefill product over rows repacked at load (gemv_avx512.h): 8 activation rows or more
+// through the packed-panel GEMM (P unpacks the layout into panels), fewer as that many GEMVs.
+using RowsFn = void (*)(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n, float* y);
+
+template <class P>
+void GemmPackedRows(RowsFn rows, const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x,
+                    int64_t k, float* y, int64_t ldy) {
   const int64_t nb = k / ref::kQ8Block;
   if (n_x >= 8 && nb <= kPanelMaxBlocks && nb <= kXdsFloats)
-    return GemmPanels<Q4_1X4Packer>(w, row_stride, n_w, x, n_x, k, y, ldy);
-  for (int64_t r = 0; r < n_x; ++r) VecDotRowsQ4_1X4Q8Avx512Vnni(w, row_stride, n_w, x + r * nb, k, y + r * ldy);
+    return GemmPanels<P>(w, row_stride, n_w, x, n_x, k, y, ldy);
+  for (int64_t r = 0; r < n_x; ++r) rows(w, row_stride, n_w, x + r * nb, k, y + r * ldy);
+}
+
+}  // namespace
+
+void GemmQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k,
+                            float* y, int64_t ldy) {
+  GemmPackedRows<Q4_1X4Packer>(&VecDotRowsQ4_1X4Q8Avx512Vnni, w, row_stride, n_w, x, n_x, k, y, ldy);
 }
 
 void GemmQ5_0X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k,
                             float* y, int64_t ldy) {
-  const int64_t nb = k / ref::kQ8Block;
-  if (n_x >= 8 && nb <= kPanelMaxBlocks && nb <= kXdsFloats)
-    return GemmPanels<Q5_0X4Packer>(w, row_stride, n_w, x, n_x, k, y, ldy);
-  for (int64_t r = 0; r < n_x; ++r) VecDotRowsQ5_0X4Q8Avx512Vnni(w, row_stride, n_w, x + r * nb, k, y + r * ldy);
+  GemmPackedRows<Q5_0X4Packer>(&VecDotRowsQ5_0X4Q8Avx512Vnni, w, row_stride, n_w, x, n_x, k, y, ldy);
 }
 
 }  // namespace tlm::cpu::x86

@@ -129,10 +129,10 @@ void VecDotRowsQ6KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows,
   const __m512i bits45 = _mm512_set1_epi8(0x30);
   // High bits of elements 0..31 | 32..63 (bits 0..1 | 2..3) up to bits 4..5; of 64..95 | 96..127
   // (bits 4..5 | 6..7) right.
-  const __m512i up = _mm512_set_epi16(2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-                                      4, 4, 4, 4, 4);
-  const __m512i down = _mm512_set_epi16(2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                        0, 0, 0, 0, 0, 0);
+  const __m512i up =
+      _mm512_set_epi16(2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4);
+  const __m512i down =
+      _mm512_set_epi16(2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
   // Vector m of a superblock (elements 64m .. 64m + 63) takes factors 4m .. 4m + 3, 4 lanes each.
   __m512i pick[4];
   for (int m = 0; m < 4; ++m) {
@@ -146,26 +146,29 @@ void VecDotRowsQ6KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows,
     __m512 offset = _mm512_setzero_ps();
     for (int64_t s = 0; s < nsb; ++s) {
       const BlockQ6_K& b = row[s];
-      const __m512 factors =
-          _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)))),
-                        _mm512_mul_ps(_mm512_set1_ps(HalfToFloat(b.d)), _mm512_load_ps(dx16 + 16 * s)));
+      const __m512 factors = _mm512_mul_ps(
+          _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)))),
+          _mm512_mul_ps(_mm512_set1_ps(HalfToFloat(b.d)), _mm512_load_ps(dx16 + 16 * s)));
       offset = _mm512_fmadd_ps(factors, _mm512_load_ps(off16 + 16 * s), offset);
       for (int half = 0; half < 2; ++half) {
         const __m512i ql = _mm512_loadu_si512(b.ql + 64 * half);
-        const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh + 32 * half)));
-        const __m512i u0 = _mm512_or_si512(_mm512_and_si512(ql, low4), _mm512_and_si512(_mm512_sllv_epi16(qh, up), bits45));
+        const __m512i qh =
+            _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh + 32 * half)));
+        const __m512i u0 =
+            _mm512_or_si512(_mm512_and_si512(ql, low4), _mm512_and_si512(_mm512_sllv_epi16(qh, up), bits45));
         const __m512i u1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4),
                                            _mm512_and_si512(_mm512_srlv_epi16(qh, down), bits45));
         const int8_t* xs = xq + s * ref::kQK + 128 * half;
         const __m512i d0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u0, _mm512_load_si512(xs));
         const __m512i d1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u1, _mm512_load_si512(xs + 64));
-        acc[2 * half] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_permutexvar_ps(pick[2 * half], factors), acc[2 * half]);
-        acc[2 * half + 1] =
-            _mm512_fmadd_ps(_mm512_cvtepi32_ps(d1), _mm512_permutexvar_ps(pick[2 * half + 1], factors), acc[2 * half + 1]);
+        acc[2 * half] =
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_permutexvar_ps(pick[2 * half], factors), acc[2 * half]);
+        acc[2 * half + 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d1), _mm512_permutexvar_ps(pick[2 * half + 1], factors),
+                                            acc[2 * half + 1]);
       }
     }
-    y[o] = _mm512_reduce_add_ps(_mm512_sub_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])),
-                                              offset));
+    y[o] = _mm512_reduce_add_ps(
+        _mm512_sub_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])), offset));
   }
 }
 
@@ -180,63 +183,6 @@ void PackRowsQ4_1X4(const void* w, size_t row_stride, int64_t n_rows, int64_t n,
       std::memcpy(out + 2 * (nb + b), &src[b].m, 2);
       std::memcpy(out + 4 * nb + 16 * b, src[b].qs, 16);
     }
-  }
-}
-
-void VecDotRowsQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n,
-                                  float* y) {
-  constexpr int64_t kMaxBlocks4 = kQ4_1X4MaxElems / ref::kQ8Block;
-  const int64_t nb = n / ref::kQ8Block;
-  const int64_t nb16 = (nb + 15) / 16 * 16;
-  // Per four blocks: their elements 0..15, then their 16..31 (64 bytes each); zero past nb.
-  alignas(64) int8_t xlo[kMaxBlocks4 * 16];
-  alignas(64) int8_t xhi[kMaxBlocks4 * 16];
-  alignas(64) float dx[kMaxBlocks4];
-  alignas(64) float xds[kMaxBlocks4];
-  for (int64_t b = 0; b < nb; ++b) {
-    std::memcpy(xlo + 16 * b, x[b].qs, 16);
-    std::memcpy(xhi + 16 * b, x[b].qs + 16, 16);
-    dx[b] = x[b].d;
-    xds[b] = x[b].d * static_cast<float>(x[b].sum);
-  }
-  for (int64_t b = nb; b < nb16; ++b) {
-    std::memset(xlo + 16 * b, 0, 16);
-    std::memset(xhi + 16 * b, 0, 16);
-    dx[b] = xds[b] = 0.0f;
-  }
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
-  // Lanes 4i..4i + 3 of a load's sums are block i of the four.
-  const __m512i spread = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-  const __m512i four = _mm512_set1_epi32(4);
-  const auto* base = static_cast<const uint8_t*>(w);
-  for (int64_t o = 0; o < n_rows; ++o) {
-    const uint8_t* row = base + o * static_cast<int64_t>(row_stride);
-    const uint8_t* qs = row + 4 * nb;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), mins = _mm512_setzero_ps();
-    for (int64_t b0 = 0; b0 < nb; b0 += 16) {
-      const int64_t count = nb - b0 < 16 ? nb - b0 : 16;
-      const auto in_row = static_cast<__mmask16>((1u << count) - 1u);
-      const __m512 factors = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(in_row, row + 2 * b0)),
-                                           _mm512_load_ps(dx + b0));
-      mins = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(in_row, row + 2 * (nb + b0))),
-                             _mm512_load_ps(xds + b0), mins);
-      __m512i pick = spread;
-      for (int64_t b = 0; b < count; b += 4) {
-        const int64_t left = count - b < 4 ? count - b : 4;
-        const __m512i q = _mm512_maskz_loadu_epi8(_cvtu64_mask64(left == 4 ? ~0ULL : (1ULL << (16 * left)) - 1),
-                                                  qs + 16 * (b0 + b));
-        __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(q, low4),
-                                          _mm512_load_si512(xlo + 16 * (b0 + b)));
-        sum = _mm512_dpbusd_epi32(sum, _mm512_and_si512(_mm512_srli_epi16(q, 4), low4),
-                                  _mm512_load_si512(xhi + 16 * (b0 + b)));
-        if (b % 8 == 0)
-          acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_permutexvar_ps(pick, factors), acc0);
-        else
-          acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_permutexvar_ps(pick, factors), acc1);
-        pick = _mm512_add_epi32(pick, four);
-      }
-    }
-    y[o] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), mins));
   }
 }
 
@@ -270,60 +216,60 @@ void PackRowsQ5_0X4(const void* w, size_t row_stride, int64_t n_rows, int64_t n,
   }
 }
 
-void VecDotRowsQ5_0X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n,
-                                  float* y) {
-  constexpr int64_t kMaxBlocks4 = kQ5_0X4MaxElems / ref::kQ8Block;
+// --- layouts of four blocks per 64-byte load (q4_1x4, q5_0x4) ---
+
+namespace {
+
+constexpr int64_t kMaxFourBlocks = 32768 / ref::kQ8Block;
+static_assert(kQ4_1X4MaxElems / ref::kQ8Block == kMaxFourBlocks && kQ5_0X4MaxElems / ref::kQ8Block == kMaxFourBlocks);
+
+// y[o] = dot(row o, x) over rows of a layout L with, per row, nb fp16 d first and then groups of
+// up to 4 blocks whose nibbles (16 bytes a block, element j low and j + 16 high) are one load:
+//   L::Group(p, g, &lo, &hi) loads the group of g blocks at p into its levels of elements 0..15
+//   (lo) and 16..31 (hi), 16 bytes a block, and returns the group's byte count;
+//   L::Extra(row, nb, b0, in_row) gives, for blocks b0 .. b0 + 15, the factor of d_x * sum(x)
+//   added to each block's sum (q4_1: its min m; q5_0: -16 d, the levels' offset).
+// The activations are tabulated once per call in the loads' order (each block's elements 0..15,
+// then its 16..31, in two arrays), with d and d * sum(x) per block, zero past nb. Two vpdpbusd
+// sum a group's products per block into the same 4 lanes (lanes 4i..4i + 3: block i); one
+// conversion and one FMA with a permute of the row's d * d_x per four blocks.
+template <class L>
+void FourBlockRows(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n, float* y) {
   const int64_t nb = n / ref::kQ8Block;
   const int64_t nb16 = (nb + 15) / 16 * 16;
-  alignas(64) int8_t xlo[kMaxBlocks4 * 16];
-  alignas(64) int8_t xhi[kMaxBlocks4 * 16];
-  alignas(64) float dx[kMaxBlocks4];
-  alignas(64) float cx[kMaxBlocks4];
+  alignas(64) int8_t xlo[kMaxFourBlocks * 16];
+  alignas(64) int8_t xhi[kMaxFourBlocks * 16];
+  alignas(64) float dx[kMaxFourBlocks];
+  alignas(64) float xds[kMaxFourBlocks];
   for (int64_t b = 0; b < nb; ++b) {
     std::memcpy(xlo + 16 * b, x[b].qs, 16);
     std::memcpy(xhi + 16 * b, x[b].qs + 16, 16);
     dx[b] = x[b].d;
-    cx[b] = 16.0f * x[b].d * static_cast<float>(x[b].sum);
+    xds[b] = x[b].d * static_cast<float>(x[b].sum);
   }
   for (int64_t b = nb; b < nb16; ++b) {
     std::memset(xlo + 16 * b, 0, 16);
     std::memset(xhi + 16 * b, 0, 16);
-    dx[b] = cx[b] = 0.0f;
+    dx[b] = xds[b] = 0.0f;
   }
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
-  const __m512i sixteen = _mm512_set1_epi8(16);
   const __m512i spread = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
   const __m512i four = _mm512_set1_epi32(4);
   const auto* base = static_cast<const uint8_t*>(w);
   for (int64_t o = 0; o < n_rows; ++o) {
     const uint8_t* row = base + o * static_cast<int64_t>(row_stride);
-    const uint8_t* p = row + 2 * nb;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), offset = _mm512_setzero_ps();
+    const uint8_t* p = row + L::kGroupsAt * nb;
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), extra = _mm512_setzero_ps();
     for (int64_t b0 = 0; b0 < nb; b0 += 16) {
       const int64_t count = nb - b0 < 16 ? nb - b0 : 16;
       const auto in_row = static_cast<__mmask16>((1u << count) - 1u);
       const __m512 dw = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(in_row, row + 2 * b0));
-      offset = _mm512_fmadd_ps(dw, _mm512_load_ps(cx + b0), offset);  // sum_b dw * 16 * dx * sum(x)
+      extra = _mm512_fmadd_ps(L::Extra(row, nb, b0, in_row, dw), _mm512_load_ps(xds + b0), extra);
       const __m512 factors = _mm512_mul_ps(dw, _mm512_load_ps(dx + b0));
       __m512i pick = spread;
       for (int64_t b = 0; b < count; b += 4) {
         const int64_t g = count - b < 4 ? count - b : 4;
-        __m512i q;
-        uint64_t low_bits, high_bits;
-        if (g == 4) {
-          q = _mm512_loadu_si512(p);
-          std::memcpy(&low_bits, p + 64, 8);
-          std::memcpy(&high_bits, p + 72, 8);
-        } else {
-          q = _mm512_maskz_loadu_epi8(_cvtu64_mask64((1ULL << (16 * g)) - 1), p);
-          low_bits = high_bits = 0;
-          std::memcpy(&low_bits, p + 16 * g, static_cast<size_t>(2 * g));
-          std::memcpy(&high_bits, p + 18 * g, static_cast<size_t>(2 * g));
-        }
-        p += 20 * g;
-        __m512i lo = _mm512_and_si512(q, low4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
-        lo = _mm512_mask_add_epi8(lo, _cvtu64_mask64(low_bits), lo, sixteen);
-        hi = _mm512_mask_add_epi8(hi, _cvtu64_mask64(high_bits), hi, sixteen);
+        __m512i lo, hi;
+        p += L::Group(p, g, &lo, &hi);
         __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_load_si512(xlo + 16 * (b0 + b)));
         sum = _mm512_dpbusd_epi32(sum, hi, _mm512_load_si512(xhi + 16 * (b0 + b)));
         if (b % 8 == 0)
@@ -333,8 +279,62 @@ void VecDotRowsQ5_0X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_ro
         pick = _mm512_add_epi32(pick, four);
       }
     }
-    y[o] = _mm512_reduce_add_ps(_mm512_sub_ps(_mm512_add_ps(acc0, acc1), offset));
+    y[o] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), extra));
   }
+}
+
+// The nibbles of a group of g blocks: one 64-byte load (masked for fewer than 4).
+inline __m512i LoadNibbles(const uint8_t* p, int64_t g) {
+  return g == 4 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(_cvtu64_mask64((1ULL << (16 * g)) - 1), p);
+}
+
+// q4_1x4: nb d, nb m, then the nibbles, 16 bytes a block.
+struct Q4_1X4 {
+  static constexpr int64_t kGroupsAt = 4;  // bytes per block before the nibbles
+  static __m512 Extra(const uint8_t* row, int64_t nb, int64_t b0, __mmask16 in_row, __m512) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(in_row, row + 2 * (nb + b0)));  // + m * d_x * sum(x)
+  }
+  static int64_t Group(const uint8_t* p, int64_t g, __m512i* lo, __m512i* hi) {
+    const __m512i q = LoadNibbles(p, g), low4 = _mm512_set1_epi8(0x0F);
+    *lo = _mm512_and_si512(q, low4);
+    *hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+    return 16 * g;
+  }
+};
+
+// q5_0x4: nb d, then per group its nibbles and its fifth bits of elements 0..15 and of 16..31.
+struct Q5_0X4 {
+  static constexpr int64_t kGroupsAt = 2;
+  static __m512 Extra(const uint8_t*, int64_t, int64_t, __mmask16, __m512 dw) {
+    return _mm512_mul_ps(dw, _mm512_set1_ps(-16.0f));  // the levels' offset: - 16 * d * d_x * sum(x)
+  }
+  static int64_t Group(const uint8_t* p, int64_t g, __m512i* lo, __m512i* hi) {
+    const __m512i q = LoadNibbles(p, g), low4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
+    uint64_t low_bits = 0, high_bits = 0;
+    if (g == 4) {  // the common case, fixed-size loads
+      std::memcpy(&low_bits, p + 64, 8);
+      std::memcpy(&high_bits, p + 72, 8);
+    } else {
+      std::memcpy(&low_bits, p + 16 * g, static_cast<size_t>(2 * g));
+      std::memcpy(&high_bits, p + 18 * g, static_cast<size_t>(2 * g));
+    }
+    const __m512i l = _mm512_and_si512(q, low4), h = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+    *lo = _mm512_mask_add_epi8(l, _cvtu64_mask64(low_bits), l, sixteen);
+    *hi = _mm512_mask_add_epi8(h, _cvtu64_mask64(high_bits), h, sixteen);
+    return 20 * g;
+  }
+};
+
+}  // namespace
+
+void VecDotRowsQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n,
+                                  float* y) {
+  FourBlockRows<Q4_1X4>(w, row_stride, n_rows, x, n, y);
+}
+
+void VecDotRowsQ5_0X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n,
+                                  float* y) {
+  FourBlockRows<Q5_0X4>(w, row_stride, n_rows, x, n, y);
 }
 
 }  // namespace tlm::cpu::x86
