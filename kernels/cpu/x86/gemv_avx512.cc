@@ -309,15 +309,18 @@ struct Q5_0X4 {
     return _mm512_mul_ps(dw, _mm512_set1_ps(-16.0f));  // the levels' offset: - 16 * d * d_x * sum(x)
   }
   static int64_t Group(const uint8_t* p, int64_t g, __m512i* lo, __m512i* hi) {
-    const __m512i q = LoadNibbles(p, g), low4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
+    __m512i q;
     uint64_t low_bits = 0, high_bits = 0;
-    if (g == 4) {  // the common case, fixed-size loads
+    if (g == 4) {  // the common case: fixed-size loads
+      q = _mm512_loadu_si512(p);
       std::memcpy(&low_bits, p + 64, 8);
       std::memcpy(&high_bits, p + 72, 8);
     } else {
+      q = LoadNibbles(p, g);
       std::memcpy(&low_bits, p + 16 * g, static_cast<size_t>(2 * g));
       std::memcpy(&high_bits, p + 18 * g, static_cast<size_t>(2 * g));
     }
+    const __m512i low4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
     const __m512i l = _mm512_and_si512(q, low4), h = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
     *lo = _mm512_mask_add_epi8(l, _cvtu64_mask64(low_bits), l, sixteen);
     *hi = _mm512_mask_add_epi8(h, _cvtu64_mask64(high_bits), h, sixteen);
