@@ -49,7 +49,7 @@ struct PackedGemv {
   int64_t max_n = 0;             // the longest row (elements) the kernel takes
   PackRowsFn pack = nullptr;
   VecDotQ8RowsFn rows = nullptr;
-  GemmQ8Fn gemm = nullptr;  // the prefill product over the packed rows (GemmQ8Fn), same k limit
+  GemmQ8Fn gemm = nullptr;  // the prefill product over the packed rows (GemmQ8Fn), same k limit; every layout has one
 };
 
 // Causal attention over a KV ring with sliding windows and grouped query heads, a piece of the

@@ -124,11 +124,12 @@ struct Step {
   uint64_t weight_row_bytes = 0;
   bool quantized = false;  // weight uses the Q8-activation dot
   MatMulFn external;       // a matmul provided through CpuBackendHooks (cpu-xnnpack)
-  // Decode (one activation row) and, where the table has the GEMM, prefill over the weight
-  // repacked at load, when the kernel table has a packed layout for its type (q8 activations).
-  const uint8_t* packed = nullptr;
-  VecDotQ8RowsFn packed_rows = nullptr;
-  GemmQ8Fn packed_gemm = nullptr;  // prefill over the packed copy (null: over the model's rows)
+  // q8 activations: the weight rows the kernels read (the copy made at load, repacked where the
+  // table has a layout for the type, or the model's own rows), the decode GEMV and the prefill
+  // GEMM over them.
+  const uint8_t* q8_weights = nullptr;
+  VecDotQ8RowsFn q8_rows = nullptr;
+  GemmQ8Fn q8_gemm = nullptr;
   // A q8-activation matmul on the CPU kernels (MatMulGroup). Those of one input run as one:
   // this step and the next group - 1 (group 0: a member run by the step before it).
   bool q8 = false;
@@ -203,20 +204,23 @@ class CpuExecutable final : public Executable {
         }
       }
       if (s.quantized && activations_ == Activations::kQ8) {
+        s.q8_weights = static_cast<const uint8_t*>(s.weight->data);
+        s.q8_rows = kernels_.VecDotQ8RowsFor(s.weight->type);
+        s.q8_gemm = kernels_.GemmQ8For(s.weight->type);
         // A type without a packed layout is copied as it is, into huge pages.
         const PackedGemv copy{.layout = "copy",
                               .max_n = std::numeric_limits<int64_t>::max(),
                               .pack = &CopyRows,
-                              .rows = kernels_.VecDotQ8RowsFor(s.weight->type),
-                              .gemm = kernels_.GemmQ8For(s.weight->type)};
+                              .rows = s.q8_rows,
+                              .gemm = s.q8_gemm};
         const PackedGemv& own = kernels_.PackedGemvFor(s.weight->type);
         const PackedGemv& p = own.layout != nullptr ? own : copy;
         if ((own.layout != nullptr || copy_weights_) && InputWidth(n) <= p.max_n) {
           // The mapped rows leave memory once copied; an embedding lookup of a tied output
           // maps back the few rows it reads.
-          s.packed = packed_->Get(*pool_, p, weights, *s.weight, s.weight_row_bytes, n.width, InputWidth(n));
-          s.packed_rows = p.rows;
-          s.packed_gemm = p.gemm;
+          s.q8_weights = packed_->Get(*pool_, p, weights, *s.weight, s.weight_row_bytes, n.width, InputWidth(n));
+          s.q8_rows = p.rows;
+          s.q8_gemm = p.gemm;
         }
       }
       if (s.quantized) max_q8_blocks = std::max(max_q8_blocks, graph_.max_tokens * (InputWidth(n) / 32));
@@ -427,18 +431,12 @@ class CpuExecutable final : public Executable {
     int64_t total = 0;
     for (int m = 0; m < lead.group; ++m) {
       const Step& s = steps_[first + m];
-      const auto* w = static_cast<const uint8_t*>(s.weight->data);
       float* y = m == 0 ? out : buffers_[s.out].data();
       if (rows > 1) {  // prefill
-        if (s.packed_gemm != nullptr)
-          GemmMatMulQ8(*pool_, s.packed_gemm, s.packed, s.weight_row_bytes, s.node->width, q8, rows, k, y);
-        else
-          GemmMatMulQ8(*pool_, kernels_, s.weight->type, w, s.weight_row_bytes, s.node->width, q8, rows, k, y);
+        GemmMatMulQ8(*pool_, s.q8_gemm, s.q8_weights, s.weight_row_bytes, s.node->width, q8, rows, k, y);
         continue;
       }
-      parts[m] = {s.packed != nullptr ? s.packed : w, s.weight_row_bytes,
-                  s.packed != nullptr ? s.packed_rows : kernels_.VecDotQ8RowsFor(s.weight->type), y, total,
-                  total + s.node->width};
+      parts[m] = {s.q8_weights, s.weight_row_bytes, s.q8_rows, y, total, total + s.node->width};
       total += s.node->width;
     }
     if (rows != 1) return;

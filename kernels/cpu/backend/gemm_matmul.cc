@@ -6,11 +6,6 @@
 
 namespace tlm::cpu {
 
-void GemmMatMulQ8(ThreadPool& pool, const CpuKernels& kernels, DType type, const uint8_t* w, uint64_t row_bytes,
-                  int64_t n_out, const ref::BlockQ8* x, int64_t rows, int64_t k, float* out) {
-  GemmMatMulQ8(pool, kernels.GemmQ8For(type), w, row_bytes, n_out, x, rows, k, out);
-}
-
 void GemmMatMulQ8(ThreadPool& pool, GemmQ8Fn gemm, const uint8_t* w, uint64_t row_bytes, int64_t n_out,
                   const ref::BlockQ8* x, int64_t rows, int64_t k, float* out) {
   pool.ParallelFor(n_out, [&](int64_t begin, int64_t end, int) {

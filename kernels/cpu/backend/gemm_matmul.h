@@ -12,11 +12,9 @@
 
 namespace tlm::cpu {
 
-// out[r * n_out + o] = dot(weight row o, activation row r) for r < rows, o < n_out: weight row
-// o of `type` at w + o * row_bytes, activations quantized (rows of k / 32 BlockQ8).
-void GemmMatMulQ8(ThreadPool& pool, const CpuKernels& kernels, DType type, const uint8_t* w, uint64_t row_bytes,
-                  int64_t n_out, const ref::BlockQ8* x, int64_t rows, int64_t k, float* out);
-// The same through a given GEMM (e.g. CpuKernels::packed_gemv's, over repacked rows).
+// out[r * n_out + o] = dot(weight row o, activation row r) for r < rows, o < n_out through
+// `gemm` (the table's gemm_q8 for the weight type, or a packed_gemv's over repacked rows): weight
+// row o at w + o * row_bytes, activations quantized (rows of k / 32 BlockQ8).
 void GemmMatMulQ8(ThreadPool& pool, GemmQ8Fn gemm, const uint8_t* w, uint64_t row_bytes, int64_t n_out,
                   const ref::BlockQ8* x, int64_t rows, int64_t k, float* out);
 
