@@ -420,18 +420,22 @@ void BM_EmbeddingRows(benchmark::State& state, const CpuKernels* kernels, DType 
   BenchBuffer table(static_cast<size_t>(vocab) * row_bytes, /*huge=*/false);
   for (size_t off = 0; off < table.size(); off += distinct.size())
     std::memcpy(table.data() + off, distinct.data(), std::min(distinct.size(), table.size() - off));
-  constexpr int64_t kTokens = 64;
+  // Token ids drawn up front (a pause per iteration would cost about as much as the lookups):
+  // kTokens a call, cycling through kCalls calls' worth.
+  constexpr int64_t kTokens = 64, kCalls = 256;
   std::uniform_int_distribution<int64_t> token(0, vocab - 1);
+  std::vector<int64_t> ids(static_cast<size_t>(kTokens * kCalls));
+  for (int64_t& id : ids) id = token(rng);
   std::vector<float> out(static_cast<size_t>(kTokens * width));
   const DequantizeRowFn dequantize = kernels->DequantizeRowFor(type);
+  int64_t call = 0;
   for (auto _ : state) {
-    state.PauseTiming();
-    int64_t ids[kTokens];
-    for (int64_t& id : ids) id = token(rng);
-    state.ResumeTiming();
-    for (int64_t t = 0; t < kTokens; ++t) dequantize(table.data() + ids[t] * row_bytes, out.data() + t * width, width);
+    const int64_t* call_ids = ids.data() + call * kTokens;
+    for (int64_t t = 0; t < kTokens; ++t)
+      dequantize(table.data() + call_ids[t] * row_bytes, out.data() + t * width, width);
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
+    call = call + 1 == kCalls ? 0 : call + 1;
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * kTokens * static_cast<int64_t>(row_bytes));
   state.counters["rows"] =

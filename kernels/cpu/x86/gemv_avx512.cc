@@ -118,12 +118,11 @@ void VecDotRowsQ6KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows,
   alignas(64) float off16[kMaxSpans];  // per 16 elements: 32 * the sum of their levels
   for (int64_t b = 0; b < nb; ++b) {
     std::memcpy(xq + b * ref::kQ8Block, x[b].qs, ref::kQ8Block);
-    for (int h = 0; h < 2; ++h) {
-      int32_t sum = 0;
-      for (int j = 0; j < 16; ++j) sum += x[b].qs[16 * h + j];
-      dx16[2 * b + h] = x[b].d;
-      off16[2 * b + h] = 32.0f * static_cast<float>(sum);
-    }
+    int32_t first = 0;  // the second half's sum is the block's (BlockQ8::sum) less this
+    for (int j = 0; j < 16; ++j) first += x[b].qs[j];
+    dx16[2 * b] = dx16[2 * b + 1] = x[b].d;
+    off16[2 * b] = 32.0f * static_cast<float>(first);
+    off16[2 * b + 1] = 32.0f * static_cast<float>(x[b].sum - first);
   }
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   const __m512i bits45 = _mm512_set1_epi8(0x30);
