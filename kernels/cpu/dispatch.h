@@ -28,8 +28,8 @@ using DequantizeRowFn = void (*)(const void* src, float* dst, int64_t n);
 // Matrix products for prefill (ref::GemmQ8 / ref::GemmF32 in kernels/cpu/ref/gemm.h):
 // y[r * ldy + o] = dot(weight row o, activation row r) for o < n_w, r < n_x. Weight row o at
 // w + o * row_stride bytes; activation rows of k / 32 BlockQ8, one after another.
-using GemmQ8Fn = void (*)(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x,
-                          int64_t k, float* y, int64_t ldy);
+using GemmQ8Fn = void (*)(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x, int64_t k,
+                          float* y, int64_t ldy);
 // f32 rows: weight row o at w + o * ldw, activation row r at x + r * ldx, k floats (any k >= 0).
 using GemmF32Fn = void (*)(const float* w, int64_t ldw, int64_t n_w, const float* x, int64_t ldx, int64_t n_x,
                            int64_t k, float* y, int64_t ldy);
@@ -50,6 +50,10 @@ struct PackedGemv {
   PackRowsFn pack = nullptr;
   VecDotQ8RowsFn rows = nullptr;
   GemmQ8Fn gemm = nullptr;  // the prefill product over the packed rows (GemmQ8Fn), same k limit; every layout has one
+  // Rows the layout interleaves (a panel): the backend packs only matrices whose row count is a
+  // multiple, and calls pack, rows and gemm on row ranges that start and end on panels. 1: each
+  // row on its own.
+  int64_t row_panel = 1;
 };
 
 // Causal attention over a KV ring with sliding windows and grouped query heads, a piece of the
@@ -67,7 +71,7 @@ struct CpuKernels {
   QuantizeRowQ8Fn quantize_row_q8;
   VecDotQ8Fn vec_dot_q8[kCpuKernelTypeSlots];
   VecDotQ8RowsFn vec_dot_q8_rows[kCpuKernelTypeSlots];  // same slots as vec_dot_q8
-  DotF32Fn dot_f32;  // f32 x f32, any n >= 0
+  DotF32Fn dot_f32;                                     // f32 x f32, any n >= 0
   DequantizeRowFn dequantize_row[kCpuKernelTypeSlots];
   GemmQ8Fn gemm_q8[kCpuKernelTypeSlots];  // same slots as vec_dot_q8
   GemmF32Fn gemm_f32;
@@ -99,8 +103,8 @@ const CpuKernels& ReferenceCpuKernels();
 const CpuKernels* Avx2CpuKernels();
 
 // The AVX2 table with AVX-512 VNNI kernels where it has them (the prefill GEMMs of Q8_0, Q5_0,
-// Q4_K, Q6_K; the decode GEMVs of Q4_K, Q6_K, and of Q5_0 and Q4_1 over their repacked q5_0x4 and
-// q4_1x4 layouts, with prefill GEMMs over those), or
+// Q4_K, Q6_K; the decode GEMVs of Q4_K, Q6_K, and of Q5_0, Q4_1 and Q4_K over their repacked
+// q5_0x4, q4_1x4 and q4_kx8 layouts, with prefill GEMMs over those), or
 // nullptr when not built in (not x86-64), the CPU lacks one of avx2, fma, f16c, avx512f,
 // avx512bw, avx512vl, avx512vnni, or the OS does not save the zmm state (XCR0).
 const CpuKernels* Avx512VnniCpuKernels();

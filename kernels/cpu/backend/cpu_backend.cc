@@ -90,7 +90,7 @@ class PackedWeights {
     const auto bytes = static_cast<size_t>(row_bytes * static_cast<uint64_t>(rows));
     uint8_t* dst = arena_.Allocate(bytes);
     const auto* src = static_cast<const uint8_t*>(w.data);
-    pool.ParallelFor(rows, [&](int64_t begin, int64_t end, int) {
+    pool.ParallelFor(rows, packed.row_panel, [&](int64_t begin, int64_t end, int) {
       packed.pack(src + begin * row_bytes, row_bytes, end - begin, k, dst + begin * row_bytes);
       source.ReleaseResidency(src + begin * row_bytes, (end - begin) * row_bytes);
     });
@@ -130,6 +130,7 @@ struct Step {
   const uint8_t* q8_weights = nullptr;
   VecDotQ8RowsFn q8_rows = nullptr;
   GemmQ8Fn q8_gemm = nullptr;
+  int64_t q8_panel = 1;  // rows a call of q8_rows / q8_gemm takes a multiple of (PackedGemv::row_panel)
   // A q8-activation matmul on the CPU kernels (MatMulGroup). Those of one input run as one:
   // this step and the next group - 1 (group 0: a member run by the step before it).
   bool q8 = false;
@@ -214,13 +215,15 @@ class CpuExecutable final : public Executable {
                               .rows = s.q8_rows,
                               .gemm = s.q8_gemm};
         const PackedGemv& own = kernels_.PackedGemvFor(s.weight->type);
-        const PackedGemv& p = own.layout != nullptr ? own : copy;
-        if ((own.layout != nullptr || copy_weights_) && InputWidth(n) <= p.max_n) {
+        const bool own_fits = own.layout != nullptr && InputWidth(n) <= own.max_n && n.width % own.row_panel == 0;
+        const PackedGemv& p = own_fits ? own : copy;
+        if (own_fits || copy_weights_) {
           // The mapped rows leave memory once copied; an embedding lookup of a tied output
           // maps back the few rows it reads.
           s.q8_weights = packed_->Get(*pool_, p, weights, *s.weight, s.weight_row_bytes, n.width, InputWidth(n));
           s.q8_rows = p.rows;
           s.q8_gemm = p.gemm;
+          s.q8_panel = p.row_panel;
         }
       }
       if (s.quantized) max_q8_blocks = std::max(max_q8_blocks, graph_.max_tokens * (InputWidth(n) / 32));
@@ -256,13 +259,16 @@ class CpuExecutable final : public Executable {
     // Groups: q8 matmuls on the CPU kernels, one after another, reading one input.
     for (Step& s : steps_)
       s.q8 = s.node->op == OpKind::kMatMul && s.quantized && !s.external && activations_ == Activations::kQ8;
+    // A member with panels starts on one in the group's rows (the decode split is by the
+    // largest panel among the members).
     for (size_t first = 0; first < steps_.size();) {
       size_t end = first + 1;
+      int64_t offset = steps_[first].node->width;
       if (steps_[first].q8)
         while (end < steps_.size() && end - first < kMaxMatMulGroup && steps_[end].q8 &&
                steps_[end].node_index != graph_.output &&
-               steps_[end].node->inputs[0] == steps_[first].node->inputs[0])
-          ++end;
+               steps_[end].node->inputs[0] == steps_[first].node->inputs[0] && offset % steps_[end].q8_panel == 0)
+          offset += steps_[end++].node->width;
       steps_[first].group = static_cast<int>(end - first);
       for (size_t m = first + 1; m < end; ++m) steps_[m].group = 0;
       first = end;
@@ -428,20 +434,21 @@ class CpuExecutable final : public Executable {
       int64_t begin, end;  // this member's weight rows within the group's
     };
     Part parts[kMaxMatMulGroup];
-    int64_t total = 0;
+    int64_t total = 0, panel = 1;
     for (int m = 0; m < lead.group; ++m) {
       const Step& s = steps_[first + m];
       float* y = m == 0 ? out : buffers_[s.out].data();
       if (rows > 1) {  // prefill
-        GemmMatMulQ8(*pool_, s.q8_gemm, s.q8_weights, s.weight_row_bytes, s.node->width, q8, rows, k, y);
+        GemmMatMulQ8(*pool_, s.q8_gemm, s.q8_weights, s.weight_row_bytes, s.node->width, q8, rows, k, y, s.q8_panel);
         continue;
       }
       parts[m] = {s.q8_weights, s.weight_row_bytes, s.q8_rows, y, total, total + s.node->width};
       total += s.node->width;
+      panel = std::max(panel, s.q8_panel);
     }
     if (rows != 1) return;
-    // Decode: one activation row, several weight rows per kernel call.
-    pool_->ParallelFor(total, [&](int64_t begin, int64_t end, int) {
+    // Decode: one activation row, several weight rows per kernel call, whole panels each.
+    pool_->ParallelFor(total, panel, [&](int64_t begin, int64_t end, int) {
       for (int m = 0; m < lead.group; ++m) {
         const Part& p = parts[m];
         const int64_t b = std::max(begin, p.begin), e = std::min(end, p.end);
@@ -731,13 +738,12 @@ class CpuBackend final : public Backend {
     BackendLoadInfo info = hooks_.load_info ? hooks_.load_info() : BackendLoadInfo{};
     info.repack_ms += packed_.ms();
     info.repack_bytes += packed_.bytes();
-    if (!packed_.layouts().empty())
-      info.repack_layouts += (info.repack_layouts.empty() ? "" : ",") + packed_.layouts();
+    if (!packed_.layouts().empty()) info.repack_layouts += (info.repack_layouts.empty() ? "" : ",") + packed_.layouts();
     return info;
   }
   StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph, const WeightSource& weights) override {
-    auto exe = std::make_unique<CpuExecutable>(graph, &pool_, activations_, kernels_, &hooks_.matmul, &packed_,
-                                               copy_weights_);
+    auto exe =
+        std::make_unique<CpuExecutable>(graph, &pool_, activations_, kernels_, &hooks_.matmul, &packed_, copy_weights_);
     TLM_RETURN_IF_ERROR(exe->Compile(weights));
     return std::unique_ptr<Executable>(std::move(exe));
   }
@@ -772,7 +778,7 @@ StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(const BackendOptions& option
     return InvalidArgument("backend '{}' takes no device, got '{}:{}'", hooks.name, hooks.name, options.device);
   int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
   if (options.threads < 0 || threads > 1024) return InvalidArgument("--threads {} is out of range", options.threads);
-  return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(std::max(1, threads), options.activations,
-                                                               options.pin_threads, std::move(hooks)));
+  return std::unique_ptr<Backend>(
+      std::make_unique<CpuBackend>(std::max(1, threads), options.activations, options.pin_threads, std::move(hooks)));
 }
 }  // namespace tlm::cpu

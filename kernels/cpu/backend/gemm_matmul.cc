@@ -7,8 +7,8 @@
 namespace tlm::cpu {
 
 void GemmMatMulQ8(ThreadPool& pool, GemmQ8Fn gemm, const uint8_t* w, uint64_t row_bytes, int64_t n_out,
-                  const ref::BlockQ8* x, int64_t rows, int64_t k, float* out) {
-  pool.ParallelFor(n_out, [&](int64_t begin, int64_t end, int) {
+                  const ref::BlockQ8* x, int64_t rows, int64_t k, float* out, int64_t row_panel) {
+  pool.ParallelFor(n_out, row_panel, [&](int64_t begin, int64_t end, int) {
     gemm(w + begin * row_bytes, row_bytes, end - begin, x, rows, k, out + begin, n_out);
   });
 }
@@ -18,7 +18,8 @@ void GemmMatMulF32(ThreadPool& pool, const CpuKernels& kernels, DType type, cons
   const DequantizeRowFn dequantize = kernels.DequantizeRowFor(type);
   const GemmF32Fn gemm = kernels.gemm_f32;
   // Weight rows per chunk: about 64 KiB of f32 (L2), even, 2..16.
-  const int64_t chunk = std::clamp<int64_t>((64 * 1024 / static_cast<int64_t>(sizeof(float) * std::max<int64_t>(k, 1))) & ~int64_t{1}, 2, 16);
+  const int64_t chunk = std::clamp<int64_t>(
+      (64 * 1024 / static_cast<int64_t>(sizeof(float) * std::max<int64_t>(k, 1))) & ~int64_t{1}, 2, 16);
   pool.ParallelFor(n_out, [&](int64_t begin, int64_t end, int) {
     thread_local std::vector<float> rows_f32;
     if (rows_f32.size() < static_cast<size_t>(chunk * k)) rows_f32.resize(static_cast<size_t>(chunk * k));

@@ -14,9 +14,10 @@ namespace tlm::cpu {
 
 // out[r * n_out + o] = dot(weight row o, activation row r) for r < rows, o < n_out through
 // `gemm` (the table's gemm_q8 for the weight type, or a packed_gemv's over repacked rows): weight
-// row o at w + o * row_bytes, activations quantized (rows of k / 32 BlockQ8).
+// row o at w + o * row_bytes, activations quantized (rows of k / 32 BlockQ8). Each call of
+// `gemm` takes a multiple of row_panel weight rows (a packed layout's panel; n_out a multiple).
 void GemmMatMulQ8(ThreadPool& pool, GemmQ8Fn gemm, const uint8_t* w, uint64_t row_bytes, int64_t n_out,
-                  const ref::BlockQ8* x, int64_t rows, int64_t k, float* out);
+                  const ref::BlockQ8* x, int64_t rows, int64_t k, float* out, int64_t row_panel = 1);
 
 // The same with f32 activations (rows of k floats): each worker dequantizes a few of its weight
 // rows at a time into a small f32 buffer and runs gemm_f32 over every activation row. Allocates

@@ -209,8 +209,14 @@ void BM_Gemv(benchmark::State& state, const CpuKernels* kernels, DType type, Gem
     state.SkipWithError("k is not a multiple of the block size");
     return;
   }
-  const int64_t begin = n_out * state.thread_index() / state.threads();
-  const int64_t end = n_out * (state.thread_index() + 1) / state.threads();
+  // Each thread's rows: whole panels of a packed layout that interleaves rows.
+  const int64_t panel = packed != nullptr ? packed->row_panel : 1, panels = n_out / panel;
+  if (panels * panel != n_out) {
+    state.SkipWithError("the layout's panels do not divide n_out");
+    return;
+  }
+  const int64_t begin = panels * state.thread_index() / state.threads() * panel;
+  const int64_t end = panels * (state.thread_index() + 1) / state.threads() * panel;
   const uint64_t row_bytes = m->row_bytes;
   const size_t matrix_bytes = static_cast<size_t>(n_out) * row_bytes;
   std::vector<float> out(static_cast<size_t>(n_out));

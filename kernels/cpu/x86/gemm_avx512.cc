@@ -465,6 +465,43 @@ struct Q4KPacker {
   }
 };
 
+// q4_kx8 panels (gemv_avx512.h), 8 rows as the panel has them: each 32-byte step of nibbles,
+// masked and shifted, is already 4 levels of each row of two blocks, in the panel's order.
+struct Q4_KX8Packer {
+  static_assert(kQ4_KX8Rows == kPanelRows);
+  static constexpr int kOffset = 0;
+  static constexpr int kHalves = 1;
+  static constexpr bool kHasMins = true;
+  static void PackPanel(const uint8_t* w_panel, int64_t nb, Panel* p) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const uint8_t* sb = w_panel;
+    for (int64_t s = 0; s < nb / 8; ++s, sb += kPanelRows * static_cast<int64_t>(sizeof(BlockQ4_K))) {
+      for (int row = 0; row < kPanelRows; ++row) {
+        uint16_t d, dmin;
+        std::memcpy(&d, sb + 2 * row, 2);
+        std::memcpy(&dmin, sb + 16 + 2 * row, 2);
+        uint8_t packed[12];
+        for (int u = 0; u < 3; ++u) std::memcpy(packed + 4 * u, sb + 32 + 32 * u + 4 * row, 4);
+        alignas(16) uint8_t sm[16];
+        UnpackScalesMinsK4(packed, sm);
+        for (int g = 0; g < 8; ++g) {
+          p->scale[((8 * s + g) * 2) * kPanelRows + row] = HalfToFloat(d) * static_cast<float>(sm[g]);
+          p->min[(8 * s + g) * kPanelRows + row] = HalfToFloat(dmin) * static_cast<float>(sm[8 + g]);
+        }
+      }
+      for (int j = 0; j < 4; ++j) {
+        for (int t = 0; t < 8; ++t) {
+          const __m256i v = Load256(sb + 128 + 32 * (8 * j + t));
+          _mm256_store_si256(reinterpret_cast<__m256i*>(p->q + 256 * (8 * s + 2 * j) + 32 * t),
+                             _mm256_and_si256(v, low4));
+          _mm256_store_si256(reinterpret_cast<__m256i*>(p->q + 256 * (8 * s + 2 * j + 1) + 32 * t),
+                             _mm256_and_si256(_mm256_srli_epi16(v, 4), low4));
+        }
+      }
+    }
+  }
+};
+
 struct Q6KPacker {
   static constexpr int kOffset = 32;
   static constexpr int kHalves = 2;
@@ -571,9 +608,13 @@ void GemmPanels(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x,
     float* yt = y + r0 * ldy;
     for (int64_t o0 = 0; o0 < n_w; o0 += kPanelRows) {
       const int n_out = static_cast<int>(Min(kPanelRows, n_w - o0));
-      // Rows past n_w repeat the last one (their lanes are not stored).
-      for (int row = 0; row < kPanelRows; ++row) {
-        P::Pack(base + (o0 + Min(row, n_out - 1)) * static_cast<int64_t>(row_stride), nb, row, &panel);
+      if constexpr (requires { &P::PackPanel; }) {  // a layout of whole panels: n_w a multiple of kPanelRows
+        P::PackPanel(base + o0 * static_cast<int64_t>(row_stride), nb, &panel);
+      } else {
+        // Rows past n_w repeat the last one (their lanes are not stored).
+        for (int row = 0; row < kPanelRows; ++row) {
+          P::Pack(base + (o0 + Min(row, n_out - 1)) * static_cast<int64_t>(row_stride), nb, row, &panel);
+        }
       }
       int64_t r = 0;
       for (; r + kStep <= rows; r += kStep) {
@@ -641,6 +682,11 @@ void GemmPackedRows(RowsFn rows, const void* w, size_t row_stride, int64_t n_w, 
 void GemmQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k,
                             float* y, int64_t ldy) {
   GemmPackedRows<Q4_1X4Packer>(&VecDotRowsQ4_1X4Q8Avx512Vnni, w, row_stride, n_w, x, n_x, k, y, ldy);
+}
+
+void GemmQ4_KX8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k,
+                            float* y, int64_t ldy) {
+  GemmPackedRows<Q4_KX8Packer>(&VecDotRowsQ4_KX8Q8Avx512Vnni, w, row_stride, n_w, x, n_x, k, y, ldy);
 }
 
 void GemmQ5_0X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k,

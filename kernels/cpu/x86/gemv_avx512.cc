@@ -1,5 +1,5 @@
-// AVX-512 VNNI decode GEMVs (gemv_avx512.h): Q5_0 and Q4_1 over layouts repacked at load
-// (q5_0x4, q4_1x4), Q4_K and Q6_K over the model's rows. Each tabulates the activations once per
+// AVX-512 VNNI decode GEMVs (gemv_avx512.h): Q5_0, Q4_1 and Q4_K over layouts repacked at load
+// (q5_0x4, q4_1x4, q4_kx8), Q4_K and Q6_K over the model's rows. Each tabulates the activations once per
 // call (levels in the order its loads give the weights, d and sums per block), then reads the
 // rows one after another: one sequential stream.
 // Built with -mavx512f/bw/vl/vnni on top of the AVX2 flags: only the dispatch table calls it.
@@ -97,6 +97,107 @@ void VecDotRowsQ4KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows,
     }
     y[o] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3))) -
            HorizontalSum(min_acc);
+  }
+}
+
+// q4_kx8 (gemv_avx512.h): per panel superblock, the d's, the dmin's, the three scale words,
+// then the interleaved nibbles.
+namespace {
+constexpr int64_t kX8DminAt = 16, kX8ScalesAt = 32, kX8QsAt = 128;
+constexpr int64_t kX8SuperblockBytes = kQ4_KX8Rows * static_cast<int64_t>(sizeof(BlockQ4_K));  // 1152
+}  // namespace
+
+void PackRowsQ4_KX8(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst) {
+  const int64_t nsb = n / ref::kQK;
+  auto* out = static_cast<uint8_t*>(dst);
+  for (int64_t p = 0; p < n_rows / kQ4_KX8Rows; ++p) {
+    for (int64_t s = 0; s < nsb; ++s, out += kX8SuperblockBytes) {
+      for (int r = 0; r < kQ4_KX8Rows; ++r) {
+        const auto* row = static_cast<const uint8_t*>(w) + (p * kQ4_KX8Rows + r) * static_cast<int64_t>(row_stride);
+        const BlockQ4_K& b = reinterpret_cast<const BlockQ4_K*>(row)[s];
+        std::memcpy(out + 2 * r, &b.d, 2);
+        std::memcpy(out + kX8DminAt + 2 * r, &b.dmin, 2);
+        for (int u = 0; u < 3; ++u) std::memcpy(out + kX8ScalesAt + 32 * u + 4 * r, b.scales + 4 * u, 4);
+        for (int step = 0; step < 32; ++step) std::memcpy(out + kX8QsAt + 32 * step + 4 * r, b.qs + 4 * step, 4);
+      }
+    }
+  }
+}
+
+// Eight rows at a time (q4_kx8), 256-bit: per 32-byte quarter j of a superblock, 8 loads, each
+// masked (group 2j's levels) and masked high (16 times group 2j + 1's), against 4 activations
+// broadcast, leave each row's two exact group sums in its own lane; vpmulld by the group's 6-bit
+// scale (a byte shuffled out of the scale words), one conversion and one FMA with d_x (d_x / 16
+// for the high group), and per superblock one FMA with the rows' d. The mins: per group one
+// conversion and one FMA with d_x * sum(x), per superblock one with the rows' dmin. About 60% of
+// the vector work per byte of the one-row kernel above, which is compute-bound on one core.
+void VecDotRowsQ4_KX8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n,
+                                  float* y) {
+  constexpr int64_t kMaxBlocks = kQ4_KX8MaxElems / ref::kQ8Block;
+  const int64_t nsb = n / ref::kQK, nb = n / ref::kQ8Block;
+  alignas(32) float dx[kMaxBlocks], dx16[kMaxBlocks], xds[kMaxBlocks];
+  for (int64_t b = 0; b < nb; ++b) {
+    dx[b] = x[b].d;
+    dx16[b] = x[b].d * (1.0f / 16.0f);  // exact: a power of two
+    xds[b] = x[b].d * static_cast<float>(x[b].sum);
+  }
+  const __m256i low4 = _mm256_set1_epi8(0x0F), low6 = _mm256_set1_epi8(0x3F), low2 = _mm256_set1_epi8(0x03);
+  // Byte g of each 32-bit lane, zero-extended (vpshufb within 128-bit halves).
+  __m256i byte[4];
+  for (int g = 0; g < 4; ++g) {
+    const auto m = [g](int lane) { return static_cast<int8_t>(4 * lane + g); };
+    const char z = -128;
+    byte[g] = _mm256_setr_epi8(m(0), z, z, z, m(1), z, z, z, m(2), z, z, z, m(3), z, z, z,  //
+                               m(0), z, z, z, m(1), z, z, z, m(2), z, z, z, m(3), z, z, z);
+  }
+  const auto* base = static_cast<const uint8_t*>(w);
+  for (int64_t p = 0; p < n_rows / kQ4_KX8Rows; ++p) {
+    const uint8_t* sb = base + p * kQ4_KX8Rows * static_cast<int64_t>(row_stride);
+    __m256 acc = _mm256_setzero_ps(), acc_min = _mm256_setzero_ps();
+    for (int64_t s = 0; s < nsb; ++s, sb += kX8SuperblockBytes) {
+      const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb)));
+      const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kX8DminAt)));
+      const auto* words = reinterpret_cast<const __m256i*>(sb + kX8ScalesAt);
+      const __m256i u0 = _mm256_loadu_si256(words), u1 = _mm256_loadu_si256(words + 1);
+      const __m256i u2 = _mm256_loadu_si256(words + 2);
+      // Per lane (row): scales 0..3 and 4..7, mins 0..3 and 4..7, a byte each (UnpackScalesMinsK4).
+      const __m256i scales[2] = {
+          _mm256_and_si256(u0, low6),
+          _mm256_or_si256(_mm256_and_si256(u2, low4),
+                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(u0, 6), low2), 4))};
+      const __m256i mins[2] = {_mm256_and_si256(u1, low6),
+                               _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(u2, 4), low4),
+                                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(u1, 6), low2), 4))};
+      __m256 sum = _mm256_setzero_ps(), sum_min = _mm256_setzero_ps();
+      const uint8_t* q = sb + kX8QsAt;
+      for (int j = 0; j < 4; ++j) {
+        const int g0 = 2 * j, g1 = 2 * j + 1;
+        const BlockQ8& x0 = x[8 * s + g0];
+        const BlockQ8& x1 = x[8 * s + g1];
+        __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+        for (int t = 0; t < 8; ++t) {
+          const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * (8 * j + t)));
+          lo = _mm256_dpbusd_epi32(
+              lo, _mm256_and_si256(v, low4),
+              _mm256_set1_epi32(static_cast<int32_t>(Load32(reinterpret_cast<const uint8_t*>(x0.qs) + 4 * t))));
+          hi = _mm256_dpbusd_epi32(
+              hi, _mm256_andnot_si256(low4, v),
+              _mm256_set1_epi32(static_cast<int32_t>(Load32(reinterpret_cast<const uint8_t*>(x1.qs) + 4 * t))));
+        }
+        const int64_t b0 = 8 * s + g0, b1 = 8 * s + g1;
+        const __m256i sc0 = _mm256_shuffle_epi8(scales[g0 / 4], byte[g0 % 4]);
+        const __m256i sc1 = _mm256_shuffle_epi8(scales[g1 / 4], byte[g1 % 4]);
+        sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(lo, sc0)), _mm256_set1_ps(dx[b0]), sum);
+        sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(hi, sc1)), _mm256_set1_ps(dx16[b1]), sum);
+        sum_min = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_shuffle_epi8(mins[g0 / 4], byte[g0 % 4])),
+                                  _mm256_set1_ps(xds[b0]), sum_min);
+        sum_min = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_shuffle_epi8(mins[g1 / 4], byte[g1 % 4])),
+                                  _mm256_set1_ps(xds[b1]), sum_min);
+      }
+      acc = _mm256_fmadd_ps(d, sum, acc);
+      acc_min = _mm256_fmadd_ps(dmin, sum_min, acc_min);
+    }
+    _mm256_storeu_ps(y + kQ4_KX8Rows * p, _mm256_sub_ps(acc, acc_min));
   }
 }
 

@@ -1,5 +1,6 @@
-// Entry points of the AVX-512 VNNI decode GEMVs (x86-64 only): Q5_0 and Q4_1 over weights
-// repacked at load, Q4_K and Q6_K over the model's rows. Only
+// Entry points of the AVX-512 VNNI decode GEMVs (x86-64 only): Q5_0, Q4_1 and Q4_K over weights
+// repacked at load, Q4_K (row counts the q4_kx8 panels do not divide) and Q6_K over the model's
+// rows. Only
 // the dispatch table calls them, and only after checking the CPU has avx512f/bw/vl/vnni (and
 // avx2, fma, f16c) and the OS saves the zmm state.
 #pragma once
@@ -53,6 +54,28 @@ inline constexpr int64_t kQ4KAvx512MaxElems = 32768;
 void VecDotRowsQ4KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
                                float* y);
 
+// The "q4_kx8" layout: Q4_K rows interleaved kQ4_KX8Rows at a time, the same byte count as
+// the rows (144 per superblock each). Panel p (rows 8p .. 8p + 7) starts at 8p * row_bytes and
+// holds, per superblock, 1152 bytes: the 8 rows' fp16 d, their 8 fp16 dmin, their 12 bytes of
+// 6-bit scales and mins as three arrays of 8 uint32 (bytes 0..3, 4..7, 8..11 of each row), then
+// for each 32-byte quarter j of qs and each 4-byte step t in it, the 8 rows' qs[32j + 4t ..
+// 32j + 4t + 3] side by side. So one 32-byte load is 4 elements of groups 2j (low nibbles)
+// and 2j + 1 (high nibbles) of all 8 rows, and vpdpbusd against 4 activations broadcast sums
+// each row's group in its own lane: 8 loads give 8 rows' exact group sums, with no folding
+// across lanes, and the scales, mins and the float steps are per 8 rows, not per row.
+inline constexpr int64_t kQ4_KX8Rows = 8;
+inline constexpr int64_t kQ4_KX8MaxElems = 32768;  // the kernel tabulates d_x and d_x * sum(x) on the stack
+
+// Repacks n_rows Q4_K rows (row o at w + o * row_stride; n_rows a multiple of kQ4_KX8Rows) into
+// dst, 144 * n / 256 bytes per row.
+void PackRowsQ4_KX8(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst);
+
+// y[o] = dot(row o, x) for o < n_rows over q4_kx8 panels (n_rows a multiple of kQ4_KX8Rows,
+// panel p at w + 8p * row_stride), as ref::VecDotQ8 on the rows they were packed from;
+// n <= kQ4_KX8MaxElems.
+void VecDotRowsQ4_KX8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
+                                  float* y);
+
 // The same for Q6_K rows (rows longer than kQ6KAvx512MaxElems go to the AVX2 kernel).
 inline constexpr int64_t kQ6KAvx512MaxElems = 32768;
 void VecDotRowsQ6KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
@@ -66,6 +89,10 @@ void GemmQ5_0X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const
 
 // The same over q4_1x4 rows; k <= kQ4_1X4MaxElems.
 void GemmQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x,
+                            int64_t k, float* y, int64_t ldy);
+
+// The same over q4_kx8 panels (n_w a multiple of kQ4_KX8Rows); k <= kQ4_KX8MaxElems.
+void GemmQ4_KX8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x,
                             int64_t k, float* y, int64_t ldy);
 
 }  // namespace tlm::cpu::x86

@@ -17,11 +17,11 @@
 #include <sys/auxv.h>
 #endif
 
-#include "tests/kernels/cpu/dispatch/isa_tables.h"
 #include "engine/tensor/dtype.h"
 #include "kernels/cpu/dispatch.h"
 #include "kernels/cpu/ref/gemm.h"
 #include "kernels/cpu/ref/quant.h"
+#include "tests/kernels/cpu/dispatch/isa_tables.h"
 #include "tests/kernels/cpu/ref/quant_test_util.h"
 
 namespace tlm::cpu {
@@ -383,11 +383,16 @@ TEST_P(CpuKernelsTest, PackedGemvMatchesReference) {
     ASSERT_NE(packed.gemm, nullptr);  // the backend runs prefill over the packed copy only
     std::vector<int64_t> lengths = LengthsFor(type);
     lengths.push_back(packed.max_n);
-    lengths.push_back(packed.max_n - kQ8Block);
+    lengths.push_back(packed.max_n - std::max<int64_t>(kQ8Block, Info(type).block_elems));
     double worst_ratio = 0.0;
+    // Row counts: panels of the layout (1 row, or q4_kx8's 8), 1 to 8 of them.
+    const int64_t panel = packed.row_panel;
+    ASSERT_GE(panel, 1);
     for (int64_t n : lengths) {
-      for (int64_t n_rows : {1, 2, 3, 5, 8}) {
-        if (n > 4096 && n_rows > 2) continue;
+      for (int64_t panels : {1, 2, 3, 5, 8}) {
+        const int64_t n_rows = panels * panel;
+        if (n > 4096 && panels > 2) continue;
+        if (panel > 1 && panels > 3) continue;  // 8 to 24 rows cover a layout of panels
         std::mt19937 rng(static_cast<uint32_t>(n * 131 + n_rows));
         std::vector<std::vector<uint8_t>> rows;
         for (int64_t o = 0; o < n_rows; ++o) {
