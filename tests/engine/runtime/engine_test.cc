@@ -4,9 +4,9 @@
 
 #include <cmath>
 #include <cstdlib>
-#include <string_view>
 #include <filesystem>
 #include <random>
+#include <string_view>
 
 #include "engine/model/model.h"
 #include "engine/model/synthetic.h"
@@ -157,10 +157,22 @@ INSTANTIATE_TEST_SUITE_P(Types, PrefillDecodeTest,
 // With 8-bit activations a decode step runs the GEMV kernels (over weights packed at load where
 // the kernel table has a packed layout for the type, and the matmuls of one input as one call),
 // a prefill the GEMMs: both give the same logits up to 8-bit rounding, and the backend's load
-// figures say what it packed.
-TEST(EngineTest, Q8DecodeStepsMatchTheQ8PrefillAndReportRepacking) {
-  auto spec = SmallSpec("gemma3", DType::kQ5_0);
-  auto model = LoadSynthetic(spec, "gemma3-q5_0-q8.gguf");
+// figures say what it packed. Q4_K's layout interleaves 8 rows: with a vocabulary of 601 the
+// tied output is left to the one-row kernel over a plain copy.
+struct PackCase {
+  DType type;
+  const char* layout;  // the avx512-vnni table's packed layout for the type
+  int64_t vocab;
+  const char* output_layout;  // the tied output's, when the backend copies weights
+};
+
+class Q8PackTest : public ::testing::TestWithParam<PackCase> {};
+
+TEST_P(Q8PackTest, Q8DecodeStepsMatchTheQ8PrefillAndReportRepacking) {
+  const PackCase c = GetParam();
+  auto spec = SmallSpec("gemma3", c.type);
+  spec.vocab = c.vocab;
+  auto model = LoadSynthetic(spec, fmt::format("gemma3-{}-q8.gguf", DTypeName(c.type)));
   ASSERT_NE(model, nullptr);
   const int n = 9;
   const auto tokens = RandomTokens(n, spec.vocab, 5);
@@ -181,30 +193,42 @@ TEST(EngineTest, Q8DecodeStepsMatchTheQ8PrefillAndReportRepacking) {
     // the logits' scale here). A wrong row or matrix is off by the logits' own size.
     EXPECT_LE(MaxAbsDiff(step.data(), all.data() + i * V, V), 0.03f * scale) << "position " << i;
   }
-  // Every Q5_0 matmul weight packed once (decode and prefill executables share the copies),
-  // the tied output (token_embd) included.
-  uint64_t q5_0_matmul_bytes = model->Find("token_embd.weight")->bytes;
+  // Every layer matmul weight of the type packed once (decode and prefill executables share
+  // the copies), and the tied output (token_embd).
+  const uint64_t output_bytes = model->Find("token_embd.weight")->bytes;
+  uint64_t layer_bytes = 0;
   for (int64_t il = 0; il < spec.layers; ++il)
     for (const char* w : {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"})
-      if (const WeightView* v = model->Find(fmt::format("blk.{}.{}.weight", il, w)); v && v->type == DType::kQ5_0)
-        q5_0_matmul_bytes += v->bytes;
-  ASSERT_GT(q5_0_matmul_bytes, 0u);
-  // Packed where the kernel table has a layout for Q5_0, else copied as they are (into huge
-  // pages), unless TLM_CPU_WEIGHTS=mapped.
+      if (const WeightView* v = model->Find(fmt::format("blk.{}.{}.weight", il, w)); v && v->type == c.type)
+        layer_bytes += v->bytes;
+  ASSERT_GT(layer_bytes, 0u);
+  // Packed where the kernel table has a layout for the type and the row count fits its panels,
+  // else copied as they are (into huge pages), unless TLM_CPU_WEIGHTS=mapped.
   const BackendLoadInfo info = (*decode)->backend().load_info();
   const std::string description = (*decode)->backend().device_description();
   const char* weights_env = std::getenv("TLM_CPU_WEIGHTS");
   const bool mapped = weights_env != nullptr && std::string_view(weights_env) == "mapped";
   const bool packs = description.find("avx512-vnni") != std::string::npos;
-  if (!packs) std::printf("\n*** %s has no packed Q5_0 layout\n\n", description.c_str());
-  EXPECT_EQ(info.repack_bytes, packs || !mapped ? q5_0_matmul_bytes : 0u);
-  EXPECT_EQ(info.repack_layouts, packs ? "q5_0x4" : mapped ? "" : "copy");
+  if (!packs) std::printf("\n*** %s has no packed %s layout\n\n", description.c_str(), c.layout);
+  const bool output_copied = std::string_view(c.output_layout) != "copy" || !mapped;
+  const std::string layers = packs ? c.layout : mapped ? "" : "copy";
+  const std::string output = packs ? c.output_layout : mapped ? "" : "copy";
+  std::string want_layouts = layers;
+  if (output_copied && output != layers) want_layouts += (want_layouts.empty() ? "" : ",") + output;
+  EXPECT_EQ(info.repack_layouts, want_layouts);
+  EXPECT_EQ(info.repack_bytes,
+            (packs || !mapped ? layer_bytes : 0u) + (output_copied && (packs || !mapped) ? output_bytes : 0u));
   EXPECT_GE(info.repack_ms, 0.0);
   // f32 activations never pack.
   auto f32 = Session::Create(*model, {.threads = 2, .n_ctx = 32});
   ASSERT_TRUE(f32.ok());
   EXPECT_EQ((*f32)->backend().load_info().repack_bytes, 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Layouts, Q8PackTest,
+                         ::testing::Values(PackCase{DType::kQ5_0, "q5_0x4", 600, "q5_0x4"},
+                                           PackCase{DType::kQ4_K, "q4_kx8", 601, "copy"}),
+                         [](const auto& info) { return std::string(DTypeName(info.param.type)); });
 
 // A sliding window changes nothing while the sequence fits in it, and something once it does not.
 TEST(EngineTest, SlidingWindowLimitsWhatLocalLayersSee) {
