@@ -103,8 +103,8 @@ const CpuKernels& ReferenceCpuKernels();
 const CpuKernels* Avx2CpuKernels();
 
 // The AVX2 table with AVX-512 VNNI kernels where it has them (the prefill GEMMs of Q8_0, Q5_0,
-// Q4_K, Q6_K; the decode GEMVs of Q4_K, Q6_K, and of Q5_0, Q4_1 and Q4_K over their repacked
-// q5_0x4, q4_1x4 and q4_kx8 layouts, with prefill GEMMs over those), or
+// Q4_K, Q6_K; the decode GEMVs of Q4_K, Q6_K, and of Q8_0, Q5_0, Q4_1 and Q4_K over their
+// repacked q8_0x8, q5_0x4, q4_1x4 and q4_kx8 layouts, with prefill GEMMs over those), or
 // nullptr when not built in (not x86-64), the CPU lacks one of avx2, fma, f16c, avx512f,
 // avx512bw, avx512vl, avx512vnni, or the OS does not save the zmm state (XCR0).
 const CpuKernels* Avx512VnniCpuKernels();

@@ -355,7 +355,8 @@ inline void PutBlock(Panel* p, int64_t b, int row, __m256i levels, float scale) 
 
 // A packer P provides kOffset (levels = signed level + kOffset), kHalves (1, or 2 for a scale
 // per 16 elements), kHasMins (a float min * d_x * sum(x) subtracted per block), and
-// static void Pack(const uint8_t* w_row, int64_t nb, int row, Panel* p).
+// static void Pack(const uint8_t* w_row, int64_t nb, int row, Panel* p), or, for a layout of
+// whole panels (q8_0x8, q4_kx8), static void PackPanel(const uint8_t* w_panel, int64_t nb, Panel* p).
 
 struct Q8_0Packer {
   static constexpr int kOffset = 128;
@@ -461,6 +462,26 @@ struct Q4KPacker {
           p->min[b * kPanelRows + row] = dmin * static_cast<float>(sm[8 + g]);
         }
       }
+    }
+  }
+};
+
+// q8_0x8 panels (gemv_avx512.h): each block's 8 steps of 8 rows' levels + 128 are the panel's
+// bytes as they are.
+struct Q8_0X8Packer {
+  static_assert(kQ8_0X8Rows == kPanelRows);
+  static constexpr int kOffset = 128;
+  static constexpr int kHalves = 1;
+  static constexpr bool kHasMins = false;
+  static void PackPanel(const uint8_t* w_panel, int64_t nb, Panel* p) {
+    const uint8_t* blk = w_panel;
+    for (int64_t b = 0; b < nb; ++b, blk += kPanelRows * static_cast<int64_t>(sizeof(BlockQ8_0))) {
+      for (int row = 0; row < kPanelRows; ++row) {
+        uint16_t d;
+        std::memcpy(&d, blk + 2 * row, 2);
+        p->scale[(b * 2) * kPanelRows + row] = HalfToFloat(d);
+      }
+      std::memcpy(p->q + 256 * b, blk + 16, 256);
     }
   }
 };
@@ -682,6 +703,11 @@ void GemmPackedRows(RowsFn rows, const void* w, size_t row_stride, int64_t n_w, 
 void GemmQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k,
                             float* y, int64_t ldy) {
   GemmPackedRows<Q4_1X4Packer>(&VecDotRowsQ4_1X4Q8Avx512Vnni, w, row_stride, n_w, x, n_x, k, y, ldy);
+}
+
+void GemmQ8_0X8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k,
+                            float* y, int64_t ldy) {
+  GemmPackedRows<Q8_0X8Packer>(&VecDotRowsQ8_0X8Q8Avx512Vnni, w, row_stride, n_w, x, n_x, k, y, ldy);
 }
 
 void GemmQ4_KX8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k,

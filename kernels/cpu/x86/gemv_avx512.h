@@ -1,5 +1,5 @@
-// Entry points of the AVX-512 VNNI decode GEMVs (x86-64 only): Q5_0, Q4_1 and Q4_K over weights
-// repacked at load, Q4_K (row counts the q4_kx8 panels do not divide) and Q6_K over the model's
+// Entry points of the AVX-512 VNNI decode GEMVs (x86-64 only): Q8_0, Q5_0, Q4_1 and Q4_K over
+// weights repacked at load, Q4_K (row counts the q4_kx8 panels do not divide) and Q6_K over the model's
 // rows. Only
 // the dispatch table calls them, and only after checking the CPU has avx512f/bw/vl/vnni (and
 // avx2, fma, f16c) and the OS saves the zmm state.
@@ -45,6 +45,25 @@ void PackRowsQ4_1X4(const void* w, size_t row_stride, int64_t n_rows, int64_t n,
 
 // As VecDotRowsQ5_0X4Q8Avx512Vnni, over q4_1x4 rows; n <= kQ4_1X4MaxElems.
 void VecDotRowsQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
+                                  float* y);
+
+// The "q8_0x8" layout: Q8_0 rows interleaved kQ8_0X8Rows at a time, the same byte count as the
+// rows (34 per block each). Panel p (rows 8p .. 8p + 7) starts at 8p * row_bytes and holds, per
+// block, 272 bytes: the 8 rows' fp16 d, then for each 4-byte step t of the block the 8 rows'
+// qs[4t .. 4t + 3] + 128 (unsigned, vpdpbusd's weight operand) side by side. One 32-byte load
+// and one vpdpbusd against 4 activations broadcast add 4 products to each row's own lane; the
+// offset of 128 comes off as 128 * sum(x) per block, and the float steps are per 8 rows.
+inline constexpr int64_t kQ8_0X8Rows = 8;
+inline constexpr int64_t kQ8_0X8MaxElems = 32768;  // the kernel tabulates 128 * sum(x) on the stack
+
+// Repacks n_rows Q8_0 rows (row o at w + o * row_stride; n_rows a multiple of kQ8_0X8Rows) into
+// dst, 34 * n / 32 bytes per row.
+void PackRowsQ8_0X8(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst);
+
+// y[o] = dot(row o, x) for o < n_rows over q8_0x8 panels (n_rows a multiple of kQ8_0X8Rows,
+// panel p at w + 8p * row_stride), as ref::VecDotQ8 on the rows they were packed from;
+// n <= kQ8_0X8MaxElems.
+void VecDotRowsQ8_0X8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
                                   float* y);
 
 // y[o] = dot(Q4_K row o, x) for o < n_rows (the model's own layout, no repacking), as
@@ -93,6 +112,10 @@ void GemmQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const
 
 // The same over q4_kx8 panels (n_w a multiple of kQ4_KX8Rows); k <= kQ4_KX8MaxElems.
 void GemmQ4_KX8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x,
+                            int64_t k, float* y, int64_t ldy);
+
+// The same over q8_0x8 panels (n_w a multiple of kQ8_0X8Rows); k <= kQ8_0X8MaxElems.
+void GemmQ8_0X8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x,
                             int64_t k, float* y, int64_t ldy);
 
 }  // namespace tlm::cpu::x86
