@@ -101,28 +101,37 @@ void VecDotRowsQ4KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows,
   }
 }
 
+// The layouts of 8 interleaved rows: for each panel of 8 rows and each block (a superblock for
+// Q4_K) in row order, put(block of row r, r, the panel block's bytes) fills the panel block's
+// sizeof(Block) * 8 bytes.
+namespace {
+template <class Block, class Put>
+void PackPanelsOf8(const void* w, size_t row_stride, int64_t n_rows, int64_t blocks, void* dst, Put put) {
+  auto* out = static_cast<uint8_t*>(dst);
+  for (int64_t p = 0; p < n_rows / 8; ++p) {
+    for (int64_t b = 0; b < blocks; ++b, out += 8 * sizeof(Block)) {
+      for (int r = 0; r < 8; ++r) {
+        const auto* row = static_cast<const uint8_t*>(w) + (8 * p + r) * static_cast<int64_t>(row_stride);
+        put(reinterpret_cast<const Block*>(row)[b], r, out);
+      }
+    }
+  }
+}
+
 // q4_kx8 (gemv_avx512.h): per panel superblock, the d's, the dmin's, the three scale words,
 // then the interleaved nibbles.
-namespace {
 constexpr int64_t kX8DminAt = 16, kX8ScalesAt = 32, kX8QsAt = 128;
 constexpr int64_t kX8SuperblockBytes = kQ4_KX8Rows * static_cast<int64_t>(sizeof(BlockQ4_K));  // 1152
 }  // namespace
 
 void PackRowsQ4_KX8(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst) {
-  const int64_t nsb = n / ref::kQK;
-  auto* out = static_cast<uint8_t*>(dst);
-  for (int64_t p = 0; p < n_rows / kQ4_KX8Rows; ++p) {
-    for (int64_t s = 0; s < nsb; ++s, out += kX8SuperblockBytes) {
-      for (int r = 0; r < kQ4_KX8Rows; ++r) {
-        const auto* row = static_cast<const uint8_t*>(w) + (p * kQ4_KX8Rows + r) * static_cast<int64_t>(row_stride);
-        const BlockQ4_K& b = reinterpret_cast<const BlockQ4_K*>(row)[s];
-        std::memcpy(out + 2 * r, &b.d, 2);
-        std::memcpy(out + kX8DminAt + 2 * r, &b.dmin, 2);
-        for (int u = 0; u < 3; ++u) std::memcpy(out + kX8ScalesAt + 32 * u + 4 * r, b.scales + 4 * u, 4);
-        for (int step = 0; step < 32; ++step) std::memcpy(out + kX8QsAt + 32 * step + 4 * r, b.qs + 4 * step, 4);
-      }
-    }
-  }
+  static_assert(kQ4_KX8Rows == 8);
+  PackPanelsOf8<BlockQ4_K>(w, row_stride, n_rows, n / ref::kQK, dst, [](const BlockQ4_K& b, int r, uint8_t* out) {
+    std::memcpy(out + 2 * r, &b.d, 2);
+    std::memcpy(out + kX8DminAt + 2 * r, &b.dmin, 2);
+    for (int u = 0; u < 3; ++u) std::memcpy(out + kX8ScalesAt + 32 * u + 4 * r, b.scales + 4 * u, 4);
+    for (int step = 0; step < 32; ++step) std::memcpy(out + kX8QsAt + 32 * step + 4 * r, b.qs + 4 * step, 4);
+  });
 }
 
 // Eight rows at a time (q4_kx8), 256-bit: per 32-byte quarter j of a superblock, 8 loads, each
@@ -209,20 +218,12 @@ constexpr int64_t kQ8X8BlockBytes = kQ8_0X8Rows * static_cast<int64_t>(sizeof(Bl
 }  // namespace
 
 void PackRowsQ8_0X8(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst) {
-  const int64_t nb = n / ref::kQ8Block;
-  auto* out = static_cast<uint8_t*>(dst);
-  for (int64_t p = 0; p < n_rows / kQ8_0X8Rows; ++p) {
-    for (int64_t b = 0; b < nb; ++b, out += kQ8X8BlockBytes) {
-      for (int r = 0; r < kQ8_0X8Rows; ++r) {
-        const auto* row = static_cast<const uint8_t*>(w) + (p * kQ8_0X8Rows + r) * static_cast<int64_t>(row_stride);
-        const BlockQ8_0& blk = reinterpret_cast<const BlockQ8_0*>(row)[b];
-        std::memcpy(out + 2 * r, &blk.d, 2);
-        for (int i = 0; i < ref::kQ8Block; ++i) {
-          out[kQ8X8QsAt + 32 * (i / 4) + 4 * r + i % 4] = static_cast<uint8_t>(blk.qs[i]) ^ 0x80;
-        }
-      }
-    }
-  }
+  static_assert(kQ8_0X8Rows == 8);
+  PackPanelsOf8<BlockQ8_0>(w, row_stride, n_rows, n / ref::kQ8Block, dst, [](const BlockQ8_0& b, int r, uint8_t* out) {
+    std::memcpy(out + 2 * r, &b.d, 2);
+    for (int i = 0; i < ref::kQ8Block; ++i)
+      out[kQ8X8QsAt + 32 * (i / 4) + 4 * r + i % 4] = static_cast<uint8_t>(b.qs[i]) ^ 0x80;
+  });
 }
 
 // Eight rows at a time (q8_0x8), 256-bit: per block 8 loads and 8 vpdpbusd against 4
