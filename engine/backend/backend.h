@@ -86,11 +86,21 @@ struct NpuBackendOptions {
 };
 
 struct BackendOptions {
-  int threads = 0;  // 0: all cores
+  int threads = 0;     // 0: all cores
   std::string device;  // the part after "name:" in a backend spec, e.g. "1" in "opencl:1"
   Activations activations = Activations::kF32;
   bool pin_threads = false;  // bind each worker thread to one CPU
+  bool profile_ops = false;  // time every step of Executable::Run by op (Backend::op_profile)
   NpuBackendOptions npu;     // only the npu backend reads these
+};
+
+// Wall time of Executable::Run's steps, summed by op and by phase: steps of one token (decode)
+// or of several (prefill). A matmul step of several matmuls that read one input is one entry.
+struct OpTime {
+  std::string op;  // "attention", "rms_norm", "matmul q5_0 + q5_0", "matmul q8_0 (output)", ...
+  bool one_token = false;
+  int64_t calls = 0;
+  double ms = 0;
 };
 
 // What a backend says about its own start-up. GPU backends keep compiled programs (OpenCL program
@@ -123,13 +133,17 @@ class Backend {
   virtual BackendLoadInfo load_info() const { return {}; }
   // Read after a run: figures only this backend has (none by default).
   virtual std::vector<BackendMetric> metrics() const { return {}; }
-  virtual StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph,
-                                                        const WeightSource& weights) = 0;
+  // With BackendOptions::profile_ops, the step times since creation or the last clear, in the
+  // order the ops were first run; empty for a backend that does not time its steps (only the
+  // cpu backends do) or without profile_ops.
+  virtual std::vector<OpTime> op_profile() const { return {}; }
+  virtual void ClearOpProfile() {}
+  virtual StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph, const WeightSource& weights) = 0;
   virtual StatusOr<std::unique_ptr<KvCache>> CreateKvCache(const KvSpec& spec) = 0;
 };
 
 struct BackendRegistration {
-  std::string name;         // "cpu", "opencl", ...
+  std::string name;  // "cpu", "opencl", ...
   std::string description;
   // Why the backend cannot run here, or OK. Never crashes on a machine without the device.
   std::function<Status()> probe;

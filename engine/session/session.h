@@ -21,7 +21,8 @@ struct SessionOptions {
   int64_t prefill_chunk = 256;  // tokens per prefill step
   Activations activations = Activations::kF32;
   bool pin_threads = false;
-  NpuBackendOptions npu;  // --backend npu: plugin, SoC, artifact
+  bool profile_ops = false;  // BackendOptions::profile_ops
+  NpuBackendOptions npu;     // --backend npu: plugin, SoC, artifact
 };
 
 struct SessionLoadMetrics {
@@ -45,6 +46,8 @@ class Session {
   int64_t n_vocab() const { return model_.config().n_vocab; }
   uint64_t kv_bytes() const { return kv_->bytes(); }
   const Backend& backend() const { return *backend_; }
+  // Starts the backend's op profile afresh (SessionOptions::profile_ops), e.g. after a warm-up.
+  void ClearOpProfile() { backend_->ClearOpProfile(); }
   const Model& model() const { return model_; }
   const SessionLoadMetrics& load_metrics() const { return load_metrics_; }
 

@@ -1,11 +1,13 @@
 // `tlmbench run`: a local benchmark of one model on one backend of this device. Loads the model,
 // opens a session, warms up, then for each repetition prefills a prompt and decodes tokens,
 // recording TTFT, prefill and decode tokens/s and inter-token latencies, plus memory facts.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
+#include <vector>
 
 #include "devices/probe/cpu_info.h"
 #include "devices/probe/memory.h"
@@ -43,8 +45,38 @@ struct RunOptions {
   bool json = false, csv = false, llama_json = false, llama_md = false;
   bool quiet = false;
   bool pin = false;
+  bool profile_ops = false;
   NpuBackendOptions npu;  // --backend npu
 };
+
+// --profile-ops: the backend's step times over the measured repetitions, by op, on stderr
+// (whatever --quiet says: they were asked for); one table for steps of several tokens (prefill),
+// one for steps of one token (decode, and a one-token prompt).
+void PrintOpProfile(const Backend& backend, int reps) {
+  const std::vector<OpTime> ops = backend.op_profile();
+  if (ops.empty()) {
+    fmt::print(stderr, "[run] --profile-ops: the {} backend does not time its steps\n", backend.name());
+    return;
+  }
+  for (const bool one_token : {false, true}) {
+    std::vector<OpTime> rows;
+    double total = 0;
+    for (const OpTime& t : ops) {
+      if (t.one_token != one_token) continue;
+      rows.push_back(t);
+      total += t.ms;
+    }
+    if (rows.empty()) continue;
+    std::stable_sort(rows.begin(), rows.end(), [](const OpTime& a, const OpTime& b) { return a.ms > b.ms; });
+    fmt::print(stderr, "[run] step times by op over {} repetition(s), steps of {}:\n", reps,
+               one_token ? "one token (decode)" : "several tokens (prefill)");
+    fmt::print(stderr, "[run]   {:<40} {:>8} {:>10} {:>10} {:>7}\n", "op", "calls", "ms", "us/call", "share");
+    for (const OpTime& t : rows)
+      fmt::print(stderr, "[run]   {:<40} {:>8} {:>10.2f} {:>10.2f} {:>6.1f}%\n", t.op, t.calls, t.ms,
+                 1000.0 * t.ms / static_cast<double>(t.calls), total > 0 ? 100.0 * t.ms / total : 0.0);
+    fmt::print(stderr, "[run]   {:<40} {:>8} {:>10.2f}\n", "all steps", "", total);
+  }
+}
 
 class Progress {
  public:
@@ -108,6 +140,7 @@ int RunBenchmark(const RunOptions& o) {
   so.prefill_chunk = std::min(o.n_prompt, 512);
   so.activations = o.activations == "q8" ? Activations::kQ8 : Activations::kF32;
   so.pin_threads = o.pin;
+  so.profile_ops = o.profile_ops;
   so.npu = o.npu;
   auto session = Session::Create(**model, so);
   if (!session.ok()) return Fail(session.status());
@@ -135,6 +168,7 @@ int RunBenchmark(const RunOptions& o) {
     const bool warm = rep < 0;
     progress.Say("{} {}/{}: prefill {} tokens, decode {}", warm ? "warm-up" : "repetition",
                  (warm ? rep + o.warmup : rep) + 1, warm ? o.warmup : o.reps, o.n_prompt, o.n_gen);
+    if (rep == 0) s.ClearOpProfile();  // the profile covers the measured repetitions
     s.Reset();
     sampler.Reset();
     RepetitionResult r;
@@ -163,6 +197,7 @@ int RunBenchmark(const RunOptions& o) {
   }
   if (Status st = tracker.Stop(); !st.ok()) progress.Say("warning: memory sampling: {}", st.message());
   for (const BackendMetric& b : s.backend().metrics()) progress.Say("{} {} {}", b.name, b.value, b.unit);
+  if (o.profile_ops) PrintOpProfile(s.backend(), o.reps);
 
   const Model& m = **model;
   RunConfig& c = result.config;
@@ -233,11 +268,18 @@ void RegisterRunCommand(CLI::App& app) {
                   "runs the matmuls it took, see --plugin/--artifact; the CPU the rest)")
       ->capture_default_str();
   cmd->add_option("--activations", o->activations,
-                  "Matmul activations against quantized weights: f32 (exact reference) or q8 (8-bit, as llama.cpp; the cpu backend then copies its matmul weights into huge pages at load, repack_ms / repack_bytes, TLM_CPU_WEIGHTS=mapped to keep them mapped: docs/engine.md)")
+                  "Matmul activations against quantized weights: f32 (exact reference) or q8 (8-bit, as llama.cpp; the "
+                  "cpu backend then copies its matmul weights into huge pages at load, repack_ms / repack_bytes, "
+                  "TLM_CPU_WEIGHTS=mapped to keep them mapped: docs/engine.md)")
       ->check(CLI::IsMember({"f32", "q8"}))
       ->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "Worker threads (0: all cores)")->capture_default_str();
   cmd->add_flag("--pin", o->pin, "Bind each worker thread to one CPU (in the order this process may use them)");
+  cmd->add_flag(
+      "--profile-ops", o->profile_ops,
+      "Time every step of the graph and print, on stderr, where the measured repetitions went, by op "
+      "(prefill and decode apart; matmuls by weight type): cpu, cpu-xnnpack and npu (their graph steps run on "
+      "the cpu backend's executable)");
   cmd->add_option("-p,--prompt-tokens", o->n_prompt, "Prompt tokens to prefill")->capture_default_str();
   cmd->add_option("-n,--gen-tokens", o->n_gen, "Tokens to decode after the prompt")->capture_default_str();
   cmd->add_option("-r,--reps", o->reps, "Measured repetitions")->capture_default_str();

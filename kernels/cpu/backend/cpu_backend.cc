@@ -8,8 +8,10 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "engine/backend/backend.h"
 #include "kernels/cpu/backend/cpu_backend.h"
@@ -115,6 +117,54 @@ class PackedWeights {
   std::string layouts_;
 };
 
+// Step times by op and phase (BackendOptions::profile_ops), shared by a backend's executables;
+// entries are added at compile, so Run only adds to them.
+class OpProfiler {
+ public:
+  // The entry of (op, one_token), added on first use.
+  size_t Key(const std::string& op, bool one_token) {
+    for (size_t k = 0; k < entries_.size(); ++k)
+      if (entries_[k].op == op && entries_[k].one_token == one_token) return k;
+    entries_.push_back({.op = op, .one_token = one_token});
+    return entries_.size() - 1;
+  }
+  void Add(size_t key, double ms) {
+    ++entries_[key].calls;
+    entries_[key].ms += ms;
+  }
+  std::vector<OpTime> Entries() const {
+    std::vector<OpTime> out;
+    for (const OpTime& e : entries_)
+      if (e.calls > 0) out.push_back(e);
+    return out;
+  }
+  void Clear() {
+    for (OpTime& e : entries_) e.calls = 0, e.ms = 0;
+  }
+
+ private:
+  std::vector<OpTime> entries_;
+};
+
+// Times one step of Run into its profiler entry; nothing without a profiler.
+class StepTimer {
+ public:
+  StepTimer(OpProfiler* profiler, size_t key) : profiler_(profiler), key_(key) {
+    if (profiler_ != nullptr) t0_ = std::chrono::steady_clock::now();
+  }
+  ~StepTimer() {
+    if (profiler_ != nullptr)
+      profiler_->Add(key_, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0_).count());
+  }
+  StepTimer(const StepTimer&) = delete;
+  StepTimer& operator=(const StepTimer&) = delete;
+
+ private:
+  OpProfiler* profiler_;
+  size_t key_;
+  std::chrono::steady_clock::time_point t0_;
+};
+
 struct Step {
   const Node* node = nullptr;
   int node_index = -1;
@@ -135,6 +185,7 @@ struct Step {
   // this step and the next group - 1 (group 0: a member run by the step before it).
   bool q8 = false;
   int group = 1;
+  size_t profile_key[2] = {0, 0};  // OpProfiler entries of steps of several tokens [0] and of one [1]
 };
 
 void CopyRows(const void* w, size_t row_stride, int64_t n_rows, int64_t, void* dst) {
@@ -149,8 +200,9 @@ bool IsFloatType(DType t) { return t == DType::kF32 || t == DType::kF16 || t == 
 class CpuExecutable final : public Executable {
  public:
   CpuExecutable(const Graph& graph, ThreadPool* pool, Activations activations, const CpuKernels& kernels,
-                const MatMulProvider* provider, PackedWeights* packed, bool copy_weights)
+                const MatMulProvider* provider, PackedWeights* packed, bool copy_weights, OpProfiler* profiler)
       : copy_weights_(copy_weights),
+        profiler_(profiler),
         graph_(graph),
         pool_(pool),
         activations_(activations),
@@ -273,6 +325,14 @@ class CpuExecutable final : public Executable {
       for (size_t m = first + 1; m < end; ++m) steps_[m].group = 0;
       first = end;
     }
+    if (profiler_ != nullptr) {
+      for (size_t si = 0; si < steps_.size(); ++si) {
+        if (steps_[si].group == 0) continue;
+        const std::string op = StepName(si);
+        for (int one_token = 0; one_token < 2; ++one_token)
+          steps_[si].profile_key[one_token] = profiler_->Key(op, one_token == 1);
+      }
+    }
     if (activations_ == Activations::kQ8) q8_.resize(static_cast<size_t>(max_q8_blocks));
     weight_rows_.assign(static_cast<size_t>(pool_->size()), std::vector<float>(static_cast<size_t>(max_k)));
     rows_.resize(nodes.size());
@@ -306,6 +366,7 @@ class CpuExecutable final : public Executable {
       int64_t rows = n.op == OpKind::kTokens ? T : n.op == OpKind::kTakeLastRow ? 1 : rows_[n.inputs[0]];
       rows_[i] = rows;
       if (s.group == 0) continue;  // ran with its group's first matmul
+      const StepTimer timer(profiler_, s.profile_key[T == 1 ? 1 : 0]);
       float* out = s.out >= 0 ? buffers_[s.out].data() : nullptr;
       if (out == nullptr) {
         if (logits.size() < static_cast<size_t>(rows * n.width))
@@ -412,6 +473,18 @@ class CpuExecutable final : public Executable {
       }
     });
     return Status::Ok();
+  }
+
+  // The profile's name of step si: its op's, and a matmul's weight types (each member of its
+  // group), "(output)" for the graph's output.
+  std::string StepName(size_t si) const {
+    const Step& s = steps_[si];
+    std::string name = OpKindName(s.node->op);
+    if (s.node->op != OpKind::kMatMul) return name;
+    for (int m = 0; m < s.group; ++m)
+      name += std::string(m == 0 ? " " : " + ") + std::string(DTypeName(steps_[si + m].weight->type));
+    if (s.node_index == graph_.output) name += " (output)";
+    return name;
   }
 
   // The matmuls steps_[first .. first + group) of one input x, q8 activations: x quantized once;
@@ -694,7 +767,8 @@ class CpuExecutable final : public Executable {
     }
   }
 
-  bool copy_weights_;  // q8 matmul weights without a packed layout copied into huge pages too
+  bool copy_weights_;     // q8 matmul weights without a packed layout copied into huge pages too
+  OpProfiler* profiler_;  // null: steps are not timed
   Graph graph_;
   ThreadPool* pool_;
   Activations activations_;
@@ -725,8 +799,12 @@ class CpuExecutable final : public Executable {
 
 class CpuBackend final : public Backend {
  public:
-  CpuBackend(int threads, Activations activations, bool pin, CpuBackendHooks hooks)
-      : pool_(threads, pin), activations_(activations), kernels_(SelectCpuKernels()), hooks_(std::move(hooks)) {}
+  CpuBackend(int threads, Activations activations, bool pin, bool profile_ops, CpuBackendHooks hooks)
+      : pool_(threads, pin),
+        activations_(activations),
+        kernels_(SelectCpuKernels()),
+        hooks_(std::move(hooks)),
+        profiler_(profile_ops ? std::make_unique<OpProfiler>() : nullptr) {}
   std::string name() const override { return hooks_.name; }
   std::string device_description() const override {
     if (hooks_.describe) return hooks_.describe();
@@ -741,9 +819,13 @@ class CpuBackend final : public Backend {
     if (!packed_.layouts().empty()) info.repack_layouts += (info.repack_layouts.empty() ? "" : ",") + packed_.layouts();
     return info;
   }
+  std::vector<OpTime> op_profile() const override { return profiler_ ? profiler_->Entries() : std::vector<OpTime>{}; }
+  void ClearOpProfile() override {
+    if (profiler_) profiler_->Clear();
+  }
   StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph, const WeightSource& weights) override {
-    auto exe =
-        std::make_unique<CpuExecutable>(graph, &pool_, activations_, kernels_, &hooks_.matmul, &packed_, copy_weights_);
+    auto exe = std::make_unique<CpuExecutable>(graph, &pool_, activations_, kernels_, &hooks_.matmul, &packed_,
+                                               copy_weights_, profiler_.get());
     TLM_RETURN_IF_ERROR(exe->Compile(weights));
     return std::unique_ptr<Executable>(std::move(exe));
   }
@@ -757,6 +839,7 @@ class CpuBackend final : public Backend {
   const CpuKernels& kernels_;
   CpuBackendHooks hooks_;
   PackedWeights packed_;
+  std::unique_ptr<OpProfiler> profiler_;  // BackendOptions::profile_ops
   // TLM_CPU_WEIGHTS=mapped: the q8 matmuls read the mapped model where no kernel packs its type.
   bool copy_weights_ = [] {
     const char* env = std::getenv("TLM_CPU_WEIGHTS");
@@ -778,7 +861,7 @@ StatusOr<std::unique_ptr<Backend>> CreateCpuBackend(const BackendOptions& option
     return InvalidArgument("backend '{}' takes no device, got '{}:{}'", hooks.name, hooks.name, options.device);
   int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
   if (options.threads < 0 || threads > 1024) return InvalidArgument("--threads {} is out of range", options.threads);
-  return std::unique_ptr<Backend>(
-      std::make_unique<CpuBackend>(std::max(1, threads), options.activations, options.pin_threads, std::move(hooks)));
+  return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(
+      std::max(1, threads), options.activations, options.pin_threads, options.profile_ops, std::move(hooks)));
 }
 }  // namespace tlm::cpu

@@ -2,6 +2,7 @@
 // token-by-token decode (KV cache and sliding-window ring), chunking, and clear errors.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -229,6 +230,65 @@ INSTANTIATE_TEST_SUITE_P(Layouts, Q8PackTest,
                          ::testing::Values(PackCase{DType::kQ5_0, "q5_0x4", 600, "q5_0x4"},
                                            PackCase{DType::kQ4_K, "q4_kx8", 601, "copy"}),
                          [](const auto& info) { return std::string(DTypeName(info.param.type)); });
+
+// SessionOptions::profile_ops: every step of every run lands in its op's entry, by phase, and
+// the matmuls that read one input are one entry (q, k and v; gate and up).
+TEST(EngineTest, OpProfileCountsEveryStepByOpAndPhase) {
+  const auto spec = SmallSpec("gemma3", DType::kQ8_0);
+  auto model = LoadSynthetic(spec, "gemma3-q8_0-profile.gguf");
+  ASSERT_NE(model, nullptr);
+  auto session = Session::Create(
+      *model, {.threads = 2, .n_ctx = 32, .prefill_chunk = 8, .activations = Activations::kQ8, .profile_ops = true});
+  ASSERT_TRUE(session.ok()) << session.status().ToString();
+  Session& s = **session;
+  std::vector<float> logits;
+  const auto tokens = RandomTokens(5, spec.vocab, 3);
+  ASSERT_TRUE(s.Prefill(tokens, &logits).ok());  // one step of 5 tokens
+  const int decodes = 4;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < decodes; ++i) ASSERT_TRUE(s.Decode(tokens[i], &logits).ok());
+  const double decode_wall_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+
+  const std::vector<OpTime> profile = s.backend().op_profile();
+  auto calls_in = [](const std::vector<OpTime>& p, std::string_view op, bool one_token) -> int64_t {
+    for (const OpTime& t : p)
+      if (t.op == op && t.one_token == one_token) return t.calls;
+    return -1;
+  };
+  auto calls = [&](std::string_view op, bool one_token) { return calls_in(profile, op, one_token); };
+  EXPECT_EQ(calls("attention", false), spec.layers);
+  EXPECT_EQ(calls("attention", true), decodes * spec.layers);
+  EXPECT_EQ(calls("matmul q8_0 + q8_0 + q8_0", true), decodes * spec.layers);  // q, k, v
+  EXPECT_EQ(calls("matmul q8_0 + q8_0", true), decodes * spec.layers);         // gate, up
+  EXPECT_EQ(calls("matmul q8_0 (output)", true), decodes);
+  EXPECT_EQ(calls("matmul q8_0 (output)", false), 1);
+  double decode_steps_ms = 0;
+  for (const OpTime& t : profile) {
+    EXPECT_GT(t.calls, 0) << t.op;
+    EXPECT_GE(t.ms, 0.0) << t.op;
+    if (t.one_token) decode_steps_ms += t.ms;
+  }
+  EXPECT_LE(decode_steps_ms, decode_wall_ms);  // steps run one after another inside the decodes
+
+  // Cleared, then one decode: the one-token entries again, with one step's calls, and no prefill entry.
+  size_t one_token_entries = 0;
+  for (const OpTime& t : profile) one_token_entries += t.one_token ? 1 : 0;
+  s.ClearOpProfile();
+  EXPECT_TRUE(s.backend().op_profile().empty());
+  ASSERT_TRUE(s.Decode(tokens[4], &logits).ok());
+  const std::vector<OpTime> after = s.backend().op_profile();
+  EXPECT_EQ(after.size(), one_token_entries);
+  for (const OpTime& t : after) EXPECT_TRUE(t.one_token) << t.op;
+  EXPECT_EQ(calls_in(after, "attention", true), spec.layers);
+  EXPECT_EQ(calls_in(after, "matmul q8_0 (output)", true), 1);
+
+  // Without profile_ops nothing is timed.
+  auto plain = Session::Create(*model, {.threads = 2, .n_ctx = 32, .activations = Activations::kQ8});
+  ASSERT_TRUE(plain.ok());
+  ASSERT_TRUE((*plain)->Decode(tokens[0], &logits).ok());
+  EXPECT_TRUE((*plain)->backend().op_profile().empty());
+}
 
 // A sliding window changes nothing while the sequence fits in it, and something once it does not.
 TEST(EngineTest, SlidingWindowLimitsWhatLocalLayersSee) {

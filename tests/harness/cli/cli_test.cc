@@ -39,8 +39,10 @@ CommandResult RunTlmbench(const std::string& args) {
   size_t n;
   while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
   int status = pclose(p);
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  else if (WIFSIGNALED(status)) r.exit_code = 128 + WTERMSIG(status);
+  if (WIFEXITED(status))
+    r.exit_code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status))
+    r.exit_code = 128 + WTERMSIG(status);
   std::ifstream err(err_path);
   r.err.assign(std::istreambuf_iterator<char>(err), {});
   return r;
@@ -120,14 +122,37 @@ TEST(CliTest, RunTableCsvAndLlamaBenchFormats) {
   EXPECT_NE(md.out.find("tg4"), std::string::npos) << md.out;
 }
 
+// --profile-ops prints, even with -q, a table per phase whose calls count the measured
+// repetitions' steps (3 layers, 2 repetitions: 6 prefill and 2 * 4 * 3 = 24 decode attention
+// steps), and leaves the report on stdout as it was.
+TEST(CliTest, RunProfileOpsPrintsStepTimesByOpAndPhase) {
+  auto r = RunTlmbench("run -m " + SyntheticModel() + " -p 8 -n 4 --reps 2 --warmup 1 -t 1 -q --json --profile-ops");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NO_THROW((void)nlohmann::json::parse(r.out)) << r.out;
+  const size_t prefill = r.err.find("steps of several tokens (prefill)");
+  const size_t decode = r.err.find("steps of one token (decode)");
+  ASSERT_NE(prefill, std::string::npos) << r.err;
+  ASSERT_NE(decode, std::string::npos) << r.err;
+  ASSERT_LT(prefill, decode) << r.err;
+  // "[run]   attention   <calls>   <ms> ...": the calls column of each table's attention row.
+  auto attention_calls = [&](size_t from) {
+    const size_t at = r.err.find("attention", from);
+    EXPECT_NE(at, std::string::npos) << r.err;
+    return at == std::string::npos ? -1L : std::stol(r.err.substr(at + std::string("attention").size()));
+  };
+  EXPECT_EQ(attention_calls(prefill), 6);
+  EXPECT_EQ(attention_calls(decode), 24);
+  EXPECT_NE(r.err.find("matmul q8_0 (output)", decode), std::string::npos) << r.err;
+}
+
 TEST(CliTest, BadOptionsExitTwoWithOneLine) {
-  for (const std::string& args : {std::string("run -m ") + SyntheticModel() + " -p 0",
-                                  std::string("run -m no-such-model.gguf"),
-                                  std::string("run -m ") + SyntheticModel() + " --backend tpu",
-                                  std::string("run -m ") + SyntheticModel() + " -p 100 -n 100 --ctx 64",
-                                  std::string("run -m ") + SyntheticModel() + " --no-such-option",
-                                  std::string("run"),  // --model missing
-                                  std::string("frobnicate")}) {
+  for (const std::string& args :
+       {std::string("run -m ") + SyntheticModel() + " -p 0", std::string("run -m no-such-model.gguf"),
+        std::string("run -m ") + SyntheticModel() + " --backend tpu",
+        std::string("run -m ") + SyntheticModel() + " -p 100 -n 100 --ctx 64",
+        std::string("run -m ") + SyntheticModel() + " --no-such-option",
+        std::string("run"),  // --model missing
+        std::string("frobnicate")}) {
     auto r = RunTlmbench(args + " -q");
     EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
     EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << args << "\n" << r.err;
@@ -154,8 +179,10 @@ TEST(CliTest, EveryCorruptFileGivesItsErrorAndExitTwo) {
 
 TEST(CliTest, MakeModelWritesAModelThatRuns) {
   const std::string out = (fs::temp_directory_path() / "tlmbench-cli-made.gguf").string();
-  auto mk = RunTlmbench("make-model --arch llama --layers 2 --embd 64 --ff 128 --heads 4 --kv-heads 2 "
-                        "--head-dim 16 --vocab 300 --type q4_0 --seed 5 -o " + out);
+  auto mk = RunTlmbench(
+      "make-model --arch llama --layers 2 --embd 64 --ff 128 --heads 4 --kv-heads 2 "
+      "--head-dim 16 --vocab 300 --type q4_0 --seed 5 -o " +
+      out);
   ASSERT_EQ(mk.exit_code, 0) << mk.err;
   auto run = RunTlmbench("run -q -m " + out + " -p 8 -n 4 --reps 1 --json");
   ASSERT_EQ(run.exit_code, 0) << run.err;
