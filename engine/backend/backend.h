@@ -86,7 +86,7 @@ struct NpuBackendOptions {
 };
 
 struct BackendOptions {
-  int threads = 0;     // 0: all cores
+  int threads = 0;  // 0: all cores
   std::string device;  // the part after "name:" in a backend spec, e.g. "1" in "opencl:1"
   Activations activations = Activations::kF32;
   bool pin_threads = false;  // bind each worker thread to one CPU
@@ -138,12 +138,13 @@ class Backend {
   // cpu backends do) or without profile_ops.
   virtual std::vector<OpTime> op_profile() const { return {}; }
   virtual void ClearOpProfile() {}
-  virtual StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph, const WeightSource& weights) = 0;
+  virtual StatusOr<std::unique_ptr<Executable>> Compile(const Graph& graph,
+                                                        const WeightSource& weights) = 0;
   virtual StatusOr<std::unique_ptr<KvCache>> CreateKvCache(const KvSpec& spec) = 0;
 };
 
 struct BackendRegistration {
-  std::string name;  // "cpu", "opencl", ...
+  std::string name;         // "cpu", "opencl", ...
   std::string description;
   // Why the backend cannot run here, or OK. Never crashes on a machine without the device.
   std::function<Status()> probe;

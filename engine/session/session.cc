@@ -65,8 +65,8 @@ Status Session::Prefill(std::span<const int32_t> tokens, std::vector<float>* log
   for (size_t begin = 0; begin < tokens.size(); begin += step) {
     const size_t n = std::min<size_t>(step, tokens.size() - begin);
     StepInput in{tokens.subspan(begin, n), position_};
-    std::span<float> out =
-        all_logits ? std::span<float>(logits->data() + begin * V, n * V) : std::span<float>(logits->data(), V);
+    std::span<float> out = all_logits ? std::span<float>(logits->data() + begin * V, n * V)
+                                      : std::span<float>(logits->data(), V);
     Executable& exe = all_logits ? *prefill_all_ : (n == 1 ? *decode_ : *prefill_last_);
     TLM_RETURN_IF_ERROR(exe.Run(in, *kv_, out));
     position_ += static_cast<int64_t>(n);

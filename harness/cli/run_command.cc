@@ -268,9 +268,7 @@ void RegisterRunCommand(CLI::App& app) {
                   "runs the matmuls it took, see --plugin/--artifact; the CPU the rest)")
       ->capture_default_str();
   cmd->add_option("--activations", o->activations,
-                  "Matmul activations against quantized weights: f32 (exact reference) or q8 (8-bit, as llama.cpp; the "
-                  "cpu backend then copies its matmul weights into huge pages at load, repack_ms / repack_bytes, "
-                  "TLM_CPU_WEIGHTS=mapped to keep them mapped: docs/engine.md)")
+                  "Matmul activations against quantized weights: f32 (exact reference) or q8 (8-bit, as llama.cpp; the cpu backend then copies its matmul weights into huge pages at load, repack_ms / repack_bytes, TLM_CPU_WEIGHTS=mapped to keep them mapped: docs/engine.md)")
       ->check(CLI::IsMember({"f32", "q8"}))
       ->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "Worker threads (0: all cores)")->capture_default_str();

@@ -40,7 +40,8 @@ float ReferenceVecDotQ8(const void* w, const ref::BlockQ8* x, int64_t n) {
 
 // A rows entry for a kernel set whose dot product has no multi-row form: one row at a time.
 template <VecDotQ8Fn kDot>
-void VecDotQ8RowsByDot(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n, float* y) {
+void VecDotQ8RowsByDot(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
+                       float* y) {
   const auto* base = static_cast<const uint8_t*>(w);
   for (int64_t o = 0; o < n_rows; ++o) y[o] = kDot(base + o * static_cast<int64_t>(row_stride), x, n);
 }
@@ -131,8 +132,9 @@ CpuKernels MakeAvx2() {
   };
   for (const auto& [type, fn] : dot_rows) k.vec_dot_q8_rows[CpuKernels::Slot(type)] = fn;
   const std::pair<DType, GemmQ8Fn> gemms[] = {
-      {DType::kQ8_0, &x86::GemmQ8_0Q8Avx2}, {DType::kQ4_0, &x86::GemmQ4_0Q8Avx2}, {DType::kQ4_1, &x86::GemmQ4_1Q8Avx2},
-      {DType::kQ5_0, &x86::GemmQ5_0Q8Avx2}, {DType::kQ4_K, &x86::GemmQ4KQ8Avx2},  {DType::kQ6_K, &x86::GemmQ6KQ8Avx2},
+      {DType::kQ8_0, &x86::GemmQ8_0Q8Avx2}, {DType::kQ4_0, &x86::GemmQ4_0Q8Avx2},
+      {DType::kQ4_1, &x86::GemmQ4_1Q8Avx2}, {DType::kQ5_0, &x86::GemmQ5_0Q8Avx2},
+      {DType::kQ4_K, &x86::GemmQ4KQ8Avx2},  {DType::kQ6_K, &x86::GemmQ6KQ8Avx2},
   };
   for (const auto& [type, fn] : gemms) k.gemm_q8[CpuKernels::Slot(type)] = fn;
   const std::pair<DType, DequantizeRowFn> dequantizers[] = {
@@ -228,18 +230,18 @@ CpuKernels MakeNeon(bool dotprod) {
   for (const auto& [type, fn] : dots) k.vec_dot_q8[CpuKernels::Slot(type)] = fn;
   // No NEON multi-row GEMV yet: the NEON dot products, one weight row at a time.
   const std::pair<DType, VecDotQ8RowsFn> dot_rows[] = {
-      {DType::kQ8_0,
-       dotprod ? &VecDotQ8RowsByDot<&arm::neon_dotprod::VecDotQ8_0Q8> : &VecDotQ8RowsByDot<&arm::neon::VecDotQ8_0Q8>},
-      {DType::kQ4_0,
-       dotprod ? &VecDotQ8RowsByDot<&arm::neon_dotprod::VecDotQ4_0Q8> : &VecDotQ8RowsByDot<&arm::neon::VecDotQ4_0Q8>},
-      {DType::kQ4_1,
-       dotprod ? &VecDotQ8RowsByDot<&arm::neon_dotprod::VecDotQ4_1Q8> : &VecDotQ8RowsByDot<&arm::neon::VecDotQ4_1Q8>},
-      {DType::kQ5_0,
-       dotprod ? &VecDotQ8RowsByDot<&arm::neon_dotprod::VecDotQ5_0Q8> : &VecDotQ8RowsByDot<&arm::neon::VecDotQ5_0Q8>},
-      {DType::kQ4_K,
-       dotprod ? &VecDotQ8RowsByDot<&arm::neon_dotprod::VecDotQ4KQ8> : &VecDotQ8RowsByDot<&arm::neon::VecDotQ4KQ8>},
-      {DType::kQ6_K,
-       dotprod ? &VecDotQ8RowsByDot<&arm::neon_dotprod::VecDotQ6KQ8> : &VecDotQ8RowsByDot<&arm::neon::VecDotQ6KQ8>},
+      {DType::kQ8_0, dotprod ? &VecDotQ8RowsByDot<&arm::neon_dotprod::VecDotQ8_0Q8>
+                             : &VecDotQ8RowsByDot<&arm::neon::VecDotQ8_0Q8>},
+      {DType::kQ4_0, dotprod ? &VecDotQ8RowsByDot<&arm::neon_dotprod::VecDotQ4_0Q8>
+                             : &VecDotQ8RowsByDot<&arm::neon::VecDotQ4_0Q8>},
+      {DType::kQ4_1, dotprod ? &VecDotQ8RowsByDot<&arm::neon_dotprod::VecDotQ4_1Q8>
+                             : &VecDotQ8RowsByDot<&arm::neon::VecDotQ4_1Q8>},
+      {DType::kQ5_0, dotprod ? &VecDotQ8RowsByDot<&arm::neon_dotprod::VecDotQ5_0Q8>
+                             : &VecDotQ8RowsByDot<&arm::neon::VecDotQ5_0Q8>},
+      {DType::kQ4_K, dotprod ? &VecDotQ8RowsByDot<&arm::neon_dotprod::VecDotQ4KQ8>
+                             : &VecDotQ8RowsByDot<&arm::neon::VecDotQ4KQ8>},
+      {DType::kQ6_K, dotprod ? &VecDotQ8RowsByDot<&arm::neon_dotprod::VecDotQ6KQ8>
+                             : &VecDotQ8RowsByDot<&arm::neon::VecDotQ6KQ8>},
   };
   for (const auto& [type, fn] : dot_rows) k.vec_dot_q8_rows[CpuKernels::Slot(type)] = fn;
   const std::pair<DType, GemmQ8Fn> gemms[] = {

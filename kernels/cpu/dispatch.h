@@ -28,8 +28,8 @@ using DequantizeRowFn = void (*)(const void* src, float* dst, int64_t n);
 // Matrix products for prefill (ref::GemmQ8 / ref::GemmF32 in kernels/cpu/ref/gemm.h):
 // y[r * ldy + o] = dot(weight row o, activation row r) for o < n_w, r < n_x. Weight row o at
 // w + o * row_stride bytes; activation rows of k / 32 BlockQ8, one after another.
-using GemmQ8Fn = void (*)(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x, int64_t k,
-                          float* y, int64_t ldy);
+using GemmQ8Fn = void (*)(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x,
+                          int64_t k, float* y, int64_t ldy);
 // f32 rows: weight row o at w + o * ldw, activation row r at x + r * ldx, k floats (any k >= 0).
 using GemmF32Fn = void (*)(const float* w, int64_t ldw, int64_t n_w, const float* x, int64_t ldx, int64_t n_x,
                            int64_t k, float* y, int64_t ldy);
@@ -71,7 +71,7 @@ struct CpuKernels {
   QuantizeRowQ8Fn quantize_row_q8;
   VecDotQ8Fn vec_dot_q8[kCpuKernelTypeSlots];
   VecDotQ8RowsFn vec_dot_q8_rows[kCpuKernelTypeSlots];  // same slots as vec_dot_q8
-  DotF32Fn dot_f32;                                     // f32 x f32, any n >= 0
+  DotF32Fn dot_f32;  // f32 x f32, any n >= 0
   DequantizeRowFn dequantize_row[kCpuKernelTypeSlots];
   GemmQ8Fn gemm_q8[kCpuKernelTypeSlots];  // same slots as vec_dot_q8
   GemmF32Fn gemm_f32;

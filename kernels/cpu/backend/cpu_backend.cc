@@ -816,7 +816,8 @@ class CpuBackend final : public Backend {
     BackendLoadInfo info = hooks_.load_info ? hooks_.load_info() : BackendLoadInfo{};
     info.repack_ms += packed_.ms();
     info.repack_bytes += packed_.bytes();
-    if (!packed_.layouts().empty()) info.repack_layouts += (info.repack_layouts.empty() ? "" : ",") + packed_.layouts();
+    if (!packed_.layouts().empty())
+      info.repack_layouts += (info.repack_layouts.empty() ? "" : ",") + packed_.layouts();
     return info;
   }
   std::vector<OpTime> op_profile() const override { return profiler_ ? profiler_->Entries() : std::vector<OpTime>{}; }

@@ -18,8 +18,7 @@ void GemmMatMulF32(ThreadPool& pool, const CpuKernels& kernels, DType type, cons
   const DequantizeRowFn dequantize = kernels.DequantizeRowFor(type);
   const GemmF32Fn gemm = kernels.gemm_f32;
   // Weight rows per chunk: about 64 KiB of f32 (L2), even, 2..16.
-  const int64_t chunk = std::clamp<int64_t>(
-      (64 * 1024 / static_cast<int64_t>(sizeof(float) * std::max<int64_t>(k, 1))) & ~int64_t{1}, 2, 16);
+  const int64_t chunk = std::clamp<int64_t>((64 * 1024 / static_cast<int64_t>(sizeof(float) * std::max<int64_t>(k, 1))) & ~int64_t{1}, 2, 16);
   pool.ParallelFor(n_out, [&](int64_t begin, int64_t end, int) {
     thread_local std::vector<float> rows_f32;
     if (rows_f32.size() < static_cast<size_t>(chunk * k)) rows_f32.resize(static_cast<size_t>(chunk * k));

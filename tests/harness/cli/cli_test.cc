@@ -39,10 +39,8 @@ CommandResult RunTlmbench(const std::string& args) {
   size_t n;
   while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
   int status = pclose(p);
-  if (WIFEXITED(status))
-    r.exit_code = WEXITSTATUS(status);
-  else if (WIFSIGNALED(status))
-    r.exit_code = 128 + WTERMSIG(status);
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status)) r.exit_code = 128 + WTERMSIG(status);
   std::ifstream err(err_path);
   r.err.assign(std::istreambuf_iterator<char>(err), {});
   return r;
@@ -146,13 +144,13 @@ TEST(CliTest, RunProfileOpsPrintsStepTimesByOpAndPhase) {
 }
 
 TEST(CliTest, BadOptionsExitTwoWithOneLine) {
-  for (const std::string& args :
-       {std::string("run -m ") + SyntheticModel() + " -p 0", std::string("run -m no-such-model.gguf"),
-        std::string("run -m ") + SyntheticModel() + " --backend tpu",
-        std::string("run -m ") + SyntheticModel() + " -p 100 -n 100 --ctx 64",
-        std::string("run -m ") + SyntheticModel() + " --no-such-option",
-        std::string("run"),  // --model missing
-        std::string("frobnicate")}) {
+  for (const std::string& args : {std::string("run -m ") + SyntheticModel() + " -p 0",
+                                  std::string("run -m no-such-model.gguf"),
+                                  std::string("run -m ") + SyntheticModel() + " --backend tpu",
+                                  std::string("run -m ") + SyntheticModel() + " -p 100 -n 100 --ctx 64",
+                                  std::string("run -m ") + SyntheticModel() + " --no-such-option",
+                                  std::string("run"),  // --model missing
+                                  std::string("frobnicate")}) {
     auto r = RunTlmbench(args + " -q");
     EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
     EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << args << "\n" << r.err;
@@ -179,10 +177,8 @@ TEST(CliTest, EveryCorruptFileGivesItsErrorAndExitTwo) {
 
 TEST(CliTest, MakeModelWritesAModelThatRuns) {
   const std::string out = (fs::temp_directory_path() / "tlmbench-cli-made.gguf").string();
-  auto mk = RunTlmbench(
-      "make-model --arch llama --layers 2 --embd 64 --ff 128 --heads 4 --kv-heads 2 "
-      "--head-dim 16 --vocab 300 --type q4_0 --seed 5 -o " +
-      out);
+  auto mk = RunTlmbench("make-model --arch llama --layers 2 --embd 64 --ff 128 --heads 4 --kv-heads 2 "
+                        "--head-dim 16 --vocab 300 --type q4_0 --seed 5 -o " + out);
   ASSERT_EQ(mk.exit_code, 0) << mk.err;
   auto run = RunTlmbench("run -q -m " + out + " -p 8 -n 4 --reps 1 --json");
   ASSERT_EQ(run.exit_code, 0) << run.err;
