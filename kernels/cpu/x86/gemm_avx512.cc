@@ -481,7 +481,7 @@ struct Q8_0X8Packer {
         std::memcpy(&d, blk + 2 * row, 2);
         p->scale[(b * 2) * kPanelRows + row] = HalfToFloat(d);
       }
-      std::memcpy(p->q + 256 * b, blk + 16, 256);
+      std::memcpy(p->q + 256 * b, blk + kQ8_0X8QsAt, 256);
     }
   }
 };
@@ -500,19 +500,20 @@ struct Q4_KX8Packer {
       for (int row = 0; row < kPanelRows; ++row) {
         uint16_t d, dmin;
         std::memcpy(&d, sb + 2 * row, 2);
-        std::memcpy(&dmin, sb + 16 + 2 * row, 2);
+        std::memcpy(&dmin, sb + kQ4_KX8DminAt + 2 * row, 2);
         uint8_t packed[12];
-        for (int u = 0; u < 3; ++u) std::memcpy(packed + 4 * u, sb + 32 + 32 * u + 4 * row, 4);
+        for (int u = 0; u < 3; ++u) std::memcpy(packed + 4 * u, sb + kQ4_KX8ScalesAt + 32 * u + 4 * row, 4);
         alignas(16) uint8_t sm[16];
         UnpackScalesMinsK4(packed, sm);
+        const float df = HalfToFloat(d), dminf = HalfToFloat(dmin);
         for (int g = 0; g < 8; ++g) {
-          p->scale[((8 * s + g) * 2) * kPanelRows + row] = HalfToFloat(d) * static_cast<float>(sm[g]);
-          p->min[(8 * s + g) * kPanelRows + row] = HalfToFloat(dmin) * static_cast<float>(sm[8 + g]);
+          p->scale[((8 * s + g) * 2) * kPanelRows + row] = df * static_cast<float>(sm[g]);
+          p->min[(8 * s + g) * kPanelRows + row] = dminf * static_cast<float>(sm[8 + g]);
         }
       }
       for (int j = 0; j < 4; ++j) {
         for (int t = 0; t < 8; ++t) {
-          const __m256i v = Load256(sb + 128 + 32 * (8 * j + t));
+          const __m256i v = Load256(sb + kQ4_KX8QsAt + 32 * (8 * j + t));
           _mm256_store_si256(reinterpret_cast<__m256i*>(p->q + 256 * (8 * s + 2 * j) + 32 * t),
                              _mm256_and_si256(v, low4));
           _mm256_store_si256(reinterpret_cast<__m256i*>(p->q + 256 * (8 * s + 2 * j + 1) + 32 * t),
@@ -700,24 +701,17 @@ void GemmPackedRows(RowsFn rows, const void* w, size_t row_stride, int64_t n_w, 
 
 }  // namespace
 
-void GemmQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k,
-                            float* y, int64_t ldy) {
-  GemmPackedRows<Q4_1X4Packer>(&VecDotRowsQ4_1X4Q8Avx512Vnni, w, row_stride, n_w, x, n_x, k, y, ldy);
-}
-
-void GemmQ8_0X8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k,
-                            float* y, int64_t ldy) {
-  GemmPackedRows<Q8_0X8Packer>(&VecDotRowsQ8_0X8Q8Avx512Vnni, w, row_stride, n_w, x, n_x, k, y, ldy);
-}
-
-void GemmQ4_KX8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k,
-                            float* y, int64_t ldy) {
-  GemmPackedRows<Q4_KX8Packer>(&VecDotRowsQ4_KX8Q8Avx512Vnni, w, row_stride, n_w, x, n_x, k, y, ldy);
-}
-
-void GemmQ5_0X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k,
-                            float* y, int64_t ldy) {
-  GemmPackedRows<Q5_0X4Packer>(&VecDotRowsQ5_0X4Q8Avx512Vnni, w, row_stride, n_w, x, n_x, k, y, ldy);
-}
+// The prefill entries over the repacked layouts: a packer for the panels, the layout's GEMV
+// for fewer activation rows.
+#define TLM_GEMM_PACKED_AVX512(name, packer, rows)                                                             \
+  void name(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k, float* y, \
+            int64_t ldy) {                                                                                     \
+    GemmPackedRows<packer>(&rows, w, row_stride, n_w, x, n_x, k, y, ldy);                                      \
+  }
+TLM_GEMM_PACKED_AVX512(GemmQ4_1X4Q8Avx512Vnni, Q4_1X4Packer, VecDotRowsQ4_1X4Q8Avx512Vnni)
+TLM_GEMM_PACKED_AVX512(GemmQ5_0X4Q8Avx512Vnni, Q5_0X4Packer, VecDotRowsQ5_0X4Q8Avx512Vnni)
+TLM_GEMM_PACKED_AVX512(GemmQ8_0X8Q8Avx512Vnni, Q8_0X8Packer, VecDotRowsQ8_0X8Q8Avx512Vnni)
+TLM_GEMM_PACKED_AVX512(GemmQ4_KX8Q8Avx512Vnni, Q4_KX8Packer, VecDotRowsQ4_KX8Q8Avx512Vnni)
+#undef TLM_GEMM_PACKED_AVX512
 
 }  // namespace tlm::cpu::x86

@@ -1,8 +1,9 @@
 // AVX-512 VNNI decode GEMVs (gemv_avx512.h): Q8_0, Q5_0, Q4_1 and Q4_K over layouts repacked
-// at load (q8_0x8, q5_0x4, q4_1x4, q4_kx8), Q4_K and Q6_K over the model's rows. Each tabulates the activations once
-// per call (levels in the order its loads give the weights, d and sums per block), then reads the rows one after
-// another: one sequential stream. Built with -mavx512f/bw/vl/vnni on top of the AVX2 flags: only the dispatch table
-// calls it.
+// at load (q8_0x8, q5_0x4, q4_1x4, q4_kx8), Q4_K and Q6_K over the model's rows. Each tabulates
+// per call what it needs of the activations (the one-row kernels: levels in the order their loads
+// give the weights; the 8-row ones: per-block factors, the levels broadcast from x itself), then
+// reads the rows, or panels of 8, one after another: one sequential stream. Built with
+// -mavx512f/bw/vl/vnni on top of the AVX2 flags: only the dispatch table calls it.
 #include "kernels/cpu/x86/gemv_avx512.h"
 
 // GCC 12's 512-bit intrinsics pass _mm512_undefined_*() through, which -Wmaybe-uninitialized
@@ -118,9 +119,6 @@ void PackPanelsOf8(const void* w, size_t row_stride, int64_t n_rows, int64_t blo
   }
 }
 
-// q4_kx8 (gemv_avx512.h): per panel superblock, the d's, the dmin's, the three scale words,
-// then the interleaved nibbles.
-constexpr int64_t kX8DminAt = 16, kX8ScalesAt = 32, kX8QsAt = 128;
 constexpr int64_t kX8SuperblockBytes = kQ4_KX8Rows * static_cast<int64_t>(sizeof(BlockQ4_K));  // 1152
 }  // namespace
 
@@ -128,9 +126,9 @@ void PackRowsQ4_KX8(const void* w, size_t row_stride, int64_t n_rows, int64_t n,
   static_assert(kQ4_KX8Rows == 8);
   PackPanelsOf8<BlockQ4_K>(w, row_stride, n_rows, n / ref::kQK, dst, [](const BlockQ4_K& b, int r, uint8_t* out) {
     std::memcpy(out + 2 * r, &b.d, 2);
-    std::memcpy(out + kX8DminAt + 2 * r, &b.dmin, 2);
-    for (int u = 0; u < 3; ++u) std::memcpy(out + kX8ScalesAt + 32 * u + 4 * r, b.scales + 4 * u, 4);
-    for (int step = 0; step < 32; ++step) std::memcpy(out + kX8QsAt + 32 * step + 4 * r, b.qs + 4 * step, 4);
+    std::memcpy(out + kQ4_KX8DminAt + 2 * r, &b.dmin, 2);
+    for (int u = 0; u < 3; ++u) std::memcpy(out + kQ4_KX8ScalesAt + 32 * u + 4 * r, b.scales + 4 * u, 4);
+    for (int step = 0; step < 32; ++step) std::memcpy(out + kQ4_KX8QsAt + 32 * step + 4 * r, b.qs + 4 * step, 4);
   });
 }
 
@@ -145,9 +143,8 @@ void VecDotRowsQ4_KX8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_ro
                                   float* y) {
   constexpr int64_t kMaxBlocks = kQ4_KX8MaxElems / ref::kQ8Block;
   const int64_t nsb = n / ref::kQK, nb = n / ref::kQ8Block;
-  alignas(32) float dx[kMaxBlocks], dx16[kMaxBlocks], xds[kMaxBlocks];
+  alignas(32) float dx16[kMaxBlocks], xds[kMaxBlocks];
   for (int64_t b = 0; b < nb; ++b) {
-    dx[b] = x[b].d;
     dx16[b] = x[b].d * (1.0f / 16.0f);  // exact: a power of two
     xds[b] = x[b].d * static_cast<float>(x[b].sum);
   }
@@ -166,8 +163,8 @@ void VecDotRowsQ4_KX8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_ro
     __m256 acc = _mm256_setzero_ps(), acc_min = _mm256_setzero_ps();
     for (int64_t s = 0; s < nsb; ++s, sb += kX8SuperblockBytes) {
       const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb)));
-      const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kX8DminAt)));
-      const auto* words = reinterpret_cast<const __m256i*>(sb + kX8ScalesAt);
+      const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sb + kQ4_KX8DminAt)));
+      const auto* words = reinterpret_cast<const __m256i*>(sb + kQ4_KX8ScalesAt);
       const __m256i u0 = _mm256_loadu_si256(words), u1 = _mm256_loadu_si256(words + 1);
       const __m256i u2 = _mm256_loadu_si256(words + 2);
       // Per lane (row): scales 0..3 and 4..7, mins 0..3 and 4..7, a byte each (UnpackScalesMinsK4).
@@ -179,7 +176,7 @@ void VecDotRowsQ4_KX8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_ro
                                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(u2, 4), low4),
                                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(u1, 6), low2), 4))};
       __m256 sum = _mm256_setzero_ps(), sum_min = _mm256_setzero_ps();
-      const uint8_t* q = sb + kX8QsAt;
+      const uint8_t* q = sb + kQ4_KX8QsAt;
       for (int j = 0; j < 4; ++j) {
         const int g0 = 2 * j, g1 = 2 * j + 1;
         const BlockQ8& x0 = x[8 * s + g0];
@@ -197,7 +194,7 @@ void VecDotRowsQ4_KX8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_ro
         const int64_t b0 = 8 * s + g0, b1 = 8 * s + g1;
         const __m256i sc0 = _mm256_shuffle_epi8(scales[g0 / 4], byte[g0 % 4]);
         const __m256i sc1 = _mm256_shuffle_epi8(scales[g1 / 4], byte[g1 % 4]);
-        sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(lo, sc0)), _mm256_set1_ps(dx[b0]), sum);
+        sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(lo, sc0)), _mm256_set1_ps(x0.d), sum);
         sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(hi, sc1)), _mm256_set1_ps(dx16[b1]), sum);
         sum_min = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_shuffle_epi8(mins[g0 / 4], byte[g0 % 4])),
                                   _mm256_set1_ps(xds[b0]), sum_min);
@@ -211,9 +208,7 @@ void VecDotRowsQ4_KX8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_ro
   }
 }
 
-// q8_0x8 (gemv_avx512.h): per panel block, the d's, then the rows' levels + 128 interleaved.
 namespace {
-constexpr int64_t kQ8X8QsAt = 16;
 constexpr int64_t kQ8X8BlockBytes = kQ8_0X8Rows * static_cast<int64_t>(sizeof(BlockQ8_0));  // 272
 }  // namespace
 
@@ -222,7 +217,7 @@ void PackRowsQ8_0X8(const void* w, size_t row_stride, int64_t n_rows, int64_t n,
   PackPanelsOf8<BlockQ8_0>(w, row_stride, n_rows, n / ref::kQ8Block, dst, [](const BlockQ8_0& b, int r, uint8_t* out) {
     std::memcpy(out + 2 * r, &b.d, 2);
     for (int i = 0; i < ref::kQ8Block; ++i)
-      out[kQ8X8QsAt + 32 * (i / 4) + 4 * r + i % 4] = static_cast<uint8_t>(b.qs[i]) ^ 0x80;
+      out[kQ8_0X8QsAt + 32 * (i / 4) + 4 * r + i % 4] = static_cast<uint8_t>(b.qs[i]) ^ 0x80;
   });
 }
 
@@ -243,7 +238,7 @@ void VecDotRowsQ8_0X8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_ro
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b, blk += kQ8X8BlockBytes) {
       const auto* xq = reinterpret_cast<const uint8_t*>(x[b].qs);
-      const auto* q = reinterpret_cast<const __m256i*>(blk + kQ8X8QsAt);
+      const auto* q = reinterpret_cast<const __m256i*>(blk + kQ8_0X8QsAt);
       __m256i even = _mm256_setzero_si256(), odd = _mm256_setzero_si256();
       for (int t = 0; t < 8; t += 2) {
         even = _mm256_dpbusd_epi32(even, _mm256_loadu_si256(q + t),

@@ -54,6 +54,7 @@ void VecDotRowsQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_ro
 // and one vpdpbusd against 4 activations broadcast add 4 products to each row's own lane; the
 // offset of 128 comes off as 128 * sum(x) per block, and the float steps are per 8 rows.
 inline constexpr int64_t kQ8_0X8Rows = 8;
+inline constexpr int64_t kQ8_0X8QsAt = 16;         // byte offset of the levels within a panel block
 inline constexpr int64_t kQ8_0X8MaxElems = 32768;  // the kernel tabulates 128 * sum(x) on the stack
 
 // Repacks n_rows Q8_0 rows (row o at w + o * row_stride; n_rows a multiple of kQ8_0X8Rows) into
@@ -83,6 +84,8 @@ void VecDotRowsQ4KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows,
 // each row's group in its own lane: 8 loads give 8 rows' exact group sums, with no folding
 // across lanes, and the scales, mins and the float steps are per 8 rows, not per row.
 inline constexpr int64_t kQ4_KX8Rows = 8;
+// Byte offsets within a panel superblock: the dmins, the scale words, the nibbles.
+inline constexpr int64_t kQ4_KX8DminAt = 16, kQ4_KX8ScalesAt = 32, kQ4_KX8QsAt = 128;
 inline constexpr int64_t kQ4_KX8MaxElems = 32768;  // the kernel tabulates d_x and d_x * sum(x) on the stack
 
 // Repacks n_rows Q4_K rows (row o at w + o * row_stride; n_rows a multiple of kQ4_KX8Rows) into
