@@ -104,7 +104,8 @@ void RegisterGenerateCommand(CLI::App& app) {
   cmd->add_option("--system", o->system, "A system message for --chat");
   cmd->add_option("--prompt", o->prompt, "Raw prompt text (no chat template)");
   cmd->add_option("-b,--backend", o->backend,
-                  "Backend: cpu (hand-tuned kernels), cpu-xnnpack (matmuls through XNNPACK, f32), opencl[:N or :name] "
+                  "Backend: cpu (hand-tuned kernels), cpu-xnnpack[:cache] (matmuls through XNNPACK, f32; :cache keeps "
+                  "the dequantized weights on disk), opencl[:N or :name] "
                   "(OpenCL C kernels, docs/opencl.md), vulkan[:N or :name] "
                   "(Vulkan compute shaders, docs/vulkan.md) or npu (an NPU plugin "
                   "runs the matmuls it took, see --plugin/--artifact; the CPU the rest)")

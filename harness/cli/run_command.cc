@@ -164,6 +164,10 @@ int RunBenchmark(const RunOptions& o) {
   result.load_ms = load_ms;
   result.repack_ms = load_info.repack_ms;
   result.repack_bytes = load_info.repack_bytes;
+  if (load_info.has_cache) {
+    result.program_cache_warm = load_info.cache_warm ? 1 : 0;
+    progress.Say("cache {}: {}", load_info.cache_path, load_info.cache_warm ? "warm" : "cold");
+  }
   for (int rep = -o.warmup; rep < o.reps; ++rep) {
     const bool warm = rep < 0;
     progress.Say("{} {}/{}: prefill {} tokens, decode {}", warm ? "warm-up" : "repetition",
@@ -262,7 +266,8 @@ void RegisterRunCommand(CLI::App& app) {
                   "default ~/.cache/tlmbench/models)")
       ->required();
   cmd->add_option("-b,--backend", o->backend,
-                  "Backend: cpu (hand-tuned kernels), cpu-xnnpack (matmuls through XNNPACK, f32), opencl[:N or :name] "
+                  "Backend: cpu (hand-tuned kernels), cpu-xnnpack[:cache] (matmuls through XNNPACK, f32; :cache keeps "
+                  "the dequantized weights on disk), opencl[:N or :name] "
                   "(OpenCL C kernels, docs/opencl.md), vulkan[:N or :name] "
                   "(Vulkan compute shaders, docs/vulkan.md) or npu (an NPU plugin "
                   "runs the matmuls it took, see --plugin/--artifact; the CPU the rest)")

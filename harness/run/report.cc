@@ -262,6 +262,7 @@ std::string RenderTable(const RunResult& result) {
   out += fmt::format("load_ms  {}", Fixed(result.load_ms, 2));
   if (result.repack_bytes > 0)
     out += fmt::format(" (repacked {} of weights in {} ms)", Mib(result.repack_bytes), Fixed(result.repack_ms, 2));
+  if (result.program_cache_warm >= 0) out += result.program_cache_warm == 1 ? ", cache warm" : ", cache cold";
   out += "\n\n";
 
   std::vector<MarkdownColumn> columns = {{"rep", 6, true}};
@@ -330,6 +331,7 @@ nlohmann::ordered_json RunResultToJson(const RunResult& result) {
     j[metric::kRepackMs] = JsonNumber(result.repack_ms);
     j[metric::kRepackBytes] = result.repack_bytes;
   }
+  if (result.program_cache_warm >= 0) j[metric::kProgramCacheWarm] = result.program_cache_warm;
 
   ojson reps = ojson::array();
   for (size_t i = 0; i < result.reps.size(); ++i) {
@@ -407,6 +409,8 @@ std::string RenderCsv(const RunResult& result) {
     CsvRow(out, "run", metric::kRepackMs, CsvNumber(result.repack_ms), unit::kMs);
     CsvRow(out, "run", metric::kRepackBytes, fmt::format("{}", result.repack_bytes), unit::kBytes);
   }
+  if (result.program_cache_warm >= 0)
+    CsvRow(out, "run", metric::kProgramCacheWarm, fmt::format("{}", result.program_cache_warm), unit::kCount);
   for (const RunMetric& m : MemoryMetrics(result.memory)) {
     CsvRow(out, "run", m.name, m.is_integer ? fmt::format("{}", m.integer) : CsvNumber(m.real), m.unit);
   }

@@ -72,6 +72,9 @@ struct RunResult {
   // Weights repacked at load (BackendLoadInfo): part of load_ms; 0 when nothing was repacked.
   double repack_ms = 0;
   uint64_t repack_bytes = 0;
+  // A backend with an on-disk cache (BackendLoadInfo::has_cache): 1 when everything came from it,
+  // 0 for a cold start; -1 for a backend without one.
+  int program_cache_warm = -1;
   std::vector<RepetitionResult> reps;
   MemoryResult memory;
   std::string timestamp;  // ISO 8601 UTC, "2025-01-31T12:00:00Z"

@@ -6,15 +6,19 @@
 // Debian's libxnnpack (0.0~git20220216) offers fully-connected operators for f32, f16 (f16
 // activations too) and statically quantized qs8/qu8 (a fixed activation scale per tensor, which a
 // language model's activations do not have); it has no dynamically quantized qd8 operator and no
-// weights-cache API. So this backend is f32 only and packs at every load (no on-disk cache).
+// weights-cache API. So this backend is f32 only and XNNPACK packs at every load; the optional
+// on-disk cache (`cpu-xnnpack:cache`, weight_cache.h) keeps the dequantized f32 rows it packs
+// from, so a warm load skips the dequantization.
 #include <xnnpack.h>
 #include <pthreadpool.h>
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -22,6 +26,7 @@
 #include "kernels/cpu/backend/cpu_backend.h"
 #include "kernels/cpu/dispatch.h"
 #include "kernels/cpu/ref/quant.h"
+#include "kernels/xnnpack/weight_cache.h"
 
 namespace tlm::xnnpack {
 namespace {
@@ -62,6 +67,8 @@ struct XnnState {
   std::map<std::tuple<const void*, int64_t, int64_t>, std::shared_ptr<PackedMatMul>> packed;
   uint64_t packed_bytes = 0;  // f32 weights handed to XNNPACK (its packed copy is this size plus padding)
   double pack_ms = 0;
+  std::optional<WeightCache> cache;  // `cpu-xnnpack:cache`: quantized weights' f32 rows on disk
+  int cache_hits = 0, cache_misses = 0;
   ~XnnState() {
     packed.clear();
     if (pool != nullptr) pthreadpool_destroy(pool);
@@ -77,27 +84,48 @@ StatusOr<std::shared_ptr<PackedMatMul>> Pack(XnnState& state, const Node& node, 
   uint64_t row_bytes = 0;
   if (!ElemsToBytes(w.type, static_cast<uint64_t>(k), &row_bytes) || row_bytes * n > w.bytes)
     return InvalidArgument("{}: weight '{}' ({}) is too small for [{}, {}]", node.label, w.name, DTypeName(w.type), k, n);
-  cpu::DequantizeRowFn dequantize = cpu::SelectCpuKernels().DequantizeRowFor(w.type);
-  std::vector<float> f32;
-  try {
-    f32.resize(static_cast<size_t>(k * n));
-  } catch (const std::bad_alloc&) {
-    return ResourceExhausted("{}: no memory to dequantize weight '{}' [{}, {}] to f32", node.label, w.name, k, n);
-  }
   const auto* src = static_cast<const uint8_t*>(w.data);
-  for (int64_t o = 0; o < n; ++o) {
-    if (dequantize != nullptr)
-      dequantize(src + o * row_bytes, f32.data() + o * k, k);
-    else
-      cpu::ref::DequantizeRow(w.type, src + o * row_bytes, f32.data() + o * k, k);
+  // f32 weights go to XNNPACK as they are; others are dequantized, or mapped from the cache.
+  const float* rows = w.type == DType::kF32 ? static_cast<const float*>(w.data) : nullptr;
+  std::unique_ptr<MappedWeights> cached;
+  std::optional<WeightKey> cache_key;
+  if (rows == nullptr && state.cache) {
+    cache_key = WeightKey{.type = w.type, .k = k, .n = n, .source_bytes = row_bytes * n, .source_hash = 0};
+    cache_key->source_hash = HashBytes(src, cache_key->source_bytes);
+    cached = state.cache->Find(*cache_key);
+    if (cached != nullptr) {
+      rows = cached->data();
+      state.cache_hits++;
+    }
+  }
+  std::vector<float> f32;
+  if (rows == nullptr) {
+    try {
+      f32.resize(static_cast<size_t>(k * n));
+    } catch (const std::bad_alloc&) {
+      return ResourceExhausted("{}: no memory to dequantize weight '{}' [{}, {}] to f32", node.label, w.name, k, n);
+    }
+    cpu::DequantizeRowFn dequantize = cpu::SelectCpuKernels().DequantizeRowFor(w.type);
+    for (int64_t o = 0; o < n; ++o) {
+      if (dequantize != nullptr)
+        dequantize(src + o * row_bytes, f32.data() + o * k, k);
+      else
+        cpu::ref::DequantizeRow(w.type, src + o * row_bytes, f32.data() + o * k, k);
+    }
+    rows = f32.data();
+    if (cache_key) {
+      state.cache_misses++;
+      if (Status s = state.cache->Store(*cache_key, rows); !s.ok())
+        return Status(s.code(), fmt::format("{}: {}", node.label, s.message()));
+    }
   }
   auto packed = std::make_shared<PackedMatMul>();
   packed->k = k;
   packed->n = n;
   // GGUF stores the weight {k, n} with k innermost: n rows of k, XNNPACK's [output, input] layout.
-  const xnn_status s = xnn_create_fully_connected_nc_f32(static_cast<size_t>(k), static_cast<size_t>(n),
-                                                         static_cast<size_t>(k), static_cast<size_t>(n), f32.data(),
-                                                         nullptr, -INFINITY, INFINITY, 0, &packed->op);
+  const xnn_status s =
+      xnn_create_fully_connected_nc_f32(static_cast<size_t>(k), static_cast<size_t>(n), static_cast<size_t>(k),
+                                        static_cast<size_t>(n), rows, nullptr, -INFINITY, INFINITY, 0, &packed->op);
   if (s != xnn_status_success)
     return Internal("{}: xnn_create_fully_connected_nc_f32 for weight '{}' [{}, {}] failed: {}", node.label, w.name, k, n,
                     XnnStatusName(s));
@@ -113,15 +141,36 @@ StatusOr<std::unique_ptr<Backend>> CreateXnnpackBackend(const BackendOptions& op
   state->threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
   if (options.threads < 0 || state->threads > 1024) return InvalidArgument("--threads {} is out of range", options.threads);
   state->threads = std::max(1, state->threads);
+  // `cpu-xnnpack:cache` (the default folder) or `cpu-xnnpack:cache=DIR`.
+  if (options.device == "cache") {
+    state->cache.emplace(DefaultWeightCacheDir());
+  } else if (options.device.rfind("cache=", 0) == 0 && options.device.size() > 6) {
+    state->cache.emplace(options.device.substr(6));
+  } else if (!options.device.empty()) {
+    return InvalidArgument("backend cpu-xnnpack: unknown option '{}' in 'cpu-xnnpack:{}' (options: cache, cache=DIR)",
+                           options.device, options.device);
+  }
+  if (state->cache) {
+    std::error_code ec;
+    std::filesystem::create_directories(state->cache->dir(), ec);
+    if (ec)
+      return Unavailable("backend cpu-xnnpack: cannot create the weight cache folder {}: {}", state->cache->dir(),
+                         ec.message());
+  }
   state->pool = pthreadpool_create(static_cast<size_t>(state->threads));
   if (state->pool == nullptr) return Internal("pthreadpool_create({}) failed", state->threads);
   cpu::CpuBackendHooks hooks;
   hooks.name = "cpu-xnnpack";
   hooks.describe = [state, pin = options.pin_threads] {
     std::lock_guard<std::mutex> lock(state->mu);
-    return fmt::format("cpu-xnnpack (XNNPACK f32 fully-connected, {} threads{}; {} weights, {:.1f} MiB f32 packed in {:.0f} ms)",
-                       state->threads, pin ? ", cpu pool pinned" : "", state->packed.size(),
-                       static_cast<double>(state->packed_bytes) / (1 << 20), state->pack_ms);
+    std::string cache;
+    if (state->cache)
+      cache = fmt::format("; weight cache {}: {} of {} from it", state->cache->dir(), state->cache_hits,
+                          state->cache_hits + state->cache_misses);
+    return fmt::format(
+        "cpu-xnnpack (XNNPACK f32 fully-connected, {} threads{}; {} weights, {:.1f} MiB f32 packed in {:.0f} ms{})",
+        state->threads, pin ? ", cpu pool pinned" : "", state->packed.size(),
+        static_cast<double>(state->packed_bytes) / (1 << 20), state->pack_ms, cache);
   };
   hooks.load_info = [state] {
     std::lock_guard<std::mutex> lock(state->mu);
@@ -129,6 +178,11 @@ StatusOr<std::unique_ptr<Backend>> CreateXnnpackBackend(const BackendOptions& op
     info.repack_ms = state->pack_ms;
     info.repack_bytes = state->packed_bytes;
     if (state->packed_bytes > 0) info.repack_layouts = "xnnpack-f32";
+    if (state->cache) {
+      info.has_cache = true;
+      info.cache_warm = state->cache_misses == 0 && state->cache_hits > 0;
+      info.cache_path = state->cache->dir();
+    }
     return info;
   };
   hooks.matmul = [state](const Node& node, int64_t k, const WeightView& w) -> StatusOr<cpu::MatMulFn> {
@@ -147,12 +201,14 @@ StatusOr<std::unique_ptr<Backend>> CreateXnnpackBackend(const BackendOptions& op
   // pthreadpool's fights it for the cores (on 2 cores, 2+2 threads made decode 9x slower than 1).
   BackendOptions cpu_options = options;
   cpu_options.threads = 1;
+  cpu_options.device.clear();
   return cpu::CreateCpuBackend(cpu_options, std::move(hooks));
 }
 
 const bool kRegistered = RegisterBackend({
     .name = "cpu-xnnpack",
-    .description = "CPU with matmuls through XNNPACK (f32 fully-connected, weights packed at load)",
+    .description = "CPU with matmuls through XNNPACK (f32 fully-connected, weights packed at load; "
+                   "cpu-xnnpack:cache keeps their f32 rows on disk)",
     .probe = [] { return InitializeXnnpack(); },
     .create = CreateXnnpackBackend,
 });

@@ -143,6 +143,26 @@ TEST(CliTest, RunProfileOpsPrintsStepTimesByOpAndPhase) {
   EXPECT_NE(r.err.find("matmul q8_0 (output)", decode), std::string::npos) << r.err;
 }
 
+// `-b cpu-xnnpack:cache=DIR`: the first run fills the weight cache (program_cache_warm 0), the
+// next maps it (1); a backend without a cache reports no such metric.
+TEST(CliTest, RunReportsTheXnnpackWeightCacheColdThenWarm) {
+  const fs::path dir = fs::temp_directory_path() / fmt::format("tlmbench-cli-xnnpack-cache-{}", getpid());
+  fs::remove_all(dir);
+  const std::string args = "run -m " + SyntheticModel() + " -p 4 -n 2 --reps 1 --warmup 0 -t 1 -q --json -b ";
+  for (int expected : {0, 1}) {
+    auto r = RunTlmbench(args + "cpu-xnnpack:cache=" + dir.string());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    ASSERT_TRUE(j.contains("program_cache_warm")) << r.out;
+    EXPECT_EQ(j["program_cache_warm"].get<int>(), expected);
+  }
+  EXPECT_FALSE(fs::is_empty(dir));
+  auto plain = RunTlmbench(args + "cpu");
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_FALSE(nlohmann::json::parse(plain.out).contains("program_cache_warm"));
+  fs::remove_all(dir);
+}
+
 TEST(CliTest, BadOptionsExitTwoWithOneLine) {
   for (const std::string& args : {std::string("run -m ") + SyntheticModel() + " -p 0",
                                   std::string("run -m no-such-model.gguf"),

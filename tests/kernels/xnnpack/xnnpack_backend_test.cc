@@ -14,6 +14,7 @@
 #include "engine/model/model.h"
 #include "engine/model/synthetic.h"
 #include "engine/session/session.h"
+#include "kernels/xnnpack/weight_cache.h"
 
 namespace tlm {
 namespace {
@@ -129,10 +130,21 @@ INSTANTIATE_TEST_SUITE_P(Models, XnnpackMatchesCpuTest,
                          });
 
 TEST(XnnpackBackendTest, ClearErrors) {
-  // A device part is not accepted.
+  // A device part other than the cache option is not accepted.
   auto b = CreateBackend("cpu-xnnpack:1", {});
   ASSERT_FALSE(b.ok());
-  EXPECT_NE(b.status().ToString().find("takes no device"), std::string::npos) << b.status().ToString();
+  EXPECT_NE(b.status().ToString().find("unknown option '1' in 'cpu-xnnpack:1' (options: cache, cache=DIR)"),
+            std::string::npos)
+      << b.status().ToString();
+  // A cache folder that cannot be made fails at once, naming it.
+  const std::string file = TempPath("not-a-folder");
+  std::FILE* f = std::fopen(file.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  std::fclose(f);
+  auto c = CreateBackend("cpu-xnnpack:cache=" + file + "/cache", {});
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().ToString().find("cannot create the weight cache folder " + file + "/cache"), std::string::npos)
+      << c.status().ToString();
   // Out-of-range threads.
   BackendOptions negative;
   negative.threads = -3;
@@ -165,6 +177,113 @@ TEST(XnnpackBackendTest, ClearErrors) {
   auto corrupt = Model::Load(path);
   ASSERT_FALSE(corrupt.ok());
   EXPECT_FALSE(corrupt.status().ToString().empty());
+}
+
+TEST(XnnpackWeightCacheTest, HashTellsBytesAndLengthsApart) {
+  std::vector<uint8_t> bytes(1000);
+  std::mt19937 rng(5);
+  for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+  const uint64_t h = xnnpack::HashBytes(bytes.data(), bytes.size());
+  EXPECT_EQ(h, xnnpack::HashBytes(bytes.data(), bytes.size()));
+  for (size_t at : {size_t{0}, size_t{31}, size_t{500}, size_t{990}, size_t{999}}) {  // body and tail
+    std::vector<uint8_t> flipped = bytes;
+    flipped[at] ^= 1;
+    EXPECT_NE(h, xnnpack::HashBytes(flipped.data(), flipped.size())) << "bit flipped at " << at;
+  }
+  // A tail and the same tail with a zero byte more (the zero padding of the last word).
+  std::vector<uint8_t> longer = bytes;
+  longer.push_back(0);
+  EXPECT_NE(h, xnnpack::HashBytes(longer.data(), longer.size()));
+  EXPECT_NE(xnnpack::HashBytes(bytes.data(), 0), xnnpack::HashBytes(longer.data() + 999, 1));
+}
+
+// `cpu-xnnpack:cache=DIR`: a cold load writes one file per quantized matrix, a warm one maps them
+// all, and a damaged file is a miss that is written anew; the logits are those of the uncached
+// backend, bit for bit, every time.
+TEST(XnnpackWeightCacheTest, ColdWarmAndDamagedFilesGiveTheSameLogits) {
+  SyntheticModelSpec spec;
+  spec.arch = "gemma3";
+  spec.layers = 2;
+  spec.embd = 256;
+  spec.ff = 512;
+  spec.heads = 4;
+  spec.kv_heads = 2;
+  spec.head_dim = 64;
+  spec.vocab = 600;
+  spec.type = DType::kQ4_K;
+  spec.seed = 23;
+  spec.tie_embeddings = true;
+  auto model = LoadSynthetic(spec, "cache-q4_k.gguf");
+  ASSERT_NE(model, nullptr);
+  const std::string dir = TempPath("weight-cache");
+  fs::remove_all(dir);
+  const auto tokens = RandomTokens(12, spec.vocab, 9);
+  struct Load {
+    std::vector<float> logits;
+    BackendLoadInfo info;
+    std::string description;
+  };
+  auto run = [&](const std::string& backend) {
+    Load out;
+    auto s = Session::Create(*model, {.backend = backend, .threads = 2, .n_ctx = 32});
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    if (!s.ok()) return out;
+    std::vector<float> step;
+    EXPECT_TRUE((*s)->Prefill(std::span<const int32_t>(tokens).first(8), &out.logits, true).ok());
+    for (size_t i = 8; i < tokens.size(); ++i) {
+      EXPECT_TRUE((*s)->Decode(tokens[i], &step).ok());
+      out.logits.insert(out.logits.end(), step.begin(), step.end());
+    }
+    out.info = (*s)->backend().load_info();
+    out.description = (*s)->backend().device_description();
+    return out;
+  };
+  auto cache_files = [&] {
+    std::vector<fs::path> files;
+    if (fs::exists(dir))
+      for (const auto& e : fs::directory_iterator(dir)) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    return files;
+  };
+  const int matrices = spec.layers * 7 + 1;  // every matmul weight is Q4_K, the tied output too
+
+  const Load plain = run("cpu-xnnpack");
+  EXPECT_FALSE(plain.info.has_cache);
+  const Load cold = run("cpu-xnnpack:cache=" + dir);
+  EXPECT_TRUE(cold.info.has_cache);
+  EXPECT_FALSE(cold.info.cache_warm);
+  EXPECT_EQ(cold.info.cache_path, dir);
+  EXPECT_NE(cold.description.find(fmt::format("0 of {} from it", matrices)), std::string::npos) << cold.description;
+  const auto files = cache_files();
+  ASSERT_EQ(files.size(), static_cast<size_t>(matrices));  // no temporary left behind
+  for (const fs::path& f : files) EXPECT_EQ(f.extension(), ".f32") << f;
+
+  const Load warm = run("cpu-xnnpack:cache=" + dir);
+  EXPECT_TRUE(warm.info.cache_warm);
+  EXPECT_NE(warm.description.find(fmt::format("{} of {} from it", matrices, matrices)), std::string::npos)
+      << warm.description;
+
+  // One file cut short and one whose header names other source bytes: two misses, written anew.
+  fs::resize_file(files[0], fs::file_size(files[0]) - 4);
+  {
+    std::FILE* f = std::fopen(files[1].c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    std::fseek(f, 40, SEEK_SET);  // source_hash in the header
+    std::fputc(0x5a, f);
+    std::fclose(f);
+  }
+  const Load repaired = run("cpu-xnnpack:cache=" + dir);
+  EXPECT_FALSE(repaired.info.cache_warm);
+  EXPECT_NE(repaired.description.find(fmt::format("{} of {} from it", matrices - 2, matrices)), std::string::npos)
+      << repaired.description;
+  EXPECT_EQ(cache_files(), files);
+  const Load warm_again = run("cpu-xnnpack:cache=" + dir);
+  EXPECT_TRUE(warm_again.info.cache_warm);
+
+  ASSERT_EQ(plain.logits.size(), static_cast<size_t>(12 * spec.vocab));
+  for (const Load* l : {&cold, &warm, &repaired, &warm_again})
+    EXPECT_EQ(l->logits, plain.logits) << "the cache changed the logits";
+  fs::remove_all(dir);
 }
 
 }  // namespace
