@@ -13,6 +13,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "engine/common/cache_dir.h"
 #include "engine/common/sha256.h"
 #include "kernels/opencl/cl_info.h"
 
@@ -223,13 +224,7 @@ StatusOr<ClDeviceInfo> SelectDevice(const std::string& selector) {
   return InvalidArgument("no opencl device matches '{}'; devices: {}", selector, listing());
 }
 
-std::string ProgramCacheDir() {
-  if (const char* dir = std::getenv("TLMBENCH_CACHE_DIR"); dir && *dir) return (fs::path(dir) / "opencl").string();
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
-    return (fs::path(xdg) / "tlmbench" / "opencl").string();
-  const char* home = std::getenv("HOME");
-  return (fs::path(home && *home ? home : ".") / ".cache" / "tlmbench" / "opencl").string();
-}
+std::string ProgramCacheDir() { return BackendCacheDir("opencl"); }
 
 StatusOr<BuiltProgram> BuildProgram(cl_context context, const ClDeviceInfo& device, const std::string& source,
                                     const std::string& options) {

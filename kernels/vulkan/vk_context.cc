@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/common/cache_dir.h"
 #include "kernels/vulkan/spirv_shaders.h"
 
 namespace tlm::vulkan {
@@ -101,13 +102,7 @@ bool EnvFlag(const char* name) {
 
 // The pipeline cache folder: $TLMBENCH_CACHE_DIR/vulkan, else $XDG_CACHE_HOME/tlmbench/vulkan,
 // else ~/.cache/tlmbench/vulkan.
-std::string CacheDir() {
-  if (const char* dir = std::getenv("TLMBENCH_CACHE_DIR"); dir && *dir) return (fs::path(dir) / "vulkan").string();
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
-    return (fs::path(xdg) / "tlmbench" / "vulkan").string();
-  const char* home = std::getenv("HOME");
-  return (fs::path(home && *home ? home : ".") / ".cache" / "tlmbench" / "vulkan").string();
-}
+std::string CacheDir() { return BackendCacheDir("vulkan"); }
 
 // Our wrapper around the driver's cache blob: magic, payload size and FNV-1a hash, so a truncated
 // or corrupted file is ignored before the driver sees it.

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "engine/common/cache_dir.h"
+
 namespace tlm::xnnpack {
 namespace {
 
@@ -63,13 +65,7 @@ bool WriteAll(int fd, const void* data, uint64_t bytes, std::string* why) {
 
 }  // namespace
 
-std::string DefaultWeightCacheDir() {
-  if (const char* dir = std::getenv("TLMBENCH_CACHE_DIR"); dir && *dir) return (fs::path(dir) / "xnnpack").string();
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
-    return (fs::path(xdg) / "tlmbench" / "xnnpack").string();
-  const char* home = std::getenv("HOME");
-  return (fs::path(home && *home ? home : ".") / ".cache" / "tlmbench" / "xnnpack").string();
-}
+std::string DefaultWeightCacheDir() { return BackendCacheDir("xnnpack"); }
 
 uint64_t HashBytes(const void* data, uint64_t bytes) {
   constexpr uint64_t kMul = 0x9E3779B97F4A7C15ull;
