@@ -14,6 +14,7 @@
 #include "kernels/cpu/x86/avx2_kernels.h"
 #include "kernels/cpu/x86/avx2_util.h"
 #include "kernels/cpu/x86/gemm_avx2.h"
+#include "kernels/cpu/x86/gemm_tiles.h"
 
 namespace tlm::cpu::x86 {
 
@@ -27,18 +28,9 @@ using ref::BlockQ8_0;
 
 namespace {
 
-// Activation rows per folded group (kernels with Dot8 take two groups per step).
-constexpr int kRowsPerStep = 4;
-// Bytes of BlockQ8 activation rows per tile: the tile stays in L2 while every weight row of
-// the caller's slice streams past it.
-constexpr int64_t kTileBytes = 128 * 1024;
-// Floats of the per-tile d * sum table (Q4_1 and Q4_K mins), on the stack.
-constexpr int64_t kXdsFloats = 8192;
-
-using DotFn = float (*)(const void* w, const BlockQ8* x, int64_t n);  // as VecDotQ8Fn
-
-inline int64_t Min(int64_t a, int64_t b) { return a < b ? a : b; }
-inline int64_t Max(int64_t a, int64_t b) { return a > b ? a : b; }
+using gemm_tiles::DotFn;
+using gemm_tiles::GemmTiles;
+using gemm_tiles::kXdsFloats;
 
 // d_w * d_x, 8 lanes.
 inline __m256 ScaleOf(__m256 dw, const BlockQ8& xb) { return _mm256_mul_ps(dw, _mm256_broadcast_ss(&xb.d)); }
@@ -47,15 +39,9 @@ inline __m256 Accumulate(__m256i partial, __m256 scale, __m256 acc) {
   return _mm256_fmadd_ps(_mm256_cvtepi32_ps(partial), scale, acc);
 }
 
-// A kernel K provides kNeedsXds and
-//   template <int NR> static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb,
-//                                     const float* xds, const float* dx4, const int32_t* sum4,
-//                                     int64_t k, float* y, int64_t ldy);
-// computing y[i * ldy] = dot(w_row, activation row i) for i < NR; activation row i is
-// x + i * nb (nb = k / 32 blocks) and xds + i * nb holds its d * sum per block. For NR == 4,
-// dx4 + 4 * b holds the 4 rows' d of block b and sum4 + 4 * b their sum(x) of block b; the 4
-// rows' int32 block sums are then folded into one vector (lanes r0..r3 of each 128-bit half,
-// three hadds) and scaled by one multiply and one FMA instead of four of each.
+// The kernels below: gemm_tiles.h's interface. For NR == 4 the 4 rows' int32 block sums are
+// folded into one vector (lanes r0..r3 of each 128-bit half, three hadds) and scaled by one
+// multiply and one FMA instead of four of each.
 
 // Levels in [-8, 7], [-16, 15] or [-128, 127]: |w| unsigned against x carrying w's sign.
 template <int NR>
@@ -453,80 +439,10 @@ struct Q6KKernel {
   }
 };
 
-// Weight rows of the caller's slice against tiles of activation rows, 4 rows per step.
-template <class K>
-void GemmTiles(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k, float* y,
-               int64_t ldy) {
-  const int64_t nb = k / ref::kQ8Block;
-  const auto* base = static_cast<const uint8_t*>(w);
-  int64_t tile = Max(kRowsPerStep, kTileBytes / Max(1, nb * static_cast<int64_t>(sizeof(BlockQ8))));
-  tile = Min(tile, kXdsFloats / Max(1, nb));
-  if (tile > kRowsPerStep) tile -= tile % kRowsPerStep;
-  alignas(32) float xds[K::kNeedsXds ? kXdsFloats : 1];
-  // Per group of 4 rows: the 4 rows' d (and sum) of block b at 4 * b (full groups only).
-  alignas(32) float dx4[kXdsFloats];
-  alignas(32) int32_t sum4[kXdsFloats];
-  for (int64_t r0 = 0; r0 < n_x; r0 += tile) {
-    const int64_t rows = Min(tile, n_x - r0);
-    const BlockQ8* xt = x + r0 * nb;
-    if constexpr (K::kNeedsXds) {
-      for (int64_t e = 0; e < rows * nb; ++e) xds[e] = xt[e].d * static_cast<float>(xt[e].sum);
-    }
-    for (int64_t g = 0; g + kRowsPerStep <= rows; g += kRowsPerStep) {
-      for (int64_t b = 0; b < nb; ++b) {
-        for (int i = 0; i < kRowsPerStep; ++i) {
-          dx4[g * nb + 4 * b + i] = xt[(g + i) * nb + b].d;
-          sum4[g * nb + 4 * b + i] = xt[(g + i) * nb + b].sum;
-        }
-      }
-    }
-    float* yt = y + r0 * ldy;
-    for (int64_t o = 0; o < n_w; ++o) {
-      const uint8_t* w_row = base + o * static_cast<int64_t>(row_stride);
-      int64_t r = 0;
-      if constexpr (K::kHasRows8) {
-        for (; r + 2 * kRowsPerStep <= rows; r += 2 * kRowsPerStep) {
-          K::Dot8(w_row, xt + r * nb, nb, xds + (K::kNeedsXds ? r * nb : 0), dx4 + r * nb, sum4 + r * nb,
-                  yt + r * ldy + o, ldy);
-        }
-      }
-      for (; r + kRowsPerStep <= rows; r += kRowsPerStep) {
-        K::template Dot<4>(w_row, xt + r * nb, nb, xds + (K::kNeedsXds ? r * nb : 0), dx4 + r * nb, sum4 + r * nb, k,
-                           yt + r * ldy + o, ldy);
-      }
-      const BlockQ8* xr = xt + r * nb;
-      const float* xdr = xds + (K::kNeedsXds ? r * nb : 0);
-      switch (rows - r) {
-        case 3:
-          K::template Dot<3>(w_row, xr, nb, xdr, nullptr, nullptr, k, yt + r * ldy + o, ldy);
-          break;
-        case 2:
-          K::template Dot<2>(w_row, xr, nb, xdr, nullptr, nullptr, k, yt + r * ldy + o, ldy);
-          break;
-        case 1:
-          K::template Dot<1>(w_row, xr, nb, xdr, nullptr, nullptr, k, yt + r * ldy + o, ldy);
-          break;
-        default:
-          break;
-      }
-    }
-  }
-}
-
-// Rows too long for the d * sum table (k > 32 * kXdsFloats): one dot product at a time.
-void GemmByVecDot(DotFn dot, const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x,
-                  int64_t k, float* y, int64_t ldy) {
-  const int64_t nb = k / ref::kQ8Block;
-  const auto* base = static_cast<const uint8_t*>(w);
-  for (int64_t o = 0; o < n_w; ++o) {
-    for (int64_t r = 0; r < n_x; ++r) y[r * ldy + o] = dot(base + o * static_cast<int64_t>(row_stride), x + r * nb, k);
-  }
-}
-
 template <class K>
 void GemmQ8Checked(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k, float* y,
                    int64_t ldy, DotFn dot) {
-  if (k / ref::kQ8Block > kXdsFloats) return GemmByVecDot(dot, w, row_stride, n_w, x, n_x, k, y, ldy);
+  if (k / ref::kQ8Block > kXdsFloats) return gemm_tiles::GemmByVecDot<K>(dot, w, row_stride, n_w, x, n_x, k, y, ldy);
   GemmTiles<K>(w, row_stride, n_w, x, n_x, k, y, ldy);
 }
 

@@ -14,6 +14,7 @@
 #include "kernels/cpu/x86/avx2_kernels.h"
 #include "kernels/cpu/x86/avx2_util.h"
 #include "kernels/cpu/x86/gemm_avx512.h"
+#include "kernels/cpu/x86/gemm_tiles.h"
 #include "kernels/cpu/x86/gemv_avx512.h"
 
 namespace tlm::cpu::x86 {
@@ -26,11 +27,9 @@ using ref::BlockQ8_0;
 
 namespace {
 
-constexpr int kRowsPerStep = 4;
-constexpr int64_t kTileBytes = 128 * 1024;
-constexpr int64_t kXdsFloats = 8192;
-
-using DotFn = float (*)(const void* w, const BlockQ8* x, int64_t n);
+using gemm_tiles::DotFn;
+using gemm_tiles::GemmTiles;
+using gemm_tiles::kXdsFloats;
 
 inline int64_t Min(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t Max(int64_t a, int64_t b) { return a > b ? a : b; }
@@ -110,17 +109,22 @@ inline void StoreAll(const __m256* acc, const float* add, float* y, int64_t ldy)
   }
 }
 
-// A kernel K provides kNeedsXds and
-//   template <int NR> static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb,
-//                                     const float* xds, const float* dx4, const int32_t* sum4,
-//                                     float* y, int64_t ldy);
-// for NR in 1, 2, 3, 4, 8, as in gemm_avx2.cc (dx4 / sum4 only for NR 4 and 8).
+// The kernels below: gemm_tiles.h's interface, Dot<NR> for NR up to 8 (AVX-512's 32 vector
+// registers hold 8 rows' accumulators), so Dot8 is Dot<8>.
+template <class K>
+struct EightRowsByDot {
+  static constexpr bool kHasRows8 = true;
+  static void Dot8(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float* xds, const float* dx4,
+                   const int32_t* sum4, float* y, int64_t ldy) {
+    K::template Dot<8>(w_row, x, nb, xds, dx4, sum4, 0, y, ldy);
+  }
+};
 
-struct Q8_0Kernel {
+struct Q8_0Kernel : EightRowsByDot<Q8_0Kernel> {
   static constexpr bool kNeedsXds = false;
   template <int NR>
   static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, const float* dx4, const int32_t*,
-                  float* y, int64_t ldy) {
+                  int64_t, float* y, int64_t ldy) {
     const auto* w = reinterpret_cast<const BlockQ8_0*>(w_row);
     __m256 acc[NR];
     for (int i = 0; i < NR; ++i) acc[i] = _mm256_setzero_ps();
@@ -131,11 +135,11 @@ struct Q8_0Kernel {
   }
 };
 
-struct Q5_0Kernel {
+struct Q5_0Kernel : EightRowsByDot<Q5_0Kernel> {
   static constexpr bool kNeedsXds = false;
   template <int NR>
   static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, const float* dx4,
-                  const int32_t* sum4, float* y, int64_t ldy) {
+                  const int32_t* sum4, int64_t, float* y, int64_t ldy) {
     const auto* w = reinterpret_cast<const BlockQ5_0*>(w_row);
     const __m256i sixteen = _mm256_set1_epi8(16);
     __m256 acc[NR];
@@ -175,11 +179,11 @@ inline void UnpackScalesMinsK4(const uint8_t* packed, uint8_t out[16]) {
   std::memcpy(out, words, 16);
 }
 
-struct Q4KKernel {
+struct Q4KKernel : EightRowsByDot<Q4KKernel> {
   static constexpr bool kNeedsXds = true;
   template <int NR>
   static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float* xds, const float* dx4,
-                  const int32_t*, float* y, int64_t ldy) {
+                  const int32_t*, int64_t, float* y, int64_t ldy) {
     const auto* w = reinterpret_cast<const BlockQ4_K*>(w_row);
     const int64_t nsb = nb / 8;
     const __m256i low_mask = _mm256_set1_epi8(0x0F);
@@ -218,11 +222,11 @@ struct Q4KKernel {
   }
 };
 
-struct Q6KKernel {
+struct Q6KKernel : EightRowsByDot<Q6KKernel> {
   static constexpr bool kNeedsXds = false;
   template <int NR>
   static void Dot(const uint8_t* w_row, const BlockQ8* x, int64_t nb, const float*, const float* dx4, const int32_t*,
-                  float* y, int64_t ldy) {
+                  int64_t, float* y, int64_t ldy) {
     const auto* w = reinterpret_cast<const BlockQ6_K*>(w_row);
     const int64_t nsb = nb / 8;
     const __m256i low_mask = _mm256_set1_epi8(0x0F);
@@ -256,64 +260,6 @@ struct Q6KKernel {
     StoreAll<NR>(acc, nullptr, y, ldy);
   }
 };
-
-// Weight rows of the caller's slice against tiles of activation rows, 8 rows per step.
-template <class K>
-void GemmTiles(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k, float* y,
-               int64_t ldy) {
-  const int64_t nb = k / ref::kQ8Block;
-  const auto* base = static_cast<const uint8_t*>(w);
-  int64_t tile = Max(kRowsPerStep, kTileBytes / Max(1, nb * static_cast<int64_t>(sizeof(BlockQ8))));
-  tile = Min(tile, kXdsFloats / Max(1, nb));
-  if (tile > kRowsPerStep) tile -= tile % kRowsPerStep;
-  alignas(32) float xds[K::kNeedsXds ? kXdsFloats : 1];
-  // Per group of 4 rows: the 4 rows' d (and sum) of block b at 4 * b (full groups only).
-  alignas(32) float dx4[kXdsFloats];
-  alignas(32) int32_t sum4[kXdsFloats];
-  for (int64_t r0 = 0; r0 < n_x; r0 += tile) {
-    const int64_t rows = Min(tile, n_x - r0);
-    const BlockQ8* xt = x + r0 * nb;
-    if constexpr (K::kNeedsXds) {
-      for (int64_t e = 0; e < rows * nb; ++e) xds[e] = xt[e].d * static_cast<float>(xt[e].sum);
-    }
-    for (int64_t g = 0; g + kRowsPerStep <= rows; g += kRowsPerStep) {
-      for (int64_t b = 0; b < nb; ++b) {
-        for (int i = 0; i < kRowsPerStep; ++i) {
-          dx4[g * nb + 4 * b + i] = xt[(g + i) * nb + b].d;
-          sum4[g * nb + 4 * b + i] = xt[(g + i) * nb + b].sum;
-        }
-      }
-    }
-    float* yt = y + r0 * ldy;
-    for (int64_t o = 0; o < n_w; ++o) {
-      const uint8_t* w_row = base + o * static_cast<int64_t>(row_stride);
-      int64_t r = 0;
-      for (; r + 2 * kRowsPerStep <= rows; r += 2 * kRowsPerStep) {
-        K::template Dot<8>(w_row, xt + r * nb, nb, xds + (K::kNeedsXds ? r * nb : 0), dx4 + r * nb, sum4 + r * nb,
-                           yt + r * ldy + o, ldy);
-      }
-      for (; r + kRowsPerStep <= rows; r += kRowsPerStep) {
-        K::template Dot<4>(w_row, xt + r * nb, nb, xds + (K::kNeedsXds ? r * nb : 0), dx4 + r * nb, sum4 + r * nb,
-                           yt + r * ldy + o, ldy);
-      }
-      const BlockQ8* xr = xt + r * nb;
-      const float* xdr = xds + (K::kNeedsXds ? r * nb : 0);
-      switch (rows - r) {
-        case 3:
-          K::template Dot<3>(w_row, xr, nb, xdr, nullptr, nullptr, yt + r * ldy + o, ldy);
-          break;
-        case 2:
-          K::template Dot<2>(w_row, xr, nb, xdr, nullptr, nullptr, yt + r * ldy + o, ldy);
-          break;
-        case 1:
-          K::template Dot<1>(w_row, xr, nb, xdr, nullptr, nullptr, yt + r * ldy + o, ldy);
-          break;
-        default:
-          break;
-      }
-    }
-  }
-}
 
 // --- packed panels: 8 weight rows interleaved, no horizontal sums ---
 //
@@ -651,22 +597,12 @@ void GemmPanels(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x,
   }
 }
 
-// Rows too long for the d * sum table (k > 32 * kXdsFloats): one AVX2 dot product at a time.
-void GemmByVecDot(DotFn dot, const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k,
-                  float* y, int64_t ldy) {
-  const int64_t nb = k / ref::kQ8Block;
-  const auto* base = static_cast<const uint8_t*>(w);
-  for (int64_t o = 0; o < n_w; ++o) {
-    for (int64_t r = 0; r < n_x; ++r) y[r * ldy + o] = dot(base + o * static_cast<int64_t>(row_stride), x + r * nb, k);
-  }
-}
-
 // Panels for prefill-sized products (packing a panel pays off over >= 8 activation rows), the
 // folded kernels for fewer rows or rows longer than a panel holds.
 template <class K, class P>
 void GemmQ8Checked(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k, float* y,
                    int64_t ldy, DotFn dot) {
-  if (k / ref::kQ8Block > kXdsFloats) return GemmByVecDot(dot, w, row_stride, n_w, x, n_x, k, y, ldy);
+  if (k / ref::kQ8Block > kXdsFloats) return gemm_tiles::GemmByVecDot<K>(dot, w, row_stride, n_w, x, n_x, k, y, ldy);
   if (n_x >= 8 && k / ref::kQ8Block <= kPanelMaxBlocks) return GemmPanels<P>(w, row_stride, n_w, x, n_x, k, y, ldy);
   GemmTiles<K>(w, row_stride, n_w, x, n_x, k, y, ldy);
 }
