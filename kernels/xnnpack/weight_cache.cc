@@ -116,10 +116,15 @@ std::unique_ptr<MappedWeights> WeightCache::Find(const WeightKey& key) const {
   return mapped;
 }
 
-Status WeightCache::Store(const WeightKey& key, const float* f32) const {
+Status WeightCache::MakeFolder() const {
   std::error_code ec;
   fs::create_directories(dir_, ec);
-  if (ec) return Unavailable("cpu-xnnpack weight cache: cannot create folder {}: {}", dir_, ec.message());
+  if (ec) return Unavailable("backend cpu-xnnpack: cannot create the weight cache folder {}: {}", dir_, ec.message());
+  return Status::Ok();
+}
+
+Status WeightCache::Store(const WeightKey& key, const float* f32) const {
+  std::error_code ec;
   const std::string path = PathOf(key);
   const std::string tmp = fmt::format("{}.tmp{}", path, static_cast<long>(::getpid()));
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -58,8 +58,10 @@ class WeightCache {
   // The cached rows of `key`, or null when there is no valid file for it (absent, short, of
   // another shape or source: a miss, which Store then replaces).
   std::unique_ptr<MappedWeights> Find(const WeightKey& key) const;
-  // Writes `key`'s rows (n * k floats at f32). An error names the file and the reason (the
-  // folder cannot be made, the disk is full).
+  // Makes the folder (once, when the backend starts); an error names it and the reason.
+  Status MakeFolder() const;
+  // Writes `key`'s rows (n * k floats at f32) into the folder MakeFolder made. An error names
+  // the file and the reason (the folder is gone, the disk is full).
   Status Store(const WeightKey& key, const float* f32) const;
 
  private:

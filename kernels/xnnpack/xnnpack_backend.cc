@@ -14,7 +14,6 @@
 
 #include <chrono>
 #include <cmath>
-#include <filesystem>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -90,8 +89,8 @@ StatusOr<std::shared_ptr<PackedMatMul>> Pack(XnnState& state, const Node& node, 
   std::unique_ptr<MappedWeights> cached;
   std::optional<WeightKey> cache_key;
   if (rows == nullptr && state.cache) {
-    cache_key = WeightKey{.type = w.type, .k = k, .n = n, .source_bytes = row_bytes * n, .source_hash = 0};
-    cache_key->source_hash = HashBytes(src, cache_key->source_bytes);
+    cache_key = WeightKey{
+        .type = w.type, .k = k, .n = n, .source_bytes = row_bytes * n, .source_hash = HashBytes(src, row_bytes * n)};
     cached = state.cache->Find(*cache_key);
     if (cached != nullptr) {
       rows = cached->data();
@@ -150,13 +149,7 @@ StatusOr<std::unique_ptr<Backend>> CreateXnnpackBackend(const BackendOptions& op
     return InvalidArgument("backend cpu-xnnpack: unknown option '{}' in 'cpu-xnnpack:{}' (options: cache, cache=DIR)",
                            options.device, options.device);
   }
-  if (state->cache) {
-    std::error_code ec;
-    std::filesystem::create_directories(state->cache->dir(), ec);
-    if (ec)
-      return Unavailable("backend cpu-xnnpack: cannot create the weight cache folder {}: {}", state->cache->dir(),
-                         ec.message());
-  }
+  if (state->cache) TLM_RETURN_IF_ERROR(state->cache->MakeFolder());
   state->pool = pthreadpool_create(static_cast<size_t>(state->threads));
   if (state->pool == nullptr) return Internal("pthreadpool_create({}) failed", state->threads);
   cpu::CpuBackendHooks hooks;
