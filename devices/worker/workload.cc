@@ -91,11 +91,8 @@ StatusOr<std::unique_ptr<Session>> OpenSession(const v1::RunSpec& spec, const Mo
   so.threads = ResolveThreads(spec.threads());
   so.n_ctx = n_ctx;
   so.prefill_chunk = std::max(1, prefill_chunk);
-  if (spec.activations() == "q8") {
-    so.activations = Activations::kQ8;
-  } else if (!spec.activations().empty() && spec.activations() != "f32") {
-    return InvalidArgument("activations must be f32 or q8, got '{}'", spec.activations());
-  }
+  if (!spec.activations().empty() && !ParseActivations(spec.activations(), &so.activations))
+    return InvalidArgument("activations must be f32, q8 or q8x2, got '{}'", spec.activations());
   return Session::Create(model, so);
 }
 

@@ -14,6 +14,27 @@ std::vector<BackendRegistration>& Registry() {
 
 }  // namespace
 
+const char* ActivationsName(Activations a) {
+  switch (a) {
+    case Activations::kF32:
+      return "f32";
+    case Activations::kQ8:
+      return "q8";
+    case Activations::kQ8x2:
+      return "q8x2";
+  }
+  return "?";
+}
+
+bool ParseActivations(std::string_view name, Activations* out) {
+  for (Activations a : {Activations::kF32, Activations::kQ8, Activations::kQ8x2})
+    if (name == ActivationsName(a)) {
+      *out = a;
+      return true;
+    }
+  return false;
+}
+
 KvSpec KvSpecFor(const Graph& graph, int64_t n_ctx) {
   KvSpec spec;
   spec.n_ctx = n_ctx;

@@ -73,8 +73,15 @@ class Executable {
 
 // How matmuls treat activations against quantized weights: kF32 multiplies f32 activations by
 // the dequantized weights (the exact reference); kQ8 quantizes activations to 8-bit blocks first,
-// as llama.cpp and the fast kernels do (faster, slightly less accurate).
-enum class Activations { kF32, kQ8 };
+// as llama.cpp and the fast kernels do (faster, slightly less accurate); kQ8x2 adds a second
+// 8-bit pass over what that rounding left (x - d * q, quantized the same way), through the same
+// integer kernels: about 15 bits of activation, twice the integer work.
+enum class Activations { kF32, kQ8, kQ8x2 };
+
+// "f32", "q8", "q8x2": the names the CLI, scenarios and the dataset use.
+const char* ActivationsName(Activations a);
+// Parses one of those names; false for anything else.
+bool ParseActivations(std::string_view name, Activations* out);
 
 // The npu backend's vendor plugin, SoC and ahead-of-time artifact (`--plugin`, `--soc`, `--artifact`).
 struct NpuBackendOptions {

@@ -93,7 +93,7 @@ int Conform(const ConformRequest& q) {
   options.threads = q.threads;
   options.seed = q.seed;
   options.ops_regex = q.ops;
-  options.activations = q.activations == "q8" ? Activations::kQ8 : Activations::kF32;
+  ParseActivations(q.activations, &options.activations);  // checked by --activations' IsMember
   options.progress = [](const std::string& line) { fmt::print(stderr, "[conform] {}\n", line); };
 
   std::unique_ptr<Dataset> dataset;
@@ -173,8 +173,9 @@ void RegisterConformCommand(CLI::App& app) {
   cmd->add_option("--seed", q->seed, "Seed of the random inputs and weights")->capture_default_str();
   cmd->add_option("-t,--threads", q->threads, "Threads of both backends (0: all cores)")->capture_default_str();
   cmd->add_option("--activations", q->activations,
-                  "Matmul activations asked of the backend under test: f32 (exact) or q8 (8-bit, wider bounds)")
-      ->check(CLI::IsMember({"f32", "q8"}))
+                  "Matmul activations asked of the backend under test: f32 (exact), q8 or q8x2 (8-bit, and 8-bit plus "
+                  "an 8-bit pass over the residue: the q8 bounds)")
+      ->check(CLI::IsMember({"f32", "q8", "q8x2"}))
       ->capture_default_str();
   cmd->add_option("--junit", q->junit, "Also write the results as JUnit XML (one testsuite per backend)");
   cmd->add_option("--dataset", q->dataset, "Also write one row per case into this dataset's conformance table");

@@ -59,7 +59,7 @@ int Generate(const GenerateOptions& o) {
   SessionOptions so;
   so.backend = o.backend;
   so.threads = o.threads;
-  so.activations = o.activations == "q8" ? Activations::kQ8 : Activations::kF32;
+  ParseActivations(o.activations, &so.activations);  // checked by --activations' IsMember
   so.pin_threads = o.pin;
   so.npu = o.npu;
   so.n_ctx = o.n_ctx > 0 ? o.n_ctx : static_cast<int64_t>(prompt.size()) + o.n_gen;
@@ -110,8 +110,9 @@ void RegisterGenerateCommand(CLI::App& app) {
                   "(Vulkan compute shaders, docs/vulkan.md) or npu (an NPU plugin "
                   "runs the matmuls it took, see --plugin/--artifact; the CPU the rest)")
       ->capture_default_str();
-  cmd->add_option("--activations", o->activations, "Matmul activations: f32 (exact) or q8 (8-bit)")
-      ->check(CLI::IsMember({"f32", "q8"}))
+  cmd->add_option("--activations", o->activations,
+                  "Matmul activations: f32 (exact), q8 (8-bit) or q8x2 (8-bit plus an 8-bit pass over the residue)")
+      ->check(CLI::IsMember({"f32", "q8", "q8x2"}))
       ->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "Worker threads (0: all cores)")->capture_default_str();
   cmd->add_flag("--pin", o->pin, "Bind each worker thread to one CPU (in the order this process may use them)");

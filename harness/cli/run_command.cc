@@ -138,7 +138,7 @@ int RunBenchmark(const RunOptions& o) {
   so.threads = threads;
   so.n_ctx = n_ctx;
   so.prefill_chunk = std::min(o.n_prompt, 512);
-  so.activations = o.activations == "q8" ? Activations::kQ8 : Activations::kF32;
+  ParseActivations(o.activations, &so.activations);  // checked by --activations' IsMember
   so.pin_threads = o.pin;
   so.profile_ops = o.profile_ops;
   so.npu = o.npu;
@@ -273,8 +273,11 @@ void RegisterRunCommand(CLI::App& app) {
                   "runs the matmuls it took, see --plugin/--artifact; the CPU the rest)")
       ->capture_default_str();
   cmd->add_option("--activations", o->activations,
-                  "Matmul activations against quantized weights: f32 (exact reference) or q8 (8-bit, as llama.cpp; the cpu backend then copies its matmul weights into huge pages at load, repack_ms / repack_bytes, TLM_CPU_WEIGHTS=mapped to keep them mapped: docs/engine.md)")
-      ->check(CLI::IsMember({"f32", "q8"}))
+                  "Matmul activations against quantized weights: f32 (exact reference), q8 (8-bit, as llama.cpp; the "
+                  "cpu backend then copies its matmul weights into huge pages at load, repack_ms / repack_bytes, "
+                  "TLM_CPU_WEIGHTS=mapped to keep them mapped: docs/engine.md) or q8x2 (q8 plus a second 8-bit pass "
+                  "over the rounding residue: about 15-bit activations, twice the integer work)")
+      ->check(CLI::IsMember({"f32", "q8", "q8x2"}))
       ->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "Worker threads (0: all cores)")->capture_default_str();
   cmd->add_flag("--pin", o->pin, "Bind each worker thread to one CPU (in the order this process may use them)");

@@ -59,7 +59,7 @@ bool IsFloat(DType t) { return t == DType::kF32 || t == DType::kF16 || t == DTyp
 ConformTolerance WeightTolerance(DType type, int64_t reduction, Activations activations) {
   if (type == DType::kF32) return F32Tolerance(reduction);
   if (type == DType::kF16 || type == DType::kBF16) return F16Tolerance(reduction);
-  return activations == Activations::kQ8 ? Q8ActivationTolerance(reduction) : QuantTolerance(reduction);
+  return activations != Activations::kF32 ? Q8ActivationTolerance(reduction) : QuantTolerance(reduction);
 }
 
 std::string Upper(std::string_view s) {

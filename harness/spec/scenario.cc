@@ -482,7 +482,7 @@ StatusOr<AxisValue> Parser::ParseAxisValue(int axis, const Field& field) const {
     return AxisValue{std::to_string(v), v};
   }
   if (axis == kActivations) {
-    TLM_ASSIGN_OR_RETURN(std::string v, ReadChoice(field, {"f32", "q8"}));
+    TLM_ASSIGN_OR_RETURN(std::string v, ReadChoice(field, {"f32", "q8", "q8x2"}));
     return AxisValue{v, 0};
   }
   TLM_ASSIGN_OR_RETURN(std::string v, ReadString(field));

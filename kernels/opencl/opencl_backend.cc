@@ -875,7 +875,9 @@ class ClBackend final : public Backend {
         d.max_work_group_size, state_->tile, state_->tile,
         state_->subgroups.empty() ? (state_->subgroups_note.empty() ? "none" : state_->subgroups_note)
                                   : state_->subgroups,
-        activations_ == Activations::kF32 ? "f32" : "f32 (q8 requested; computed as f32)");
+        activations_ == Activations::kF32
+            ? "f32"
+            : fmt::format("f32 ({} requested; computed as f32)", ActivationsName(activations_)));
   }
   BackendLoadInfo load_info() const override {
     BackendLoadInfo info;

@@ -760,9 +760,11 @@ class VulkanBackend final : public Backend {
     weights_->ctx = ctx_;
   }
   std::string name() const override { return "vulkan"; }
-  // Matmuls always multiply f32 activations by the dequantized weights: a kQ8 request runs as f32.
+  // Matmuls always multiply f32 activations by the dequantized weights: a kQ8 or kQ8x2 request runs as f32.
   std::string device_description() const override {
-    return ctx_->Describe() + (activations_ == Activations::kQ8 ? "; q8 activations requested, run as f32" : "");
+    return ctx_->Describe() + (activations_ != Activations::kF32 ? fmt::format("; {} activations requested, run as f32",
+                                                                               ActivationsName(activations_))
+                                                                 : "");
   }
   BackendLoadInfo load_info() const override {
     BackendLoadInfo info;

@@ -256,7 +256,7 @@ class CpuExecutable final : public Executable {
           s.quantized = false;
         }
       }
-      if (s.quantized && activations_ == Activations::kQ8) {
+      if (s.quantized && activations_ != Activations::kF32) {
         s.q8_weights = static_cast<const uint8_t*>(s.weight->data);
         s.q8_rows = kernels_.VecDotQ8RowsFor(s.weight->type);
         s.q8_gemm = kernels_.GemmQ8For(s.weight->type);
@@ -310,7 +310,7 @@ class CpuExecutable final : public Executable {
     }
     // Groups: q8 matmuls on the CPU kernels, one after another, reading one input.
     for (Step& s : steps_)
-      s.q8 = s.node->op == OpKind::kMatMul && s.quantized && !s.external && activations_ == Activations::kQ8;
+      s.q8 = s.node->op == OpKind::kMatMul && s.quantized && !s.external && activations_ != Activations::kF32;
     // A member with panels starts on one in the group's rows (the decode split is by the
     // largest panel among the members).
     for (size_t first = 0; first < steps_.size();) {
@@ -334,6 +334,15 @@ class CpuExecutable final : public Executable {
       }
     }
     if (activations_ == Activations::kQ8) q8_.resize(static_cast<size_t>(max_q8_blocks));
+    if (activations_ == Activations::kQ8x2) {
+      q8_.resize(static_cast<size_t>(2 * max_q8_blocks));
+      residue_.resize(static_cast<size_t>(max_q8_blocks * 32));
+      residue_out_.assign(static_cast<size_t>(pool_->size()),
+                          std::vector<float>(static_cast<size_t>(2 * graph_.max_tokens * kResiduePiece)));
+      for (const Step& s : steps_)
+        if (s.q8 && kResiduePiece % s.q8_panel != 0)
+          return Internal("q8x2: a {}-row panel does not divide the {}-row residue piece", s.q8_panel, kResiduePiece);
+    }
     weight_rows_.assign(static_cast<size_t>(pool_->size()), std::vector<float>(static_cast<size_t>(max_k)));
     rows_.resize(nodes.size());
     CompileRopeTables();
@@ -494,9 +503,20 @@ class CpuExecutable final : public Executable {
   void MatMulGroup(size_t first, const float* x, int64_t rows, float* out) {
     const Step& lead = steps_[first];
     const int64_t k = InputWidth(*lead.node), blocks = k / 32;
+    const bool residue = activations_ == Activations::kQ8x2;
+    BlockQ8* q8r = q8_.data() + (residue ? rows * blocks : 0);  // the residue's blocks, after the rows'
     // A prefill's rows through the pool (the other workers would wait on this thread otherwise).
     ForRows(rows, k, kParallelQuantizeFloats, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r) kernels_.quantize_row_q8(x + r * k, q8_.data() + r * blocks, k);
+      for (int64_t r = begin; r < end; ++r) {
+        BlockQ8* q = q8_.data() + r * blocks;
+        kernels_.quantize_row_q8(x + r * k, q, k);
+        if (!residue) continue;
+        // What the rounding left, quantized the same way (its own scale per block).
+        float* left = residue_.data() + r * k;
+        for (int64_t b = 0; b < blocks; ++b)
+          for (int64_t j = 0; j < 32; ++j) left[b * 32 + j] = x[r * k + b * 32 + j] - q[b].d * q[b].qs[j];
+        kernels_.quantize_row_q8(left, q8r + r * blocks, k);
+      }
     });
     const BlockQ8* q8 = q8_.data();
     struct Part {
@@ -512,7 +532,11 @@ class CpuExecutable final : public Executable {
       const Step& s = steps_[first + m];
       float* y = m == 0 ? out : buffers_[s.out].data();
       if (rows > 1) {  // prefill
-        GemmMatMulQ8(*pool_, s.q8_gemm, s.q8_weights, s.weight_row_bytes, s.node->width, q8, rows, k, y, s.q8_panel);
+        if (residue)
+          GemmMatMulQ8x2(*pool_, s.q8_gemm, s.q8_weights, s.weight_row_bytes, s.node->width, q8, rows, k, y, s.q8_panel,
+                         residue_out_);
+        else
+          GemmMatMulQ8(*pool_, s.q8_gemm, s.q8_weights, s.weight_row_bytes, s.node->width, q8, rows, k, y, s.q8_panel);
         continue;
       }
       parts[m] = {s.q8_weights, s.weight_row_bytes, s.q8_rows, y, total, total + s.node->width};
@@ -525,7 +549,21 @@ class CpuExecutable final : public Executable {
       for (int m = 0; m < lead.group; ++m) {
         const Part& p = parts[m];
         const int64_t b = std::max(begin, p.begin), e = std::min(end, p.end);
-        if (b < e) p.rows(p.w + (b - p.begin) * p.row_bytes, p.row_bytes, e - b, q8, k, p.out + (b - p.begin));
+        if (b >= e) continue;
+        if (!residue) {
+          p.rows(p.w + (b - p.begin) * p.row_bytes, p.row_bytes, e - b, q8, k, p.out + (b - p.begin));
+          continue;
+        }
+        // q8x2: each piece of weight rows a second time, from cache, against the residue.
+        for (int64_t c = b; c < e; c += kResiduePiece) {
+          const int64_t n = std::min(kResiduePiece, e - c);
+          const uint8_t* w = p.w + (c - p.begin) * p.row_bytes;
+          float* y = p.out + (c - p.begin);
+          float extra[kResiduePiece];
+          p.rows(w, p.row_bytes, n, q8, k, y);
+          p.rows(w, p.row_bytes, n, q8r, k, extra);
+          for (int64_t j = 0; j < n; ++j) y[j] += extra[j];
+        }
       }
     });
   }
@@ -788,7 +826,9 @@ class CpuExecutable final : public Executable {
   std::vector<int> rope_table_;  // per node: its RopeTable (-1: not a RoPE)
   std::vector<Step> steps_;
   std::vector<std::vector<float>> buffers_;
-  std::vector<BlockQ8> q8_;
+  std::vector<BlockQ8> q8_;     // the activation rows' blocks; q8x2: then as many rows of the residue's
+  std::vector<float> residue_;  // q8x2: x - d * q per activation row
+  std::vector<std::vector<float>> residue_out_;  // q8x2, per worker: a prefill piece's second GEMM
   std::vector<int64_t> rows_;
   size_t attention_layers_ = 0;
   std::vector<std::vector<float>> scores_;    // per worker: attention scratch (ref::AttentionScratchFloats)
@@ -808,9 +848,8 @@ class CpuBackend final : public Backend {
   std::string name() const override { return hooks_.name; }
   std::string device_description() const override {
     if (hooks_.describe) return hooks_.describe();
-    return fmt::format("cpu ({} kernels, {} activations, {} threads{})", kernels_.isa,
-                       activations_ == Activations::kF32 ? "f32" : "q8", pool_.size(),
-                       pool_.pinned() ? ", pinned" : "");
+    return fmt::format("cpu ({} kernels, {} activations, {} threads{})", kernels_.isa, ActivationsName(activations_),
+                       pool_.size(), pool_.pinned() ? ", pinned" : "");
   }
   BackendLoadInfo load_info() const override {
     BackendLoadInfo info = hooks_.load_info ? hooks_.load_info() : BackendLoadInfo{};

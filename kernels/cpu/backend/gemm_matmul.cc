@@ -13,6 +13,23 @@ void GemmMatMulQ8(ThreadPool& pool, GemmQ8Fn gemm, const uint8_t* w, uint64_t ro
   });
 }
 
+void GemmMatMulQ8x2(ThreadPool& pool, GemmQ8Fn gemm, const uint8_t* w, uint64_t row_bytes, int64_t n_out,
+                    const ref::BlockQ8* x, int64_t rows, int64_t k, float* out, int64_t row_panel,
+                    std::vector<std::vector<float>>& scratch) {
+  pool.ParallelFor(n_out, row_panel, [&](int64_t begin, int64_t end, int worker) {
+    float* both = scratch[static_cast<size_t>(worker)].data();
+    for (int64_t o0 = begin; o0 < end; o0 += kResiduePiece) {
+      const int64_t n = std::min(kResiduePiece, end - o0);
+      gemm(w + o0 * row_bytes, row_bytes, n, x, 2 * rows, k, both, n);
+      for (int64_t r = 0; r < rows; ++r) {
+        float* y = out + r * n_out + o0;
+        const float *a = both + r * n, *e = both + (rows + r) * n;
+        for (int64_t j = 0; j < n; ++j) y[j] = a[j] + e[j];
+      }
+    }
+  });
+}
+
 void GemmMatMulF32(ThreadPool& pool, const CpuKernels& kernels, DType type, const uint8_t* w, uint64_t row_bytes,
                    int64_t n_out, const float* x, int64_t rows, int64_t k, float* out) {
   const DequantizeRowFn dequantize = kernels.DequantizeRowFor(type);

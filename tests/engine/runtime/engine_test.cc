@@ -38,7 +38,7 @@ SyntheticModelSpec SmallSpec(const std::string& arch, DType type) {
   s.seed = 7;
   s.context_length = 256;
   s.sliding_window = 5;
-  if (type == DType::kQ4_K) {  // K-quants need rows of 256
+  if (type == DType::kQ4_K || type == DType::kQ6_K) {  // K-quants need rows of 256
     s.embd = 256;
     s.ff = 256;
     s.head_dim = 64;
@@ -230,6 +230,55 @@ INSTANTIATE_TEST_SUITE_P(Layouts, Q8PackTest,
                          ::testing::Values(PackCase{DType::kQ5_0, "q5_0x4", 600, "q5_0x4"},
                                            PackCase{DType::kQ4_K, "q4_kx8", 601, "copy"}),
                          [](const auto& info) { return std::string(DTypeName(info.param.type)); });
+
+// q8x2 activations: the second 8-bit pass over what the first rounding left takes the q8
+// logits most of the way to the exact f32 ones, in prefill (the GEMMs over both passes' rows)
+// and in decode (each piece of weight rows twice), on every packed or copied layout; 601
+// output rows leave a short last piece.
+class Q8x2Test : public ::testing::TestWithParam<DType> {};
+
+TEST_P(Q8x2Test, ResidueBringsQ8LogitsCloseToF32) {
+  auto spec = SmallSpec("gemma3", GetParam());
+  spec.vocab = 601;
+  auto model = LoadSynthetic(spec, fmt::format("gemma3-{}-q8x2.gguf", DTypeName(GetParam())));
+  ASSERT_NE(model, nullptr);
+  const int n = 9;
+  const auto tokens = RandomTokens(n, spec.vocab, 7);
+  const size_t V = spec.vocab;
+  auto prefill = [&](Activations a) {
+    auto session = Session::Create(*model, {.threads = 2, .n_ctx = 32, .activations = a});
+    EXPECT_TRUE(session.ok()) << session.status().ToString();
+    std::vector<float> all;
+    if (session.ok()) EXPECT_TRUE((*session)->Prefill(tokens, &all, /*all_logits=*/true).ok());
+    return all;
+  };
+  const std::vector<float> f32 = prefill(Activations::kF32), q8 = prefill(Activations::kQ8),
+                           q8x2 = prefill(Activations::kQ8x2);
+  ASSERT_EQ(f32.size(), n * V);
+  ASSERT_EQ(q8.size(), n * V);
+  ASSERT_EQ(q8x2.size(), n * V);
+  auto decode = Session::Create(*model, {.threads = 2, .n_ctx = 32, .activations = Activations::kQ8x2});
+  ASSERT_TRUE(decode.ok());
+  std::vector<float> steps, step;
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE((*decode)->Decode(tokens[i], &step).ok());
+    steps.insert(steps.end(), step.begin(), step.end());
+  }
+  float scale = 0;
+  for (float v : f32) scale = std::max(scale, std::fabs(v));
+  const float q8_err = MaxAbsDiff(q8.data(), f32.data(), n * V);
+  const float q8x2_err = MaxAbsDiff(q8x2.data(), f32.data(), n * V);
+  const float decode_err = MaxAbsDiff(steps.data(), f32.data(), n * V);
+  std::printf("%s: max |logit - f32|: q8 %.5f, q8x2 prefill %.6f, q8x2 decode %.6f (logit scale %.3f)\n",
+              std::string(DTypeName(GetParam())).c_str(), q8_err, q8x2_err, decode_err, scale);
+  EXPECT_GT(q8_err, 1e-3f * scale) << "q8's rounding should show, or this test compares nothing";
+  EXPECT_LT(q8x2_err, q8_err / 20);
+  EXPECT_LT(decode_err, q8_err / 20);
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, Q8x2Test,
+                         ::testing::Values(DType::kQ4_K, DType::kQ5_0, DType::kQ4_1, DType::kQ6_K, DType::kQ8_0),
+                         [](const auto& info) { return std::string(DTypeName(info.param)); });
 
 // SessionOptions::profile_ops: every step of every run lands in its op's entry, by phase, and
 // the matmuls that read one input are one entry (q, k and v; gate and up).

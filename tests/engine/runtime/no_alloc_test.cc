@@ -70,6 +70,7 @@ void ExpectDecodeAllocatesNothing(const std::string& arch, Activations activatio
 
 TEST(NoAllocation, DecodeLoopGemma3F32Activations) { ExpectDecodeAllocatesNothing("gemma3", Activations::kF32, 2); }
 TEST(NoAllocation, DecodeLoopGemma3Q8Activations) { ExpectDecodeAllocatesNothing("gemma3", Activations::kQ8, 2); }
+TEST(NoAllocation, DecodeLoopGemma3Q8x2Activations) { ExpectDecodeAllocatesNothing("gemma3", Activations::kQ8x2, 2); }
 TEST(NoAllocation, DecodeLoopLlamaOneThread) { ExpectDecodeAllocatesNothing("llama", Activations::kF32, 1); }
 
 }  // namespace

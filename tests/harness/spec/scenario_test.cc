@@ -329,7 +329,7 @@ TEST(ScenarioTest, ShippedScenariosParse) {
   const Shipped shipped[] = {{"smoke.yaml", "smoke", 1},
                              {"decode-sweep.yaml", "decode-sweep", 12},
                              {"prefill-sweep.yaml", "prefill-sweep", 18},
-                             {"accuracy.yaml", "accuracy", 4},
+                             {"accuracy.yaml", "accuracy", 6},
                              {"ci-regression.yaml", "ci-regression", 1}};
   for (const Shipped& want : shipped) {
     const std::string path = std::string(TLM_SOURCE_DIR) + "/scenarios/" + want.file;
