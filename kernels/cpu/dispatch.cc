@@ -179,22 +179,26 @@ CpuKernels MakeAvx512Vnni() {
                                                    .max_n = x86::kQ5_0X4MaxElems,
                                                    .pack = &x86::PackRowsQ5_0X4,
                                                    .rows = &x86::VecDotRowsQ5_0X4Q8Avx512Vnni,
+                                                   .rows_x2 = &x86::VecDotRowsQ5_0X4Q8x2Avx512Vnni,
                                                    .gemm = &x86::GemmQ5_0X4Q8Avx512Vnni};
   k.packed_gemv[CpuKernels::Slot(DType::kQ4_1)] = {.layout = "q4_1x4",
                                                    .max_n = x86::kQ4_1X4MaxElems,
                                                    .pack = &x86::PackRowsQ4_1X4,
                                                    .rows = &x86::VecDotRowsQ4_1X4Q8Avx512Vnni,
+                                                   .rows_x2 = &x86::VecDotRowsQ4_1X4Q8x2Avx512Vnni,
                                                    .gemm = &x86::GemmQ4_1X4Q8Avx512Vnni};
   k.packed_gemv[CpuKernels::Slot(DType::kQ8_0)] = {.layout = "q8_0x8",
                                                    .max_n = x86::kQ8_0X8MaxElems,
                                                    .pack = &x86::PackRowsQ8_0X8,
                                                    .rows = &x86::VecDotRowsQ8_0X8Q8Avx512Vnni,
+                                                   .rows_x2 = &x86::VecDotRowsQ8_0X8Q8x2Avx512Vnni,
                                                    .gemm = &x86::GemmQ8_0X8Q8Avx512Vnni,
                                                    .row_panel = x86::kQ8_0X8Rows};
   k.packed_gemv[CpuKernels::Slot(DType::kQ4_K)] = {.layout = "q4_kx8",
                                                    .max_n = x86::kQ4_KX8MaxElems,
                                                    .pack = &x86::PackRowsQ4_KX8,
                                                    .rows = &x86::VecDotRowsQ4_KX8Q8Avx512Vnni,
+                                                   .rows_x2 = &x86::VecDotRowsQ4_KX8Q8x2Avx512Vnni,
                                                    .gemm = &x86::GemmQ4_KX8Q8Avx512Vnni,
                                                    .row_panel = x86::kQ4_KX8Rows};
   return k;

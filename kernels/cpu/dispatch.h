@@ -22,6 +22,10 @@ using VecDotQ8Fn = float (*)(const void* w, const ref::BlockQ8* x, int64_t n);
 // decode matrix-vector product (one activation row), n as for VecDotQ8Fn.
 using VecDotQ8RowsFn = void (*)(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
                                 float* y);
+// y[o] = dot(row o, x) + dot(row o, residue): q8x2 activations (their 8-bit blocks, and those of
+// what that rounding left) against the same rows.
+using VecDotQ8x2RowsFn = void (*)(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x,
+                                  const ref::BlockQ8* residue, int64_t n, float* y);
 using DotF32Fn = float (*)(const float* a, const float* b, int64_t n);
 // n a multiple of the type's block size.
 using DequantizeRowFn = void (*)(const void* src, float* dst, int64_t n);
@@ -49,6 +53,9 @@ struct PackedGemv {
   int64_t max_n = 0;             // the longest row (elements) the kernel takes
   PackRowsFn pack = nullptr;
   VecDotQ8RowsFn rows = nullptr;
+  // q8x2 decode: rows against the activations and their residue in one pass over the weights;
+  // null: the backend runs `rows` twice over each piece of rows (the second time from cache).
+  VecDotQ8x2RowsFn rows_x2 = nullptr;
   GemmQ8Fn gemm = nullptr;  // the prefill product over the packed rows (GemmQ8Fn), same k limit; every layout has one
   // Rows the layout interleaves (a panel): the backend packs only matrices whose row count is a
   // multiple, and calls pack, rows and gemm on row ranges that start and end on panels. 1: each

@@ -179,6 +179,7 @@ struct Step {
   // GEMM over them.
   const uint8_t* q8_weights = nullptr;
   VecDotQ8RowsFn q8_rows = nullptr;
+  VecDotQ8x2RowsFn q8_rows_x2 = nullptr;  // q8x2 in one pass (the packed layout's rows_x2), or null
   GemmQ8Fn q8_gemm = nullptr;
   int64_t q8_panel = 1;  // rows a call of q8_rows / q8_gemm takes a multiple of (PackedGemv::row_panel)
   // A q8-activation matmul on the CPU kernels (MatMulGroup). Those of one input run as one:
@@ -274,6 +275,7 @@ class CpuExecutable final : public Executable {
           // maps back the few rows it reads.
           s.q8_weights = packed_->Get(*pool_, p, weights, *s.weight, s.weight_row_bytes, n.width, InputWidth(n));
           s.q8_rows = p.rows;
+          s.q8_rows_x2 = p.rows_x2;
           s.q8_gemm = p.gemm;
           s.q8_panel = p.row_panel;
         }
@@ -523,6 +525,7 @@ class CpuExecutable final : public Executable {
       const uint8_t* w;
       uint64_t row_bytes;
       VecDotQ8RowsFn rows;
+      VecDotQ8x2RowsFn rows_x2;
       float* out;
       int64_t begin, end;  // this member's weight rows within the group's
     };
@@ -539,7 +542,7 @@ class CpuExecutable final : public Executable {
           GemmMatMulQ8(*pool_, s.q8_gemm, s.q8_weights, s.weight_row_bytes, s.node->width, q8, rows, k, y, s.q8_panel);
         continue;
       }
-      parts[m] = {s.q8_weights, s.weight_row_bytes, s.q8_rows, y, total, total + s.node->width};
+      parts[m] = {s.q8_weights, s.weight_row_bytes, s.q8_rows, s.q8_rows_x2, y, total, total + s.node->width};
       total += s.node->width;
       panel = std::max(panel, s.q8_panel);
     }
@@ -554,7 +557,11 @@ class CpuExecutable final : public Executable {
           p.rows(p.w + (b - p.begin) * p.row_bytes, p.row_bytes, e - b, q8, k, p.out + (b - p.begin));
           continue;
         }
-        // q8x2: each piece of weight rows a second time, from cache, against the residue.
+        if (p.rows_x2 != nullptr) {  // q8x2 in one pass over the weights
+          p.rows_x2(p.w + (b - p.begin) * p.row_bytes, p.row_bytes, e - b, q8, q8r, k, p.out + (b - p.begin));
+          continue;
+        }
+        // q8x2 otherwise: each piece of weight rows a second time, from cache, against the residue.
         for (int64_t c = b; c < e; c += kResiduePiece) {
           const int64_t n = std::min(kResiduePiece, e - c);
           const uint8_t* w = p.w + (c - p.begin) * p.row_bytes;

@@ -2,8 +2,10 @@
 // at load (q8_0x8, q5_0x4, q4_1x4, q4_kx8), Q4_K and Q6_K over the model's rows. Each tabulates
 // per call what it needs of the activations (the one-row kernels: levels in the order their loads
 // give the weights; the 8-row ones: per-block factors, the levels broadcast from x itself), then
-// reads the rows, or panels of 8, one after another: one sequential stream. Built with
-// -mavx512f/bw/vl/vnni on top of the AVX2 flags: only the dispatch table calls it.
+// reads the rows, or panels of 8, one after another: one sequential stream. The packed layouts'
+// kernels also come as q8x2 variants (…Q8x2…): two activation rows, the activations and their
+// rounding residue, against each weight vector unpacked once. Built with -mavx512f/bw/vl/vnni on
+// top of the AVX2 flags: only the dispatch table calls it.
 #include "kernels/cpu/x86/gemv_avx512.h"
 
 // GCC 12's 512-bit intrinsics pass _mm512_undefined_*() through, which -Wmaybe-uninitialized
@@ -139,14 +141,20 @@ void PackRowsQ4_KX8(const void* w, size_t row_stride, int64_t n_rows, int64_t n,
 // for the high group), and per superblock one FMA with the rows' d. The mins: per group one
 // conversion and one FMA with d_x * sum(x), per superblock one with the rows' dmin. About 60% of
 // the vector work per byte of the one-row kernel above, which is compute-bound on one core.
-void VecDotRowsQ4_KX8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n,
-                                  float* y) {
+namespace {
+
+// kX activation rows against the same weights (q8x2: the activations and their residue), each
+// quarter's weights loaded and masked once for all of them; the mins' term takes the sum of
+// their d * sum(x).
+template <int kX>
+void Q4_KX8Rows(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* const* xs, int64_t n, float* y) {
   constexpr int64_t kMaxBlocks = kQ4_KX8MaxElems / ref::kQ8Block;
   const int64_t nsb = n / ref::kQK, nb = n / ref::kQ8Block;
-  alignas(32) float dx16[kMaxBlocks], xds[kMaxBlocks];
+  alignas(32) float dx16[kX][kMaxBlocks], xds[kMaxBlocks];
   for (int64_t b = 0; b < nb; ++b) {
-    dx16[b] = x[b].d * (1.0f / 16.0f);  // exact: a power of two
-    xds[b] = x[b].d * static_cast<float>(x[b].sum);
+    xds[b] = xs[0][b].d * static_cast<float>(xs[0][b].sum);
+    for (int i = 1; i < kX; ++i) xds[b] += xs[i][b].d * static_cast<float>(xs[i][b].sum);
+    for (int i = 0; i < kX; ++i) dx16[i][b] = xs[i][b].d * (1.0f / 16.0f);  // exact: a power of two
   }
   const __m256i low4 = _mm256_set1_epi8(0x0F), low6 = _mm256_set1_epi8(0x3F), low2 = _mm256_set1_epi8(0x03);
   // Byte g of each 32-bit lane, zero-extended (vpshufb within 128-bit halves).
@@ -179,23 +187,25 @@ void VecDotRowsQ4_KX8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_ro
       const uint8_t* q = sb + kQ4_KX8QsAt;
       for (int j = 0; j < 4; ++j) {
         const int g0 = 2 * j, g1 = 2 * j + 1;
-        const BlockQ8& x0 = x[8 * s + g0];
-        const BlockQ8& x1 = x[8 * s + g1];
-        __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+        __m256i lo[kX], hi[kX];
+        for (int i = 0; i < kX; ++i) lo[i] = hi[i] = _mm256_setzero_si256();
         for (int t = 0; t < 8; ++t) {
           const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * (8 * j + t)));
-          lo = _mm256_dpbusd_epi32(
-              lo, _mm256_and_si256(v, low4),
-              _mm256_set1_epi32(static_cast<int32_t>(Load32(reinterpret_cast<const uint8_t*>(x0.qs) + 4 * t))));
-          hi = _mm256_dpbusd_epi32(
-              hi, _mm256_andnot_si256(low4, v),
-              _mm256_set1_epi32(static_cast<int32_t>(Load32(reinterpret_cast<const uint8_t*>(x1.qs) + 4 * t))));
+          const __m256i v_lo = _mm256_and_si256(v, low4), v_hi = _mm256_andnot_si256(low4, v);
+          for (int i = 0; i < kX; ++i) {
+            const auto* x0 = reinterpret_cast<const uint8_t*>(xs[i][8 * s + g0].qs);
+            const auto* x1 = reinterpret_cast<const uint8_t*>(xs[i][8 * s + g1].qs);
+            lo[i] = _mm256_dpbusd_epi32(lo[i], v_lo, _mm256_set1_epi32(static_cast<int32_t>(Load32(x0 + 4 * t))));
+            hi[i] = _mm256_dpbusd_epi32(hi[i], v_hi, _mm256_set1_epi32(static_cast<int32_t>(Load32(x1 + 4 * t))));
+          }
         }
         const int64_t b0 = 8 * s + g0, b1 = 8 * s + g1;
         const __m256i sc0 = _mm256_shuffle_epi8(scales[g0 / 4], byte[g0 % 4]);
         const __m256i sc1 = _mm256_shuffle_epi8(scales[g1 / 4], byte[g1 % 4]);
-        sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(lo, sc0)), _mm256_set1_ps(x0.d), sum);
-        sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(hi, sc1)), _mm256_set1_ps(dx16[b1]), sum);
+        for (int i = 0; i < kX; ++i) {
+          sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(lo[i], sc0)), _mm256_set1_ps(xs[i][b0].d), sum);
+          sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(hi[i], sc1)), _mm256_set1_ps(dx16[i][b1]), sum);
+        }
         sum_min = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_shuffle_epi8(mins[g0 / 4], byte[g0 % 4])),
                                   _mm256_set1_ps(xds[b0]), sum_min);
         sum_min = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_shuffle_epi8(mins[g1 / 4], byte[g1 % 4])),
@@ -206,6 +216,19 @@ void VecDotRowsQ4_KX8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_ro
     }
     _mm256_storeu_ps(y + kQ4_KX8Rows * p, _mm256_sub_ps(acc, acc_min));
   }
+}
+
+}  // namespace
+
+void VecDotRowsQ4_KX8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n,
+                                  float* y) {
+  Q4_KX8Rows<1>(w, row_stride, n_rows, &x, n, y);
+}
+
+void VecDotRowsQ4_KX8Q8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x,
+                                    const BlockQ8* residue, int64_t n, float* y) {
+  const BlockQ8* xs[2] = {x, residue};
+  Q4_KX8Rows<2>(w, row_stride, n_rows, xs, n, y);
 }
 
 namespace {
@@ -225,34 +248,52 @@ void PackRowsQ8_0X8(const void* w, size_t row_stride, int64_t n_rows, int64_t n,
 // activations broadcast (two chains), less 128 * sum(x), then float(sum) * (d * d_x) added to
 // each row's total in block order, as ref::VecDotQ8 does: bit-identical to it. About a third of
 // the vector work per byte of the one-row AVX2 kernel: on one core it reads a matrix larger than
-// the caches at the core's read bandwidth.
-void VecDotRowsQ8_0X8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n,
-                                  float* y) {
+// the caches at the core's read bandwidth. kX activation rows against the same weights (q8x2:
+// the activations and their residue), each weight vector loaded once for all of them; their
+// products are added per block, the first row's first.
+template <int kX>
+void Q8_0X8Rows(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* const* xs, int64_t n, float* y) {
   constexpr int64_t kMaxBlocks = kQ8_0X8MaxElems / ref::kQ8Block;
   const int64_t nb = n / ref::kQ8Block;
-  alignas(32) int32_t offset[kMaxBlocks];
-  for (int64_t b = 0; b < nb; ++b) offset[b] = 128 * x[b].sum;
+  alignas(32) int32_t offset[kX][kMaxBlocks];
+  for (int i = 0; i < kX; ++i)
+    for (int64_t b = 0; b < nb; ++b) offset[i][b] = 128 * xs[i][b].sum;
   const auto* base = static_cast<const uint8_t*>(w);
   for (int64_t p = 0; p < n_rows / kQ8_0X8Rows; ++p) {
     const uint8_t* blk = base + p * kQ8_0X8Rows * static_cast<int64_t>(row_stride);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b, blk += kQ8X8BlockBytes) {
-      const auto* xq = reinterpret_cast<const uint8_t*>(x[b].qs);
       const auto* q = reinterpret_cast<const __m256i*>(blk + kQ8_0X8QsAt);
-      __m256i even = _mm256_setzero_si256(), odd = _mm256_setzero_si256();
+      __m256i even[kX], odd[kX];
+      for (int i = 0; i < kX; ++i) even[i] = odd[i] = _mm256_setzero_si256();
       for (int t = 0; t < 8; t += 2) {
-        even = _mm256_dpbusd_epi32(even, _mm256_loadu_si256(q + t),
-                                   _mm256_set1_epi32(static_cast<int32_t>(Load32(xq + 4 * t))));
-        odd = _mm256_dpbusd_epi32(odd, _mm256_loadu_si256(q + t + 1),
-                                  _mm256_set1_epi32(static_cast<int32_t>(Load32(xq + 4 * t + 4))));
+        const __m256i q0 = _mm256_loadu_si256(q + t), q1 = _mm256_loadu_si256(q + t + 1);
+        for (int i = 0; i < kX; ++i) {
+          const auto* xq = reinterpret_cast<const uint8_t*>(xs[i][b].qs);
+          even[i] = _mm256_dpbusd_epi32(even[i], q0, _mm256_set1_epi32(static_cast<int32_t>(Load32(xq + 4 * t))));
+          odd[i] = _mm256_dpbusd_epi32(odd[i], q1, _mm256_set1_epi32(static_cast<int32_t>(Load32(xq + 4 * t + 4))));
+        }
       }
-      const __m256i sums = _mm256_sub_epi32(_mm256_add_epi32(even, odd), _mm256_set1_epi32(offset[b]));
-      const __m256 d = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk))),
-                                     _mm256_set1_ps(x[b].d));
-      acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(sums), d));
+      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk)));
+      for (int i = 0; i < kX; ++i) {
+        const __m256i sums = _mm256_sub_epi32(_mm256_add_epi32(even[i], odd[i]), _mm256_set1_epi32(offset[i][b]));
+        acc =
+            _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(dw, _mm256_set1_ps(xs[i][b].d))));
+      }
     }
     _mm256_storeu_ps(y + kQ8_0X8Rows * p, acc);
   }
+}
+
+void VecDotRowsQ8_0X8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n,
+                                  float* y) {
+  Q8_0X8Rows<1>(w, row_stride, n_rows, &x, n, y);
+}
+
+void VecDotRowsQ8_0X8Q8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x,
+                                    const BlockQ8* residue, int64_t n, float* y) {
+  const BlockQ8* xs[2] = {x, residue};
+  Q8_0X8Rows<2>(w, row_stride, n_rows, xs, n, y);
 }
 
 // Q6_K, in its two halves of 128 elements: 64 bytes of low nibbles are, masked, elements 0..63
@@ -386,25 +427,31 @@ static_assert(kQ4_1X4MaxElems / ref::kQ8Block == kMaxFourBlocks && kQ5_0X4MaxEle
 // The activations are tabulated once per call in the loads' order (each block's elements 0..15,
 // then its 16..31, in two arrays), with d and d * sum(x) per block, zero past nb. Two vpdpbusd
 // sum a group's products per block into the same 4 lanes (lanes 4i..4i + 3: block i); one
-// conversion and one FMA with a permute of the row's d * d_x per four blocks.
-template <class L>
-void FourBlockRows(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n, float* y) {
+// conversion and one FMA with a permute of the row's d * d_x per four blocks. kX activation
+// rows against the same weights (q8x2: the activations and their residue): each group unpacked
+// once for all of them, y[o] the sum of their products.
+template <class L, int kX>
+void FourBlockRows(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* const* xs, int64_t n, float* y) {
   const int64_t nb = n / ref::kQ8Block;
   const int64_t nb16 = (nb + 15) / 16 * 16;
-  alignas(64) int8_t xlo[kMaxFourBlocks * 16];
-  alignas(64) int8_t xhi[kMaxFourBlocks * 16];
-  alignas(64) float dx[kMaxFourBlocks];
-  alignas(64) float xds[kMaxFourBlocks];
-  for (int64_t b = 0; b < nb; ++b) {
-    std::memcpy(xlo + 16 * b, x[b].qs, 16);
-    std::memcpy(xhi + 16 * b, x[b].qs + 16, 16);
-    dx[b] = x[b].d;
-    xds[b] = x[b].d * static_cast<float>(x[b].sum);
-  }
-  for (int64_t b = nb; b < nb16; ++b) {
-    std::memset(xlo + 16 * b, 0, 16);
-    std::memset(xhi + 16 * b, 0, 16);
-    dx[b] = xds[b] = 0.0f;
+  alignas(64) int8_t xlo[kX][kMaxFourBlocks * 16];
+  alignas(64) int8_t xhi[kX][kMaxFourBlocks * 16];
+  alignas(64) float dx[kX][kMaxFourBlocks];
+  alignas(64) float xds[kMaxFourBlocks];  // summed over the kX rows
+  for (int64_t b = 0; b < nb16; ++b) xds[b] = 0.0f;
+  for (int i = 0; i < kX; ++i) {
+    const BlockQ8* x = xs[i];
+    for (int64_t b = 0; b < nb; ++b) {
+      std::memcpy(xlo[i] + 16 * b, x[b].qs, 16);
+      std::memcpy(xhi[i] + 16 * b, x[b].qs + 16, 16);
+      dx[i][b] = x[b].d;
+      xds[b] += x[b].d * static_cast<float>(x[b].sum);
+    }
+    for (int64_t b = nb; b < nb16; ++b) {
+      std::memset(xlo[i] + 16 * b, 0, 16);
+      std::memset(xhi[i] + 16 * b, 0, 16);
+      dx[i][b] = 0.0f;
+    }
   }
   const __m512i spread = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
   const __m512i four = _mm512_set1_epi32(4);
@@ -418,18 +465,21 @@ void FourBlockRows(const void* w, size_t row_stride, int64_t n_rows, const Block
       const auto in_row = static_cast<__mmask16>((1u << count) - 1u);
       const __m512 dw = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(in_row, row + 2 * b0));
       extra = _mm512_fmadd_ps(L::Extra(row, nb, b0, in_row, dw), _mm512_load_ps(xds + b0), extra);
-      const __m512 factors = _mm512_mul_ps(dw, _mm512_load_ps(dx + b0));
+      __m512 factors[kX];
+      for (int i = 0; i < kX; ++i) factors[i] = _mm512_mul_ps(dw, _mm512_load_ps(dx[i] + b0));
       __m512i pick = spread;
       for (int64_t b = 0; b < count; b += 4) {
         const int64_t g = count - b < 4 ? count - b : 4;
         __m512i lo, hi;
         p += L::Group(p, g, &lo, &hi);
-        __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_load_si512(xlo + 16 * (b0 + b)));
-        sum = _mm512_dpbusd_epi32(sum, hi, _mm512_load_si512(xhi + 16 * (b0 + b)));
-        if (b % 8 == 0)
-          acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_permutexvar_ps(pick, factors), acc0);
-        else
-          acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_permutexvar_ps(pick, factors), acc1);
+        for (int i = 0; i < kX; ++i) {
+          __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_load_si512(xlo[i] + 16 * (b0 + b)));
+          sum = _mm512_dpbusd_epi32(sum, hi, _mm512_load_si512(xhi[i] + 16 * (b0 + b)));
+          if (b % 8 == 0)
+            acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_permutexvar_ps(pick, factors[i]), acc0);
+          else
+            acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_permutexvar_ps(pick, factors[i]), acc1);
+        }
         pick = _mm512_add_epi32(pick, four);
       }
     }
@@ -486,12 +536,24 @@ struct Q5_0X4 {
 
 void VecDotRowsQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n,
                                   float* y) {
-  FourBlockRows<Q4_1X4>(w, row_stride, n_rows, x, n, y);
+  FourBlockRows<Q4_1X4, 1>(w, row_stride, n_rows, &x, n, y);
 }
 
 void VecDotRowsQ5_0X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n,
                                   float* y) {
-  FourBlockRows<Q5_0X4>(w, row_stride, n_rows, x, n, y);
+  FourBlockRows<Q5_0X4, 1>(w, row_stride, n_rows, &x, n, y);
+}
+
+void VecDotRowsQ4_1X4Q8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x,
+                                    const BlockQ8* residue, int64_t n, float* y) {
+  const BlockQ8* xs[2] = {x, residue};
+  FourBlockRows<Q4_1X4, 2>(w, row_stride, n_rows, xs, n, y);
+}
+
+void VecDotRowsQ5_0X4Q8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x,
+                                    const BlockQ8* residue, int64_t n, float* y) {
+  const BlockQ8* xs[2] = {x, residue};
+  FourBlockRows<Q5_0X4, 2>(w, row_stride, n_rows, xs, n, y);
 }
 
 }  // namespace tlm::cpu::x86

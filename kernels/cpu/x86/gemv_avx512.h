@@ -30,6 +30,9 @@ void PackRowsQ5_0X4(const void* w, size_t row_stride, int64_t n_rows, int64_t n,
 // n <= kQ5_0X4MaxElems.
 void VecDotRowsQ5_0X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
                                   float* y);
+// The same against x and its q8x2 residue in one pass over the weights (the sum of both).
+void VecDotRowsQ5_0X4Q8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x,
+                                    const ref::BlockQ8* residue, int64_t n, float* y);
 
 // The "q4_1x4" layout of a Q4_1 row of n elements (nb = n / 32 blocks), the same byte count as
 // the Q4_1 row (20 * nb): nb fp16 scales d, then nb fp16 mins m, then the blocks' 16 bytes of
@@ -46,6 +49,9 @@ void PackRowsQ4_1X4(const void* w, size_t row_stride, int64_t n_rows, int64_t n,
 // As VecDotRowsQ5_0X4Q8Avx512Vnni, over q4_1x4 rows; n <= kQ4_1X4MaxElems.
 void VecDotRowsQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
                                   float* y);
+// The same against x and its q8x2 residue in one pass over the weights (the sum of both).
+void VecDotRowsQ4_1X4Q8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x,
+                                    const ref::BlockQ8* residue, int64_t n, float* y);
 
 // The "q8_0x8" layout: Q8_0 rows interleaved kQ8_0X8Rows at a time, the same byte count as the
 // rows (34 per block each). Panel p (rows 8p .. 8p + 7) starts at 8p * row_bytes and holds, per
@@ -66,6 +72,10 @@ void PackRowsQ8_0X8(const void* w, size_t row_stride, int64_t n_rows, int64_t n,
 // n <= kQ8_0X8MaxElems.
 void VecDotRowsQ8_0X8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
                                   float* y);
+// The same against x and its q8x2 residue in one pass over the weights: y[o] = dot(row o, x) +
+// dot(row o, residue).
+void VecDotRowsQ8_0X8Q8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x,
+                                    const ref::BlockQ8* residue, int64_t n, float* y);
 
 // y[o] = dot(Q4_K row o, x) for o < n_rows (the model's own layout, no repacking), as
 // ref::VecDotQ8: exact int32 group sums, float scales; rows longer than kQ4KAvx512MaxElems go to
@@ -97,6 +107,9 @@ void PackRowsQ4_KX8(const void* w, size_t row_stride, int64_t n_rows, int64_t n,
 // n <= kQ4_KX8MaxElems.
 void VecDotRowsQ4_KX8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
                                   float* y);
+// The same against x and its q8x2 residue in one pass over the weights (the sum of both).
+void VecDotRowsQ4_KX8Q8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x,
+                                    const ref::BlockQ8* residue, int64_t n, float* y);
 
 // The same for Q6_K rows (rows longer than kQ6KAvx512MaxElems go to the AVX2 kernel).
 inline constexpr int64_t kQ6KAvx512MaxElems = 32768;

@@ -381,6 +381,8 @@ TEST_P(CpuKernelsTest, PackedGemvMatchesReference) {
     ASSERT_NE(packed.pack, nullptr);
     ASSERT_NE(packed.rows, nullptr);
     ASSERT_NE(packed.gemm, nullptr);  // the backend runs prefill over the packed copy only
+    if (packed.rows_x2 == nullptr)
+      std::printf("[ %s ] %s: no one-pass q8x2 kernel (two passes)\n", kernels_->isa, packed.layout);
     std::vector<int64_t> lengths = LengthsFor(type);
     lengths.push_back(packed.max_n);
     lengths.push_back(packed.max_n - std::max<int64_t>(kQ8Block, Info(type).block_elems));
@@ -415,6 +417,26 @@ TEST_P(CpuKernelsTest, PackedGemvMatchesReference) {
         if (std::string_view(packed.layout) == "q8_0x8") {  // sums in the reference's order: bit-identical
           for (int64_t o = 0; o < n_rows; ++o)
             ASSERT_EQ(got[o], ref::VecDotQ8(type, rows[o].data(), xq.data(), n)) << "n=" << n << " row " << o;
+        }
+        // q8x2 in one pass: the activations' products plus those of a residue (what their
+        // rounding left, here random values 1/256 their size), against the two passes of rows.
+        if (packed.rows_x2 != nullptr) {
+          std::vector<BlockQ8> rq;
+          const std::vector<float> rv = QuantizeInputs(RandomFloats(rng, n, 3.0f / 256), &rq);
+          std::vector<float> residue(static_cast<size_t>(n_rows)), both(static_cast<size_t>(n_rows) + 1, -7.0f);
+          packed.rows(p.data(), row_bytes, n_rows, rq.data(), n, residue.data());
+          packed.rows_x2(p.data(), row_bytes, n_rows, xq.data(), rq.data(), n, both.data());
+          EXPECT_EQ(both[n_rows], -7.0f) << "rows_x2 wrote past n_rows=" << n_rows;
+          for (int64_t o = 0; o < n_rows; ++o) {
+            // Float sums in another order: bounded by the dots' own scale, sum |w x| + |w r|.
+            const std::vector<float> wv = ref::testing::Dequantized(type, rows[o].data(), n);
+            double scale = 0.0;
+            for (int64_t i = 0; i < n; ++i)
+              scale += std::fabs(static_cast<double>(wv[i]) * xv[i]) + std::fabs(static_cast<double>(wv[i]) * rv[i]);
+            const double want = static_cast<double>(got[o]) + residue[o];
+            ASSERT_NEAR(both[o], want, kDotAtol + kDotRtol * scale) << "rows_x2 n=" << n << " row " << o;
+            ASSERT_NE(both[o], got[o]) << "rows_x2 left out the residue, n=" << n << " row " << o;
+          }
         }
         // The prefill product over the same packed rows: fewer activation rows than a panel
         // takes (GEMVs), a panel's 8, and 8 plus a tail, into a padded output.
