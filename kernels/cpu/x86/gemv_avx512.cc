@@ -220,17 +220,6 @@ void Q4_KX8Rows(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8*
 
 }  // namespace
 
-void VecDotRowsQ4_KX8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n,
-                                  float* y) {
-  Q4_KX8Rows<1>(w, row_stride, n_rows, &x, n, y);
-}
-
-void VecDotRowsQ4_KX8Q8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x,
-                                    const BlockQ8* residue, int64_t n, float* y) {
-  const BlockQ8* xs[2] = {x, residue};
-  Q4_KX8Rows<2>(w, row_stride, n_rows, xs, n, y);
-}
-
 namespace {
 constexpr int64_t kQ8X8BlockBytes = kQ8_0X8Rows * static_cast<int64_t>(sizeof(BlockQ8_0));  // 272
 }  // namespace
@@ -251,6 +240,8 @@ void PackRowsQ8_0X8(const void* w, size_t row_stride, int64_t n_rows, int64_t n,
 // the caches at the core's read bandwidth. kX activation rows against the same weights (q8x2:
 // the activations and their residue), each weight vector loaded once for all of them; their
 // products are added per block, the first row's first.
+namespace {
+
 template <int kX>
 void Q8_0X8Rows(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* const* xs, int64_t n, float* y) {
   constexpr int64_t kMaxBlocks = kQ8_0X8MaxElems / ref::kQ8Block;
@@ -285,16 +276,7 @@ void Q8_0X8Rows(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8*
   }
 }
 
-void VecDotRowsQ8_0X8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n,
-                                  float* y) {
-  Q8_0X8Rows<1>(w, row_stride, n_rows, &x, n, y);
-}
-
-void VecDotRowsQ8_0X8Q8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x,
-                                    const BlockQ8* residue, int64_t n, float* y) {
-  const BlockQ8* xs[2] = {x, residue};
-  Q8_0X8Rows<2>(w, row_stride, n_rows, xs, n, y);
-}
+}  // namespace
 
 // Q6_K, in its two halves of 128 elements: 64 bytes of low nibbles are, masked, elements 0..63
 // and, shifted, 64..127 in order; the 32 bytes of high bits, broadcast to both halves of a
@@ -534,26 +516,23 @@ struct Q5_0X4 {
 
 }  // namespace
 
-void VecDotRowsQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n,
-                                  float* y) {
-  FourBlockRows<Q4_1X4, 1>(w, row_stride, n_rows, &x, n, y);
-}
-
-void VecDotRowsQ5_0X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n,
-                                  float* y) {
-  FourBlockRows<Q5_0X4, 1>(w, row_stride, n_rows, &x, n, y);
-}
-
-void VecDotRowsQ4_1X4Q8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x,
-                                    const BlockQ8* residue, int64_t n, float* y) {
-  const BlockQ8* xs[2] = {x, residue};
-  FourBlockRows<Q4_1X4, 2>(w, row_stride, n_rows, xs, n, y);
-}
-
-void VecDotRowsQ5_0X4Q8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x,
-                                    const BlockQ8* residue, int64_t n, float* y) {
-  const BlockQ8* xs[2] = {x, residue};
-  FourBlockRows<Q5_0X4, 2>(w, row_stride, n_rows, xs, n, y);
-}
+// Each layout's exported GEMVs, from its kernel template over kX activation rows: the q8 one
+// (one row) and the q8x2 one (the activations and their residue). The arguments after the
+// kernel's name are the template arguments before kX.
+#define TLM_GEMV_AVX512(layout, kernel, ...)                                                                           \
+  void VecDotRows##layout##Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n, \
+                                        float* y) {                                                                    \
+    kernel<__VA_ARGS__ 1>(w, row_stride, n_rows, &x, n, y);                                                            \
+  }                                                                                                                    \
+  void VecDotRows##layout##Q8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x,          \
+                                          const BlockQ8* residue, int64_t n, float* y) {                               \
+    const BlockQ8* xs[2] = {x, residue};                                                                               \
+    kernel<__VA_ARGS__ 2>(w, row_stride, n_rows, xs, n, y);                                                            \
+  }
+TLM_GEMV_AVX512(Q4_KX8, Q4_KX8Rows)
+TLM_GEMV_AVX512(Q8_0X8, Q8_0X8Rows)
+TLM_GEMV_AVX512(Q4_1X4, FourBlockRows, Q4_1X4, )
+TLM_GEMV_AVX512(Q5_0X4, FourBlockRows, Q5_0X4, )
+#undef TLM_GEMV_AVX512
 
 }  // namespace tlm::cpu::x86
