@@ -46,7 +46,8 @@ ConformTolerance QuantTolerance(int64_t reduction) {
   return t;
 }
 
-// Quantized weights with 8-bit activations (--activations q8): each activation block is rounded to
+// Quantized weights with 8-bit activations (--activations q8, and q8x2, which rounds far less and is
+// held to the same bounds): each activation block is rounded to
 // 8 bits (step max|x|/127), which gives an nmse near 1.5e-5 for uniform inputs; the bounds leave room
 // for it and nothing more (a wrong scale or block is off by far more).
 ConformTolerance Q8ActivationTolerance(int64_t reduction) {

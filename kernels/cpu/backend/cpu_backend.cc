@@ -508,7 +508,8 @@ class CpuExecutable final : public Executable {
     const bool residue = activations_ == Activations::kQ8x2;
     BlockQ8* q8r = q8_.data() + (residue ? rows * blocks : 0);  // the residue's blocks, after the rows'
     // A prefill's rows through the pool (the other workers would wait on this thread otherwise).
-    ForRows(rows, k, kParallelQuantizeFloats, [&](int64_t begin, int64_t end) {
+    // (q8x2 quantizes each row twice: twice the floats towards the threshold.)
+    ForRows(rows, residue ? 2 * k : k, kParallelQuantizeFloats, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
         BlockQ8* q = q8_.data() + r * blocks;
         kernels_.quantize_row_q8(x + r * k, q, k);
@@ -835,7 +836,7 @@ class CpuExecutable final : public Executable {
   std::vector<std::vector<float>> buffers_;
   std::vector<BlockQ8> q8_;     // the activation rows' blocks; q8x2: then as many rows of the residue's
   std::vector<float> residue_;  // q8x2: x - d * q per activation row
-  std::vector<std::vector<float>> residue_out_;  // q8x2, per worker: a prefill piece's second GEMM
+  std::vector<std::vector<float>> residue_out_;  // q8x2, per worker: a prefill piece's GEMM over both passes' rows
   std::vector<int64_t> rows_;
   size_t attention_layers_ = 0;
   std::vector<std::vector<float>> scores_;    // per worker: attention scratch (ref::AttentionScratchFloats)

@@ -429,6 +429,46 @@ TEST_F(AgentTest, ServesTheStandardHealthService) {
   EXPECT_EQ(bytes, std::string("\x08\x01", 2)) << "status: SERVING";
 }
 
+// A run spec's activations reach the worker's session (the result says which it ran), and a
+// value the agent does not know is refused with the list, not run as f32.
+TEST_F(AgentTest, RunsTheActivationsItIsAskedForAndRefusesUnknownOnes) {
+  const std::string model = models_ + "/synthetic-acts.gguf";
+  CommandResult made =
+      RunCommand({TlmbenchBinary(), "make-model", "--arch",  "llama", "--layers",   "1", "--embd",     "64",
+                  "--ff",           "128",        "--heads", "2",     "--kv-heads", "1", "--head-dim", "32",
+                  "--vocab",        "512",        "--type",  "q8_0",  "--seed",     "0", "-o",         model},
+                 dir_ / "make-model");
+  ASSERT_EQ(made.code, 0) << made.err;
+  AgentProcess agent;
+  ASSERT_TRUE(agent.Start("acts", models_, dir_.path().string()));
+  auto stub = Connect(agent.address());
+  auto spec_for = [](const std::string& run_id, const std::string& activations) {
+    v1::RunSpec spec;
+    spec.set_run_id(run_id);
+    spec.set_workload("generate");
+    spec.set_backend("cpu");
+    spec.set_model("synthetic-acts.gguf");
+    spec.set_threads(1);
+    spec.set_n_prompt(8);
+    spec.set_n_gen(2);
+    spec.set_activations(activations);
+    spec.set_timeout_s(60);
+    return spec;
+  };
+  for (const std::string acts : {"q8", "q8x2"}) {
+    Events ev = RunSpecOn(*stub, spec_for("acts-" + acts, acts));
+    ASSERT_TRUE(ev.Last() && ev.Last()->has_result())
+        << acts << ": " << (ev.Last() ? ev.Last()->DebugString() : ev.status.error_message());
+    const std::string result = ev.Last()->result().DebugString();
+    EXPECT_NE(result.find(acts + " activations"), std::string::npos) << result;
+  }
+  Events bad = RunSpecOn(*stub, spec_for("acts-bad", "q16"));
+  ASSERT_TRUE(bad.Last() && bad.Last()->has_error()) << (bad.Last() ? bad.Last()->DebugString() : "");
+  EXPECT_EQ(bad.Last()->error().status(), v1::REFUSED);
+  EXPECT_NE(bad.Last()->error().message().find("activations must be f32, q8 or q8x2, got 'q16'"), std::string::npos)
+      << bad.Last()->error().message();
+}
+
 // --counter instructions: on this VM there is no PMU, so the agent runs the worker under callgrind;
 // where perf_event_open works it is used instead. Either way the counts must be steady across
 // repetitions (the point of the mode) and present for every measured repetition.

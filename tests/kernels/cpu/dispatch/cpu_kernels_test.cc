@@ -419,7 +419,8 @@ TEST_P(CpuKernelsTest, PackedGemvMatchesReference) {
             ASSERT_EQ(got[o], ref::VecDotQ8(type, rows[o].data(), xq.data(), n)) << "n=" << n << " row " << o;
         }
         // q8x2 in one pass: the activations' products plus those of a residue (what their
-        // rounding left, here random values 1/256 their size), against the two passes of rows.
+        // rounding left; here random values of 1/256 the usual activations' size), against the
+        // two passes of rows.
         if (packed.rows_x2 != nullptr) {
           std::vector<BlockQ8> rq;
           const std::vector<float> rv = QuantizeInputs(RandomFloats(rng, n, 3.0f / 256), &rq);
