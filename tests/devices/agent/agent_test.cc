@@ -77,6 +77,15 @@ class AgentTest : public ::testing::Test {
     std::filesystem::create_directories(models_);
     WriteFile(models_ + "/tiny.gguf", "not really a model");
   }
+  // A one-layer synthetic llama (Q8_0) from `tlmbench make-model`, written to `path`.
+  void MakeTinyModel(const std::string& path) {
+    CommandResult made =
+        RunCommand({TlmbenchBinary(), "make-model", "--arch",  "llama", "--layers",   "1", "--embd",     "64",
+                    "--ff",           "128",        "--heads", "2",     "--kv-heads", "1", "--head-dim", "32",
+                    "--vocab",        "512",        "--type",  "q8_0",  "--seed",     "0", "-o",         path},
+                   dir_ / "make-model");
+    ASSERT_EQ(made.code, 0) << made.err;
+  }
   TempDir dir_;
   std::string models_;
 };
@@ -433,12 +442,7 @@ TEST_F(AgentTest, ServesTheStandardHealthService) {
 // value the agent does not know is refused with the list, not run as f32.
 TEST_F(AgentTest, RunsTheActivationsItIsAskedForAndRefusesUnknownOnes) {
   const std::string model = models_ + "/synthetic-acts.gguf";
-  CommandResult made =
-      RunCommand({TlmbenchBinary(), "make-model", "--arch",  "llama", "--layers",   "1", "--embd",     "64",
-                  "--ff",           "128",        "--heads", "2",     "--kv-heads", "1", "--head-dim", "32",
-                  "--vocab",        "512",        "--type",  "q8_0",  "--seed",     "0", "-o",         model},
-                 dir_ / "make-model");
-  ASSERT_EQ(made.code, 0) << made.err;
+  ASSERT_NO_FATAL_FAILURE(MakeTinyModel(model));
   AgentProcess agent;
   ASSERT_TRUE(agent.Start("acts", models_, dir_.path().string()));
   auto stub = Connect(agent.address());
@@ -474,12 +478,7 @@ TEST_F(AgentTest, RunsTheActivationsItIsAskedForAndRefusesUnknownOnes) {
 // repetitions (the point of the mode) and present for every measured repetition.
 TEST_F(AgentTest, CountsInstructionsPerRepetitionDeterministically) {
   const std::string model = models_ + "/synthetic-tiny.gguf";
-  CommandResult made =
-      RunCommand({TlmbenchBinary(), "make-model", "--arch",  "llama", "--layers",   "1", "--embd",     "64",
-                  "--ff",           "128",        "--heads", "2",     "--kv-heads", "1", "--head-dim", "32",
-                  "--vocab",        "512",        "--type",  "q8_0",  "--seed",     "0", "-o",         model},
-                 dir_ / "make-model");
-  ASSERT_EQ(made.code, 0) << made.err;
+  ASSERT_NO_FATAL_FAILURE(MakeTinyModel(model));
   AgentProcess agent;
   ASSERT_TRUE(agent.Start("count", models_, dir_.path().string()));
   auto stub = Connect(agent.address());
