@@ -79,6 +79,10 @@ std::vector<Shape> ShapesFor(DType type) {
     shapes.push_back({9, 13, k_quant ? 3 : 20});
     // The avx512-vnni panels' tiles (384 KiB of rows: 153 rows of k = 2048) end mid-step too.
     shapes.push_back({11, 200, k_quant ? 8 : 64});
+    // 16 weight rows (the avx512-vnni 512-bit panels: two 8-row panels side by side), and 16
+    // plus a tail of 3 rows on the 8-row panels.
+    shapes.push_back({16, 9, 2});
+    shapes.push_back({19, 12, k_quant ? 2 : 8});
   }
   return shapes;
 }
