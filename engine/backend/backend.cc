@@ -26,13 +26,26 @@ const char* ActivationsName(Activations a) {
   return "?";
 }
 
+namespace {
+constexpr Activations kAllActivations[] = {Activations::kF32, Activations::kQ8, Activations::kQ8x2};
+}  // namespace
+
 bool ParseActivations(std::string_view name, Activations* out) {
-  for (Activations a : {Activations::kF32, Activations::kQ8, Activations::kQ8x2})
+  for (Activations a : kAllActivations)
     if (name == ActivationsName(a)) {
       *out = a;
       return true;
     }
   return false;
+}
+
+const std::vector<std::string>& ActivationsNames() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> all;
+    for (Activations a : kAllActivations) all.emplace_back(ActivationsName(a));
+    return all;
+  }();
+  return names;
 }
 
 KvSpec KvSpecFor(const Graph& graph, int64_t n_ctx) {

@@ -82,6 +82,8 @@ enum class Activations { kF32, kQ8, kQ8x2 };
 const char* ActivationsName(Activations a);
 // Parses one of those names; false for anything else.
 bool ParseActivations(std::string_view name, Activations* out);
+// All of those names, in the enum's order (for option checks and messages).
+const std::vector<std::string>& ActivationsNames();
 
 // The npu backend's vendor plugin, SoC and ahead-of-time artifact (`--plugin`, `--soc`, `--artifact`).
 struct NpuBackendOptions {

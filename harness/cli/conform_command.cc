@@ -175,7 +175,7 @@ void RegisterConformCommand(CLI::App& app) {
   cmd->add_option("--activations", q->activations,
                   "Matmul activations asked of the backend under test: f32 (exact), q8 or q8x2 (8-bit, and 8-bit plus "
                   "an 8-bit pass over the residue: the q8 bounds)")
-      ->check(CLI::IsMember({"f32", "q8", "q8x2"}))
+      ->check(CLI::IsMember(ActivationsNames()))
       ->capture_default_str();
   cmd->add_option("--junit", q->junit, "Also write the results as JUnit XML (one testsuite per backend)");
   cmd->add_option("--dataset", q->dataset, "Also write one row per case into this dataset's conformance table");

@@ -112,7 +112,7 @@ void RegisterGenerateCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--activations", o->activations,
                   "Matmul activations: f32 (exact), q8 (8-bit) or q8x2 (8-bit plus an 8-bit pass over the residue)")
-      ->check(CLI::IsMember({"f32", "q8", "q8x2"}))
+      ->check(CLI::IsMember(ActivationsNames()))
       ->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "Worker threads (0: all cores)")->capture_default_str();
   cmd->add_flag("--pin", o->pin, "Bind each worker thread to one CPU (in the order this process may use them)");

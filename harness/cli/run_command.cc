@@ -277,7 +277,7 @@ void RegisterRunCommand(CLI::App& app) {
                   "cpu backend then copies its matmul weights into huge pages at load, repack_ms / repack_bytes, "
                   "TLM_CPU_WEIGHTS=mapped to keep them mapped: docs/engine.md) or q8x2 (q8 plus a second 8-bit pass "
                   "over the rounding residue: about 15-bit activations, twice the integer work)")
-      ->check(CLI::IsMember({"f32", "q8", "q8x2"}))
+      ->check(CLI::IsMember(ActivationsNames()))
       ->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "Worker threads (0: all cores)")->capture_default_str();
   cmd->add_flag("--pin", o->pin, "Bind each worker thread to one CPU (in the order this process may use them)");
