@@ -193,17 +193,20 @@ std::shared_ptr<const GemvMatrix> SharedGemvMatrix(DType type, int64_t n_out, in
   return last;
 }
 
-enum class GemvPath { kRows, kByRow, kPacked };
+enum class GemvPath { kRows, kByRow, kPacked, kPackedX2 };
 
 // y = W x for one activation row (a decode matmul), W n_out x k of `type`, through
 // vec_dot_q8_rows (kByRow: one vec_dot_q8 per weight row, as the backend did before; kPacked:
-// the table's packed_gemv kernel over the weights repacked as the backend does at load). With
+// the table's packed_gemv kernel over the weights repacked as the backend does at load;
+// kPackedX2: its rows_x2 over the same weights, the q8x2 decode's one pass for two activation
+// rows, here the row and a second, 1/256 its size, as a residue would be). With
 // several threads each takes a contiguous share of the rows, as the backend's pool does.
 // Counters: bytes_per_second (weights read), roofline_frac (that over the one-thread read
 // bandwidth measured at start; for N threads compare with Ceiling/ReadBandwidth/threads:N).
 void BM_Gemv(benchmark::State& state, const CpuKernels* kernels, DType type, GemvPath path) {
   const int64_t n_out = state.range(0), k = state.range(1);
-  const PackedGemv* packed = path == GemvPath::kPacked ? &kernels->PackedGemvFor(type) : nullptr;
+  const PackedGemv* packed =
+      path == GemvPath::kPacked || path == GemvPath::kPackedX2 ? &kernels->PackedGemvFor(type) : nullptr;
   const std::shared_ptr<const GemvMatrix> m = SharedGemvMatrix(type, n_out, k, packed);
   if (!m) {
     state.SkipWithError("k is not a multiple of the block size");
@@ -223,11 +226,16 @@ void BM_Gemv(benchmark::State& state, const CpuKernels* kernels, DType type, Gem
   const VecDotQ8RowsFn dot_rows = packed != nullptr ? packed->rows : kernels->VecDotQ8RowsFor(type);
   const VecDotQ8Fn dot = kernels->VecDotQ8For(type);
   const uint8_t* weights = packed != nullptr ? m->packed_weights->data() : m->weights->data();
+  std::vector<ref::BlockQ8> residue(m->x);
+  for (ref::BlockQ8& b : residue) b.d /= 256;
   size_t copy = 0;
   for (auto _ : state) {
     const uint8_t* w = weights + copy * matrix_bytes;
     if (path == GemvPath::kByRow) {
       for (int64_t o = begin; o < end; ++o) out[o] = dot(w + o * row_bytes, m->x.data(), k);
+    } else if (path == GemvPath::kPackedX2) {
+      packed->rows_x2(w + begin * row_bytes, row_bytes, end - begin, m->x.data(), residue.data(), k,
+                      out.data() + begin);
     } else {
       dot_rows(w + begin * row_bytes, row_bytes, end - begin, m->x.data(), k, out.data() + begin);
     }
@@ -547,11 +555,13 @@ void RegisterAll() {
   for (const CpuKernels* k : tables) {
     if (k == &ReferenceCpuKernels()) continue;  // far from any roofline; VecDotQ8/ covers it
     for (const GemvShape& shape : gemv_shapes) {
-      for (GemvPath path : {GemvPath::kRows, GemvPath::kByRow, GemvPath::kPacked}) {
+      for (GemvPath path : {GemvPath::kRows, GemvPath::kByRow, GemvPath::kPacked, GemvPath::kPackedX2}) {
         if (path == GemvPath::kPacked && k->PackedGemvFor(shape.type).layout == nullptr) continue;
-        const char* prefix = path == GemvPath::kByRow    ? "GemvByRow/"
-                             : path == GemvPath::kPacked ? "GemvPacked/"
-                                                         : "Gemv/";
+        if (path == GemvPath::kPackedX2 && k->PackedGemvFor(shape.type).rows_x2 == nullptr) continue;
+        const char* prefix = path == GemvPath::kByRow      ? "GemvByRow/"
+                             : path == GemvPath::kPacked   ? "GemvPacked/"
+                             : path == GemvPath::kPackedX2 ? "GemvPackedX2/"
+                                                           : "Gemv/";
         const std::string name = prefix + std::string(DTypeName(shape.type)) + "/" + k->isa;
         benchmark::RegisterBenchmark(name.c_str(), BM_Gemv, k, shape.type, path)
             ->Args({shape.n_out, shape.k})
