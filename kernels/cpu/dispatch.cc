@@ -175,6 +175,7 @@ CpuKernels MakeAvx512Vnni() {
   for (const auto& [type, fn] : gemms) k.gemm_q8[CpuKernels::Slot(type)] = fn;
   k.vec_dot_q8_rows[CpuKernels::Slot(DType::kQ4_K)] = &x86::VecDotRowsQ4KQ8Avx512Vnni;
   k.vec_dot_q8_rows[CpuKernels::Slot(DType::kQ6_K)] = &x86::VecDotRowsQ6KQ8Avx512Vnni;
+  k.vec_dot_q8x2_rows[CpuKernels::Slot(DType::kQ6_K)] = &x86::VecDotRowsQ6KQ8x2Avx512Vnni;
   k.packed_gemv[CpuKernels::Slot(DType::kQ5_0)] = {.layout = "q5_0x4",
                                                    .max_n = x86::kQ5_0X4MaxElems,
                                                    .pack = &x86::PackRowsQ5_0X4,

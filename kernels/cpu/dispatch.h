@@ -78,6 +78,9 @@ struct CpuKernels {
   QuantizeRowQ8Fn quantize_row_q8;
   VecDotQ8Fn vec_dot_q8[kCpuKernelTypeSlots];
   VecDotQ8RowsFn vec_dot_q8_rows[kCpuKernelTypeSlots];  // same slots as vec_dot_q8
+  // q8x2 decode in one pass over rows kept as they are (no packed layout); null: the backend
+  // runs vec_dot_q8_rows twice over each piece of rows.
+  VecDotQ8x2RowsFn vec_dot_q8x2_rows[kCpuKernelTypeSlots];
   DotF32Fn dot_f32;  // f32 x f32, any n >= 0
   DequantizeRowFn dequantize_row[kCpuKernelTypeSlots];
   GemmQ8Fn gemm_q8[kCpuKernelTypeSlots];  // same slots as vec_dot_q8
@@ -96,6 +99,7 @@ struct CpuKernels {
 
   VecDotQ8Fn VecDotQ8For(DType type) const { return vec_dot_q8[Slot(type)]; }
   VecDotQ8RowsFn VecDotQ8RowsFor(DType type) const { return vec_dot_q8_rows[Slot(type)]; }
+  VecDotQ8x2RowsFn VecDotQ8x2RowsFor(DType type) const { return vec_dot_q8x2_rows[Slot(type)]; }
   DequantizeRowFn DequantizeRowFor(DType type) const { return dequantize_row[Slot(type)]; }
   GemmQ8Fn GemmQ8For(DType type) const { return gemm_q8[Slot(type)]; }
   const PackedGemv& PackedGemvFor(DType type) const { return packed_gemv[Slot(type)]; }

@@ -260,12 +260,14 @@ class CpuExecutable final : public Executable {
       if (s.quantized && activations_ != Activations::kF32) {
         s.q8_weights = static_cast<const uint8_t*>(s.weight->data);
         s.q8_rows = kernels_.VecDotQ8RowsFor(s.weight->type);
+        s.q8_rows_x2 = kernels_.VecDotQ8x2RowsFor(s.weight->type);
         s.q8_gemm = kernels_.GemmQ8For(s.weight->type);
         // A type without a packed layout is copied as it is, into huge pages.
         const PackedGemv copy{.layout = "copy",
                               .max_n = std::numeric_limits<int64_t>::max(),
                               .pack = &CopyRows,
                               .rows = s.q8_rows,
+                              .rows_x2 = s.q8_rows_x2,
                               .gemm = s.q8_gemm};
         const PackedGemv& own = kernels_.PackedGemvFor(s.weight->type);
         const bool own_fits = own.layout != nullptr && InputWidth(n) <= own.max_n && n.width % own.row_panel == 0;

@@ -356,21 +356,27 @@ void Q8_0X8Rows(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8*
 // lane's factor d * scale * d_x is a permute of the superblock's 16, and the + 32 comes off
 // through 32 * the activations' 16-element sums times the same factors, one FMA per superblock. The AVX2 kernel spends
 // twice the instructions on the unpacking and the folding.
-void VecDotRowsQ6KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n,
-                               float* y) {
+// kX activation rows (q8x2: the activations and their residue) against each weight row: the
+// levels unpacked once, one vpdpbusd per row; kX = 1 is the q8 kernel.
+namespace {
+
+template <int kX>
+void Q6KRows(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* const* xs, int64_t n, float* y) {
   constexpr int64_t kMaxSpans = kQ6KAvx512MaxElems / 16;
-  if (n > kQ6KAvx512MaxElems) return VecDotRowsQ6KQ8Avx2(w, row_stride, n_rows, x, n, y);
   const int64_t nsb = n / ref::kQK, nb = n / ref::kQ8Block;
-  alignas(64) int8_t xq[kQ6KAvx512MaxElems];
-  alignas(64) float dx16[kMaxSpans];   // per 16 elements: d of its activation block
-  alignas(64) float off16[kMaxSpans];  // per 16 elements: 32 * the sum of their levels
-  for (int64_t b = 0; b < nb; ++b) {
-    std::memcpy(xq + b * ref::kQ8Block, x[b].qs, ref::kQ8Block);
-    int32_t first = 0;  // the second half's sum is the block's (BlockQ8::sum) less this
-    for (int j = 0; j < 16; ++j) first += x[b].qs[j];
-    dx16[2 * b] = dx16[2 * b + 1] = x[b].d;
-    off16[2 * b] = 32.0f * static_cast<float>(first);
-    off16[2 * b + 1] = 32.0f * static_cast<float>(x[b].sum - first);
+  alignas(64) int8_t xq[kX][kQ6KAvx512MaxElems];
+  alignas(64) float dx16[kX][kMaxSpans];   // per 16 elements: d of its activation block
+  alignas(64) float off16[kX][kMaxSpans];  // per 16 elements: 32 * the sum of their levels
+  for (int i = 0; i < kX; ++i) {
+    const BlockQ8* x = xs[i];
+    for (int64_t b = 0; b < nb; ++b) {
+      std::memcpy(xq[i] + b * ref::kQ8Block, x[b].qs, ref::kQ8Block);
+      int32_t first = 0;  // the second half's sum is the block's (BlockQ8::sum) less this
+      for (int j = 0; j < 16; ++j) first += x[b].qs[j];
+      dx16[i][2 * b] = dx16[i][2 * b + 1] = x[b].d;
+      off16[i][2 * b] = 32.0f * static_cast<float>(first);
+      off16[i][2 * b + 1] = 32.0f * static_cast<float>(x[b].sum - first);
+    }
   }
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   const __m512i bits45 = _mm512_set1_epi8(0x30);
@@ -394,10 +400,14 @@ void VecDotRowsQ6KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows,
     __m512 offset = _mm512_setzero_ps();
     for (int64_t s = 0; s < nsb; ++s) {
       const BlockQ6_K& b = row[s];
-      const __m512 factors = _mm512_mul_ps(
+      const __m512 scales = _mm512_mul_ps(
           _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)))),
-          _mm512_mul_ps(_mm512_set1_ps(HalfToFloat(b.d)), _mm512_load_ps(dx16 + 16 * s)));
-      offset = _mm512_fmadd_ps(factors, _mm512_load_ps(off16 + 16 * s), offset);
+          _mm512_set1_ps(HalfToFloat(b.d)));
+      __m512 factors[kX];
+      for (int i = 0; i < kX; ++i) {
+        factors[i] = _mm512_mul_ps(scales, _mm512_load_ps(dx16[i] + 16 * s));
+        offset = _mm512_fmadd_ps(factors[i], _mm512_load_ps(off16[i] + 16 * s), offset);
+      }
       for (int half = 0; half < 2; ++half) {
         const __m512i ql = _mm512_loadu_si512(b.ql + 64 * half);
         const __m512i qh =
@@ -406,18 +416,45 @@ void VecDotRowsQ6KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows,
             _mm512_or_si512(_mm512_and_si512(ql, low4), _mm512_and_si512(_mm512_sllv_epi16(qh, up), bits45));
         const __m512i u1 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4),
                                            _mm512_and_si512(_mm512_srlv_epi16(qh, down), bits45));
-        const int8_t* xs = xq + s * ref::kQK + 128 * half;
-        const __m512i d0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u0, _mm512_load_si512(xs));
-        const __m512i d1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u1, _mm512_load_si512(xs + 64));
-        acc[2 * half] =
-            _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_permutexvar_ps(pick[2 * half], factors), acc[2 * half]);
-        acc[2 * half + 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d1), _mm512_permutexvar_ps(pick[2 * half + 1], factors),
-                                            acc[2 * half + 1]);
+        for (int i = 0; i < kX; ++i) {
+          const int8_t* x = xq[i] + s * ref::kQK + 128 * half;
+          const __m512i d0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u0, _mm512_load_si512(x));
+          const __m512i d1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u1, _mm512_load_si512(x + 64));
+          acc[2 * half] =
+              _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_permutexvar_ps(pick[2 * half], factors[i]), acc[2 * half]);
+          acc[2 * half + 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d1),
+                                              _mm512_permutexvar_ps(pick[2 * half + 1], factors[i]), acc[2 * half + 1]);
+        }
       }
     }
     y[o] = _mm512_reduce_add_ps(
         _mm512_sub_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])), offset));
   }
+}
+
+}  // namespace
+
+void VecDotRowsQ6KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x, int64_t n,
+                               float* y) {
+  if (n > kQ6KAvx512MaxElems) return VecDotRowsQ6KQ8Avx2(w, row_stride, n_rows, x, n, y);
+  const BlockQ8* xs[1] = {x};
+  Q6KRows<1>(w, row_stride, n_rows, xs, n, y);
+}
+
+void VecDotRowsQ6KQ8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x,
+                                 const BlockQ8* residue, int64_t n, float* y) {
+  if (n > kQ6KAvx512MaxElems) {  // two passes, a row at a time (no buffer for a whole piece)
+    const auto* base = static_cast<const uint8_t*>(w);
+    for (int64_t o = 0; o < n_rows; ++o) {
+      float a = 0.0f, r = 0.0f;
+      VecDotRowsQ6KQ8Avx2(base + o * static_cast<int64_t>(row_stride), row_stride, 1, x, n, &a);
+      VecDotRowsQ6KQ8Avx2(base + o * static_cast<int64_t>(row_stride), row_stride, 1, residue, n, &r);
+      y[o] = a + r;
+    }
+    return;
+  }
+  const BlockQ8* xs[2] = {x, residue};
+  Q6KRows<2>(w, row_stride, n_rows, xs, n, y);
 }
 
 void PackRowsQ4_1X4(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst) {

@@ -326,6 +326,32 @@ void ExpectRowsMatchReference(DType type, const std::vector<std::vector<uint8_t>
   }
 }
 
+// q8x2 in one pass (rows_x2): the activations' products plus those of a residue (what their
+// rounding left; here random values of 1/256 the usual activations' size), against the two
+// passes of rows over the same weights (row o at w + o * stride). got: rows(x), already checked.
+void ExpectRowsX2MatchTwoPasses(VecDotQ8RowsFn rows_fn, VecDotQ8x2RowsFn rows_x2, const uint8_t* w, size_t stride,
+                                DType type, const std::vector<std::vector<uint8_t>>& rows,
+                                const std::vector<BlockQ8>& xq, const std::vector<float>& xv, int64_t n,
+                                const std::vector<float>& got, std::mt19937& rng) {
+  const auto n_rows = static_cast<int64_t>(rows.size());
+  std::vector<BlockQ8> rq;
+  const std::vector<float> rv = QuantizeInputs(RandomFloats(rng, n, 3.0f / 256), &rq);
+  std::vector<float> residue(static_cast<size_t>(n_rows)), both(static_cast<size_t>(n_rows) + 1, -7.0f);
+  rows_fn(w, stride, n_rows, rq.data(), n, residue.data());
+  rows_x2(w, stride, n_rows, xq.data(), rq.data(), n, both.data());
+  EXPECT_EQ(both[n_rows], -7.0f) << "rows_x2 wrote past n_rows=" << n_rows;
+  for (int64_t o = 0; o < n_rows; ++o) {
+    // Float sums in another order: bounded by the dots' own scale, sum |w x| + |w r|.
+    const std::vector<float> wv = ref::testing::Dequantized(type, rows[o].data(), n);
+    double scale = 0.0;
+    for (int64_t i = 0; i < n; ++i)
+      scale += std::fabs(static_cast<double>(wv[i]) * xv[i]) + std::fabs(static_cast<double>(wv[i]) * rv[i]);
+    const double want = static_cast<double>(got[o]) + residue[o];
+    ASSERT_NEAR(both[o], want, kDotAtol + kDotRtol * scale) << "rows_x2 n=" << n << " row " << o;
+    ASSERT_NE(both[o], got[o]) << "rows_x2 left out the residue, n=" << n << " row " << o;
+  }
+}
+
 // The multi-row entry: every row count 1..9 and 13 (full groups of 4 plus each tail), rows at
 // a padded stride, against the reference dot product of each row; nothing written past n_rows.
 TEST_P(CpuKernelsTest, VecDotQ8RowsMatchesReference) {
@@ -337,10 +363,14 @@ TEST_P(CpuKernelsTest, VecDotQ8RowsMatchesReference) {
     // Rows longer than the 512 activation blocks the AVX2 Q4_K kernel tabulates on the stack.
     const int64_t long_row = 66 * ref::kQK;
     if (HasFastKernel(type)) lengths.push_back(long_row);
+    // Q6_K rows past the 32768 elements the avx512-vnni kernels tabulate (they take the AVX2 one).
+    const int64_t past_avx512 = 129 * ref::kQK;
+    if (type == DType::kQ6_K) lengths.push_back(past_avx512);
     for (size_t li = 0; li < lengths.size(); li += HasFastKernel(type) ? 1 : 2) {
       const int64_t n = lengths[li];
       for (int64_t n_rows : {1, 2, 3, 4, 5, 6, 7, 8, 9, 13}) {
         if (n == long_row && n_rows != 5) continue;
+        if (n == past_avx512 && n_rows != 2) continue;
         std::mt19937 rng(static_cast<uint32_t>(n * 31 + n_rows) + 17 * static_cast<uint32_t>(type));
         // Rows quantized from realistic floats and random block bits, alternately.
         std::vector<std::vector<uint8_t>> rows;
@@ -358,6 +388,12 @@ TEST_P(CpuKernelsTest, VecDotQ8RowsMatchesReference) {
         EXPECT_EQ(got[n_rows], -7.0f) << "wrote past n_rows=" << n_rows;
         ExpectRowsMatchReference(type, rows, xq, xv, n, got, &worst_ratio);
         if (HasFatalFailure()) return;
+        // q8x2 in one pass over rows kept as they are, where the table has it (Q6_K on avx512-vnni).
+        if (const VecDotQ8x2RowsFn x2 = kernels_->VecDotQ8x2RowsFor(type); x2 != nullptr) {
+          ExpectRowsX2MatchTwoPasses(kernels_->VecDotQ8RowsFor(type), x2, w.data(), stride, type, rows, xq, xv, n, got,
+                                     rng);
+          if (HasFatalFailure()) return;
+        }
       }
     }
     if (HasFastKernel(type)) {
@@ -418,26 +454,9 @@ TEST_P(CpuKernelsTest, PackedGemvMatchesReference) {
           for (int64_t o = 0; o < n_rows; ++o)
             ASSERT_EQ(got[o], ref::VecDotQ8(type, rows[o].data(), xq.data(), n)) << "n=" << n << " row " << o;
         }
-        // q8x2 in one pass: the activations' products plus those of a residue (what their
-        // rounding left; here random values of 1/256 the usual activations' size), against the
-        // two passes of rows.
         if (packed.rows_x2 != nullptr) {
-          std::vector<BlockQ8> rq;
-          const std::vector<float> rv = QuantizeInputs(RandomFloats(rng, n, 3.0f / 256), &rq);
-          std::vector<float> residue(static_cast<size_t>(n_rows)), both(static_cast<size_t>(n_rows) + 1, -7.0f);
-          packed.rows(p.data(), row_bytes, n_rows, rq.data(), n, residue.data());
-          packed.rows_x2(p.data(), row_bytes, n_rows, xq.data(), rq.data(), n, both.data());
-          EXPECT_EQ(both[n_rows], -7.0f) << "rows_x2 wrote past n_rows=" << n_rows;
-          for (int64_t o = 0; o < n_rows; ++o) {
-            // Float sums in another order: bounded by the dots' own scale, sum |w x| + |w r|.
-            const std::vector<float> wv = ref::testing::Dequantized(type, rows[o].data(), n);
-            double scale = 0.0;
-            for (int64_t i = 0; i < n; ++i)
-              scale += std::fabs(static_cast<double>(wv[i]) * xv[i]) + std::fabs(static_cast<double>(wv[i]) * rv[i]);
-            const double want = static_cast<double>(got[o]) + residue[o];
-            ASSERT_NEAR(both[o], want, kDotAtol + kDotRtol * scale) << "rows_x2 n=" << n << " row " << o;
-            ASSERT_NE(both[o], got[o]) << "rows_x2 left out the residue, n=" << n << " row " << o;
-          }
+          ExpectRowsX2MatchTwoPasses(packed.rows, packed.rows_x2, p.data(), row_bytes, type, rows, xq, xv, n, got, rng);
+          if (HasFatalFailure()) return;
         }
         // The prefill product over the same packed rows: fewer activation rows than a panel
         // takes (GEMVs), a panel's 8, and 8 plus a tail, into a padded output.
