@@ -24,15 +24,21 @@ namespace tlm::cpu::x86 {
 
 namespace {
 // The decode kernels read each weight byte once, in order, in streams of a few hundred KiB to
-// 170 MiB (Gemma 3 270M's LM head). Each step asks for the same bytes 4 KiB ahead (into L1):
-// the hardware prefetchers alone leave a core short of the memory's bandwidth while it computes
-// (Gemma decode on the 2-core Intel Xeon VM, docs/performance.md: q8 ~103 -> ~127 t/s, q8x2
-// ~80 -> ~112 t/s; 2, 8 and 16 KiB ahead were no better). Prefetches past the end do not fault.
-constexpr int64_t kPrefetchAhead = 4096;
+// 170 MiB (Gemma 3 270M's LM head). Each step asks for the same bytes 4 KiB ahead into L1 and
+// 16 KiB ahead into L2: the hardware prefetchers alone leave a core short of the memory's
+// bandwidth while it computes. Gemma decode on the 2-core Intel Xeon VM (docs/performance.md):
+// q8 ~103 -> ~130 t/s, q8x2 ~80 -> ~125 t/s (the L2 step adds 6-10% to q8x2, whose kernels
+// compute longer per byte, and nothing measurable to q8; one step at 2, 8 or 16 KiB was no
+// better than at 4). Prefetches past the end do not fault.
+constexpr int64_t kPrefetchL1Ahead = 4096, kPrefetchL2Ahead = 16384;
 inline void PrefetchAhead(const uint8_t* p, int64_t bytes) {
-  // An address, not a pointer into the buffer: past its end, there is nothing to point into.
-  const uintptr_t ahead = reinterpret_cast<uintptr_t>(p) + kPrefetchAhead;
-  for (int64_t l = 0; l < bytes; l += 64) _mm_prefetch(reinterpret_cast<const char*>(ahead + l), _MM_HINT_T0);
+  // Addresses, not pointers into the buffer: past its end, there is nothing to point into.
+  const uintptr_t l1 = reinterpret_cast<uintptr_t>(p) + kPrefetchL1Ahead;
+  const uintptr_t l2 = reinterpret_cast<uintptr_t>(p) + kPrefetchL2Ahead;
+  for (int64_t l = 0; l < bytes; l += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(l1 + l), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(l2 + l), _MM_HINT_T1);
+  }
 }
 }  // namespace
 
