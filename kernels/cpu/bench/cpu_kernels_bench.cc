@@ -116,15 +116,17 @@ double g_read_bytes_per_s = 0.0;
 
 // Sums `floats` floats with 32 independent partial sums (the compiler vectorizes them into
 // several registers, so no one chain of adds limits the rate), asking for the bytes 4 KiB ahead
-// as the decode kernels do (kernels/cpu/x86/gemv_avx512.cc): the read rate of the memory, not of
-// one add chain or of the hardware prefetchers alone.
+// into L1 and 16 KiB ahead into L2 as the decode kernels do (kernels/cpu/x86/gemv_avx512.cc): the
+// read rate of the memory, not of one add chain or of the hardware prefetchers alone.
 float ReadBandwidthPass(const float* data, size_t floats) {
   float acc[32] = {};
-  const auto ahead = reinterpret_cast<uintptr_t>(data) + 4096;
+  const auto base = reinterpret_cast<uintptr_t>(data);
   size_t i = 0;
   for (; i + 32 <= floats; i += 32) {
-    __builtin_prefetch(reinterpret_cast<const void*>(ahead + i * sizeof(float)));
-    __builtin_prefetch(reinterpret_cast<const void*>(ahead + i * sizeof(float) + 64));
+    for (uintptr_t line = 0; line < 128; line += 64) {
+      __builtin_prefetch(reinterpret_cast<const void*>(base + i * sizeof(float) + 4096 + line), 0, 3);
+      __builtin_prefetch(reinterpret_cast<const void*>(base + i * sizeof(float) + 16384 + line), 0, 2);
+    }
     for (int j = 0; j < 32; ++j) acc[j] += data[i + j];
   }
   float total = 0;
@@ -466,7 +468,7 @@ void BM_EmbeddingRows(benchmark::State& state, const CpuKernels* kernels, DType 
 }
 
 // Machine ceiling: read bandwidth, STREAM-like. Each thread sums its share of a buffer far
-// larger than the caches (256 MiB in all) with eight independent partial sums; bytes_per_second
+// larger than the caches (256 MiB in all) with ReadBandwidthPass; bytes_per_second
 // (over all threads, real time) is the sustained read rate from memory.
 // Ceiling/ReadBandwidth: 4 KiB pages (as a mapped model); Ceiling/ReadBandwidthHugePages: 2 MiB
 // pages (as the cpu backend's weight copies). The roofline is the better of the two.
