@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/backend/backend.h"
 #include "harness/cli/commands.h"
 #include "harness/cli/model_path.h"
 #include "harness/conform/conform_suite.h"

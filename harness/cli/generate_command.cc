@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "engine/backend/backend.h"
 #include "engine/model/model.h"
 #include "engine/session/sampler.h"
 #include "engine/session/session.h"

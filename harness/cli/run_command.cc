@@ -11,6 +11,7 @@
 
 #include "devices/probe/cpu_info.h"
 #include "devices/probe/memory.h"
+#include "engine/backend/backend.h"
 #include "engine/common/sha256.h"
 #include "engine/model/model.h"
 #include "engine/session/random_prompt.h"

@@ -72,7 +72,9 @@ using AttentionFn = ref::AttentionFn;
 // every implementation; float accumulation order may differ from the reference (see the
 // conformance tests for the tolerances).
 // In a table returned below, an entry is null only for a type the engine does not support:
-// an ISA without its own kernel for a type carries the reference kernel in that slot.
+// an ISA without its own kernel for a type carries the reference kernel in that slot. The
+// optional entries are the exception: vec_dot_q8x2_rows and packed_gemv, null where the ISA has
+// no such kernel for the type.
 struct CpuKernels {
   const char* isa;  // "ref", "avx2", "avx512-vnni", "neon" or "neon-dotprod"
   QuantizeRowQ8Fn quantize_row_q8;

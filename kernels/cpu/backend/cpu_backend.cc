@@ -179,7 +179,7 @@ struct Step {
   // GEMM over them.
   const uint8_t* q8_weights = nullptr;
   VecDotQ8RowsFn q8_rows = nullptr;
-  VecDotQ8x2RowsFn q8_rows_x2 = nullptr;  // q8x2 in one pass (the packed layout's rows_x2), or null
+  VecDotQ8x2RowsFn q8_rows_x2 = nullptr;  // q8x2 in one pass (rows_x2 / vec_dot_q8x2_rows), or null: two
   GemmQ8Fn q8_gemm = nullptr;
   int64_t q8_panel = 1;  // rows a call of q8_rows / q8_gemm takes a multiple of (PackedGemv::row_panel)
   // A q8-activation matmul on the CPU kernels (MatMulGroup). Those of one input run as one:

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 
 #include "kernels/cpu/ref/blocks.h"
 #include "kernels/cpu/x86/avx2_kernels.h"
@@ -609,6 +610,8 @@ inline void PanelRows16(const Panel16& p, const BlockQ8* x, int64_t nb, const in
       const __m512 dx = _mm512_set1_ps(x[i * nb + b].d);
       for (int h = 0; h < H; ++h) {
         const __m512 scale = _mm512_load_ps(p.scale + (b * 2 + h) * 2 * kPanelRows);
+        // maskz with all lanes: GCC 12's _mm512_cvtepi32_ps starts from an undefined vector and
+        // warns (-Wmaybe-uninitialized); the result is the same.
         acc[i] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, isum[i][h]), _mm512_mul_ps(scale, dx), acc[i]);
       }
       if constexpr (P::kHasMins) {
@@ -620,6 +623,21 @@ inline void PanelRows16(const Panel16& p, const BlockQ8* x, int64_t nb, const in
   for (int i = 0; i < NR; ++i) _mm512_mask_storeu_ps(y + i * ldy, mask, acc[i]);
 }
 
+// Per-thread scratch of the panel GEMMs, one for every layout (736 KiB), made on a thread's first
+// panel GEMM: static TLS of that size would be carved out of every thread's stack, GEMM or not.
+struct PanelScratch {
+  Panel panel, panel_b;
+  Panel16 panel16;
+  alignas(64) int32_t corr[kPanelTableEntries];
+  alignas(64) float xds[kPanelTableEntries / 2];  // kHasMins layouts only
+};
+
+PanelScratch& ThreadPanelScratch() {
+  thread_local std::unique_ptr<PanelScratch> scratch;
+  if (scratch == nullptr) scratch = std::make_unique<PanelScratch>();
+  return *scratch;
+}
+
 template <class P>
 void GemmPanels(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x, int64_t n_x, int64_t k, float* y,
                 int64_t ldy) {
@@ -629,10 +647,11 @@ void GemmPanels(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x,
   const auto* base = static_cast<const uint8_t*>(w);
   int64_t tile = Max(kStep, kPanelTileBytes / Max(1, nb * static_cast<int64_t>(sizeof(BlockQ8))));
   tile = Min(tile, kPanelTableEntries / (2 * Max(1, nb)));
-  static thread_local Panel panel, panel_b;
-  static thread_local Panel16 panel16;
-  static thread_local int32_t corr[kPanelTableEntries];
-  static thread_local float xds[P::kHasMins ? kPanelTableEntries / 2 : 1];
+  PanelScratch& scratch = ThreadPanelScratch();
+  Panel &panel = scratch.panel, &panel_b = scratch.panel_b;
+  Panel16& panel16 = scratch.panel16;
+  int32_t* corr = scratch.corr;
+  float* xds = scratch.xds;
   for (int64_t r0 = 0; r0 < n_x; r0 += tile) {
     const int64_t rows = Min(tile, n_x - r0);
     const BlockQ8* xt = x + r0 * nb;

@@ -3,8 +3,9 @@
 // per call what it needs of the activations (the one-row kernels: levels in the order their loads
 // give the weights; the 8-row ones: per-block factors, the levels broadcast from x itself), then
 // reads the rows, or panels of 8, one after another: one sequential stream. The packed layouts'
-// kernels also come as q8x2 variants (…Q8x2…): two activation rows, the activations and their
-// rounding residue, against each weight vector unpacked once. Built with -mavx512f/bw/vl/vnni on
+// kernels and Q6_K's also come as q8x2 variants (…Q8x2…): two activation rows, the activations
+// and their rounding residue, against each weight vector unpacked once. Every kernel prefetches
+// the weights it will read next (PrefetchAhead). Built with -mavx512f/bw/vl/vnni on
 // top of the AVX2 flags: only the dispatch table calls it.
 #include "kernels/cpu/x86/gemv_avx512.h"
 
@@ -98,6 +99,7 @@ void VecDotRowsQ4KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows,
     __m256 min_acc = _mm256_setzero_ps();
     for (int64_t s = 0; s < nsb; ++s) {
       const BlockQ4_K& b = row[s];
+      PrefetchAhead(reinterpret_cast<const uint8_t*>(&b), sizeof(BlockQ4_K));
       const __m128i scales_mins = UnpackScalesMinsK4(b.scales);
       const __m256 factors = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(scales_mins)),
                                            _mm256_mul_ps(_mm256_set1_ps(HalfToFloat(b.d)), _mm256_load_ps(dx + 8 * s)));
@@ -401,17 +403,18 @@ void Q6KRows(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* co
   const auto* base = static_cast<const uint8_t*>(w);
   for (int64_t o = 0; o < n_rows; ++o) {
     const auto* row = reinterpret_cast<const BlockQ6_K*>(base + o * static_cast<int64_t>(row_stride));
-    PrefetchAhead(base + o * static_cast<int64_t>(row_stride), static_cast<int64_t>(row_stride));
     __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
     __m512 offset = _mm512_setzero_ps();
     for (int64_t s = 0; s < nsb; ++s) {
       const BlockQ6_K& b = row[s];
-      const __m512 scales = _mm512_mul_ps(
-          _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)))),
-          _mm512_set1_ps(HalfToFloat(b.d)));
+      PrefetchAhead(reinterpret_cast<const uint8_t*>(&b), sizeof(BlockQ6_K));
+      const __m512 scales =
+          _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales))));
+      const __m512 d = _mm512_set1_ps(HalfToFloat(b.d));
       __m512 factors[kX];
       for (int i = 0; i < kX; ++i) {
-        factors[i] = _mm512_mul_ps(scales, _mm512_load_ps(dx16[i] + 16 * s));
+        // scale * (d * d_x), in this order: the q8 kernel's results as before, bit for bit.
+        factors[i] = _mm512_mul_ps(scales, _mm512_mul_ps(d, _mm512_load_ps(dx16[i] + 16 * s)));
         offset = _mm512_fmadd_ps(factors[i], _mm512_load_ps(off16[i] + 16 * s), offset);
       }
       for (int half = 0; half < 2; ++half) {
@@ -455,7 +458,7 @@ void VecDotRowsQ6KQ8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_row
       float a = 0.0f, r = 0.0f;
       VecDotRowsQ6KQ8Avx2(base + o * static_cast<int64_t>(row_stride), row_stride, 1, x, n, &a);
       VecDotRowsQ6KQ8Avx2(base + o * static_cast<int64_t>(row_stride), row_stride, 1, residue, n, &r);
-      y[o] = a + r;
+      y[o] = a + r;  // (the AVX2 rows kernel: its own tables, as vec_dot_q8_rows for Q6_K)
     }
     return;
   }
@@ -554,11 +557,13 @@ void FourBlockRows(const void* w, size_t row_stride, int64_t n_rows, const Block
   const auto* base = static_cast<const uint8_t*>(w);
   for (int64_t o = 0; o < n_rows; ++o) {
     const uint8_t* row = base + o * static_cast<int64_t>(row_stride);
-    PrefetchAhead(row, static_cast<int64_t>(row_stride));
     const uint8_t* p = row + L::kGroupsAt * nb;
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), extra = _mm512_setzero_ps();
     for (int64_t b0 = 0; b0 < nb; b0 += 16) {
       const int64_t count = nb - b0 < 16 ? nb - b0 : 16;
+      // The row's bytes in proportion to these blocks (its scales come first, then the groups).
+      const auto stride = static_cast<int64_t>(row_stride);
+      PrefetchAhead(row + stride * b0 / nb, (stride * count + nb - 1) / nb);
       const auto in_row = static_cast<__mmask16>((1u << count) - 1u);
       const __m512 dw = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(in_row, row + 2 * b0));
       extra = _mm512_fmadd_ps(L::Extra(row, nb, b0, in_row, dw), _mm512_load_ps(xds + b0), extra);

@@ -115,7 +115,8 @@ void VecDotRowsQ4_KX8Q8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_
 inline constexpr int64_t kQ6KAvx512MaxElems = 32768;
 void VecDotRowsQ6KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
                                float* y);
-// The same against x and its q8x2 residue in one pass over the weights (the sum of both).
+// The same against x and its q8x2 residue in one pass over the weights (the sum of both); rows
+// longer than kQ6KAvx512MaxElems in two passes of the AVX2 kernel, a row at a time.
 void VecDotRowsQ6KQ8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x,
                                  const ref::BlockQ8* residue, int64_t n, float* y);
 
