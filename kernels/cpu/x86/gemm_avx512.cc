@@ -283,11 +283,16 @@ constexpr int64_t kPanelMaxBlocks = 256;  // k <= 8192; longer rows take the fol
 constexpr int64_t kPanelTileBytes = 384 * 1024;
 constexpr int64_t kPanelTableEntries = 65536;  // per-tile offset sums (and d * sum): 2 per block
 
-struct Panel {
-  alignas(64) uint8_t q[kPanelMaxBlocks * 256];
-  alignas(32) float scale[kPanelMaxBlocks * 2 * kPanelRows];  // [b][half][row]
-  alignas(32) float min[kPanelMaxBlocks * kPanelRows];        // [b][row], kHasMins only
+// kRows weight rows: 8 (Panel, what the packers write), or 16 (Panel16: two of them side by
+// side, per block and step of 4 elements panel a's 8 rows' 4 levels, then panel b's).
+template <int kRows>
+struct PanelOf {
+  alignas(64) uint8_t q[kPanelMaxBlocks * 32 * kRows];   // [b][step of 4 elements][row][4]
+  alignas(64) float scale[kPanelMaxBlocks * 2 * kRows];  // [b][half][row]
+  alignas(64) float min[kPanelMaxBlocks * kRows];        // [b][row], kHasMins only
 };
+using Panel = PanelOf<kPanelRows>;
+using Panel16 = PanelOf<2 * kPanelRows>;
 
 // Block levels (32 bytes) of panel row `row` into the panel's layout.
 inline void PutLevels(Panel* p, int64_t b, int row, const uint8_t levels[32]) {
@@ -503,62 +508,92 @@ struct Q6KPacker {
   }
 };
 
-// NR activation rows (row i at x + i * nb) against one panel: 8 outputs per row, lanes < n_out
-// stored to y[i * ldy + lane]. corr + (i * nb + b) * kHalves: -kOffset * sum(x) of block b (per
-// half); xds + i * nb + b: d_x * sum(x) (kHasMins).
-template <class P, int NR>
-inline void PanelRows(const Panel& p, const BlockQ8* x, int64_t nb, const int32_t* corr, const float* xds, int n_out,
-                      float* y, int64_t ldy) {
-  constexpr int H = P::kHalves;
-  __m256 acc[NR];
-  for (int i = 0; i < NR; ++i) acc[i] = _mm256_setzero_ps();
+// The vector width of a panel kernel: V::kRows weight rows (one int32 / float lane each) in one
+// register, 256-bit for 8-row panels, 512-bit for 16.
+struct Vec256 {
+  static constexpr int kRows = 8;
+  using I = __m256i;
+  using F = __m256;
+  static I Set1(int32_t v) { return _mm256_set1_epi32(v); }
+  static I Load(const uint8_t* p) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
+  static I Dot(I acc, I w, I x) { return _mm256_dpbusd_epi32(acc, w, x); }
+  static F Zero() { return _mm256_setzero_ps(); }
+  static F Set1(float v) { return _mm256_set1_ps(v); }
+  static F Load(const float* p) { return _mm256_load_ps(p); }
+  static F Cvt(I v) { return _mm256_cvtepi32_ps(v); }
+  static F Mul(F a, F b) { return _mm256_mul_ps(a, b); }
+  static F Fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+  static F Fnmadd(F a, F b, F c) { return _mm256_fnmadd_ps(a, b, c); }
+  static void Store(float* y, int n, F v) {
+    if (n == kRows) {
+      _mm256_storeu_ps(y, v);
+    } else {
+      _mm256_mask_storeu_ps(y, static_cast<__mmask8>((1u << n) - 1), v);
+    }
+  }
+};
+
+struct Vec512 {
+  static constexpr int kRows = 16;
+  using I = __m512i;
+  using F = __m512;
+  static I Set1(int32_t v) { return _mm512_set1_epi32(v); }
+  static I Load(const uint8_t* p) { return _mm512_load_si512(p); }
+  static I Dot(I acc, I w, I x) { return _mm512_dpbusd_epi32(acc, w, x); }
+  static F Zero() { return _mm512_setzero_ps(); }
+  static F Set1(float v) { return _mm512_set1_ps(v); }
+  static F Load(const float* p) { return _mm512_load_ps(p); }
+  // maskz with all lanes: GCC 12's _mm512_cvtepi32_ps starts from an undefined vector and warns
+  // (-Wmaybe-uninitialized); the result is the same.
+  static F Cvt(I v) { return _mm512_maskz_cvtepi32_ps(0xFFFF, v); }
+  static F Mul(F a, F b) { return _mm512_mul_ps(a, b); }
+  static F Fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+  static F Fnmadd(F a, F b, F c) { return _mm512_fnmadd_ps(a, b, c); }
+  static void Store(float* y, int n, F v) { _mm512_mask_storeu_ps(y, static_cast<__mmask16>((1u << n) - 1), v); }
+};
+
+// NR activation rows (row i at x + i * nb) against one panel of V::kRows weight rows: V::kRows
+// outputs per row, lanes < n_out stored to y[i * ldy + lane]. corr + (i * nb + b) * kHalves:
+// -kOffset * sum(x) of block b (per half); xds + i * nb + b: d_x * sum(x) (kHasMins). Each
+// broadcast of 4 activation bytes and each block's float epilogue serve V::kRows outputs.
+template <class P, int NR, class V>
+inline void PanelRows(const PanelOf<V::kRows>& p, const BlockQ8* x, int64_t nb, const int32_t* corr, const float* xds,
+                      int n_out, float* y, int64_t ldy) {
+  constexpr int H = P::kHalves, R = V::kRows;
+  typename V::F acc[NR];
+  for (int i = 0; i < NR; ++i) acc[i] = V::Zero();
   for (int64_t b = 0; b < nb; ++b) {
-    __m256i isum[NR][H];
+    typename V::I isum[NR][H];
 #pragma GCC unroll 8
     for (int i = 0; i < NR; ++i) {
-      for (int h = 0; h < H; ++h) isum[i][h] = _mm256_set1_epi32(corr[(i * nb + b) * H + h]);
+      for (int h = 0; h < H; ++h) isum[i][h] = V::Set1(corr[(i * nb + b) * H + h]);
     }
-    const uint8_t* q = p.q + 256 * b;
+    const uint8_t* q = p.q + 32 * R * b;
 #pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
-      const __m256i wq = _mm256_load_si256(reinterpret_cast<const __m256i*>(q + 32 * j));
+      const typename V::I wq = V::Load(q + 4 * R * j);
       const int h = H == 2 ? j / 4 : 0;
 #pragma GCC unroll 8
       for (int i = 0; i < NR; ++i) {
         int32_t xw;
         std::memcpy(&xw, x[i * nb + b].qs + 4 * j, sizeof(xw));
-        isum[i][h] = _mm256_dpbusd_epi32(isum[i][h], wq, _mm256_set1_epi32(xw));
+        isum[i][h] = V::Dot(isum[i][h], wq, V::Set1(xw));
       }
     }
 #pragma GCC unroll 8
     for (int i = 0; i < NR; ++i) {
-      const __m256 dx = _mm256_set1_ps(x[i * nb + b].d);
+      const typename V::F dx = V::Set1(x[i * nb + b].d);
       for (int h = 0; h < H; ++h) {
-        const __m256 scale = _mm256_load_ps(p.scale + (b * 2 + h) * kPanelRows);
-        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[i][h]), _mm256_mul_ps(scale, dx), acc[i]);
+        const typename V::F scale = V::Load(p.scale + (b * 2 + h) * R);
+        acc[i] = V::Fmadd(V::Cvt(isum[i][h]), V::Mul(scale, dx), acc[i]);
       }
-      if constexpr (P::kHasMins) {
-        acc[i] = _mm256_fnmadd_ps(_mm256_load_ps(p.min + b * kPanelRows), _mm256_set1_ps(xds[i * nb + b]), acc[i]);
-      }
+      if constexpr (P::kHasMins) acc[i] = V::Fnmadd(V::Load(p.min + b * R), V::Set1(xds[i * nb + b]), acc[i]);
     }
   }
-  for (int i = 0; i < NR; ++i) {
-    if (n_out == kPanelRows) {
-      _mm256_storeu_ps(y + i * ldy, acc[i]);
-    } else {
-      _mm256_mask_storeu_ps(y + i * ldy, static_cast<__mmask8>((1u << n_out) - 1), acc[i]);
-    }
-  }
+  for (int i = 0; i < NR; ++i) V::Store(y + i * ldy, n_out, acc[i]);
 }
 
-// Two 8-row panels side by side, for the 512-bit kernel: per block and step of 4 elements, 16
-// rows' 4 levels (64 bytes, panel a's rows first), and per block (and half) 16 scales and mins.
-struct Panel16 {
-  alignas(64) uint8_t q[kPanelMaxBlocks * 512];
-  alignas(64) float scale[kPanelMaxBlocks * 2 * 2 * kPanelRows];  // [b][half][16 rows]
-  alignas(64) float min[kPanelMaxBlocks * 2 * kPanelRows];        // [b][16 rows], kHasMins only
-};
-
+// Two 8-row panels side by side (Panel16), for the 512-bit kernel.
 template <class P>
 inline void MergePanels(const Panel& a, const Panel& b, int64_t nb, Panel16* p) {
   for (int64_t blk = 0; blk < nb; ++blk) {
@@ -577,50 +612,6 @@ inline void MergePanels(const Panel& a, const Panel& b, int64_t nb, Panel16* p) 
       std::memcpy(p->min + 2 * at + kPanelRows, b.min + at, sizeof(float) * kPanelRows);
     }
   }
-}
-
-// PanelRows over a Panel16: 16 outputs per activation row in one 512-bit register, so each
-// broadcast of 4 activation bytes feeds 16 weight rows and each block's scales apply once per 16.
-template <class P, int NR>
-inline void PanelRows16(const Panel16& p, const BlockQ8* x, int64_t nb, const int32_t* corr, const float* xds,
-                        int n_out, float* y, int64_t ldy) {
-  constexpr int H = P::kHalves;
-  __m512 acc[NR];
-  for (int i = 0; i < NR; ++i) acc[i] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    __m512i isum[NR][H];
-#pragma GCC unroll 8
-    for (int i = 0; i < NR; ++i) {
-      for (int h = 0; h < H; ++h) isum[i][h] = _mm512_set1_epi32(corr[(i * nb + b) * H + h]);
-    }
-    const uint8_t* q = p.q + 512 * b;
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) {
-      const __m512i wq = _mm512_load_si512(q + 64 * j);
-      const int h = H == 2 ? j / 4 : 0;
-#pragma GCC unroll 8
-      for (int i = 0; i < NR; ++i) {
-        int32_t xw;
-        std::memcpy(&xw, x[i * nb + b].qs + 4 * j, sizeof(xw));
-        isum[i][h] = _mm512_dpbusd_epi32(isum[i][h], wq, _mm512_set1_epi32(xw));
-      }
-    }
-#pragma GCC unroll 8
-    for (int i = 0; i < NR; ++i) {
-      const __m512 dx = _mm512_set1_ps(x[i * nb + b].d);
-      for (int h = 0; h < H; ++h) {
-        const __m512 scale = _mm512_load_ps(p.scale + (b * 2 + h) * 2 * kPanelRows);
-        // maskz with all lanes: GCC 12's _mm512_cvtepi32_ps starts from an undefined vector and
-        // warns (-Wmaybe-uninitialized); the result is the same.
-        acc[i] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, isum[i][h]), _mm512_mul_ps(scale, dx), acc[i]);
-      }
-      if constexpr (P::kHasMins) {
-        acc[i] = _mm512_fnmadd_ps(_mm512_load_ps(p.min + b * 2 * kPanelRows), _mm512_set1_ps(xds[i * nb + b]), acc[i]);
-      }
-    }
-  }
-  const auto mask = static_cast<__mmask16>((1u << n_out) - 1);
-  for (int i = 0; i < NR; ++i) _mm512_mask_storeu_ps(y + i * ldy, mask, acc[i]);
 }
 
 // Per-thread scratch of the panel GEMMs, one for every layout (736 KiB), made on a thread's first
@@ -687,21 +678,22 @@ void GemmPanels(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x,
         pack(o0 + kPanelRows, n_out - kPanelRows, &panel_b);
         MergePanels<P>(panel, panel_b, nb, &panel16);
         for (; r + kStep <= rows; r += kStep) {
-          PanelRows16<P, kStep>(panel16, xt + r * nb, nb, corr + r * nb * H, xds + xc * r * nb, n_out,
-                                yt + r * ldy + o0, ldy);
+          PanelRows<P, kStep, Vec512>(panel16, xt + r * nb, nb, corr + r * nb * H, xds + xc * r * nb, n_out,
+                                      yt + r * ldy + o0, ldy);
         }
         for (; r < rows; ++r) {
-          PanelRows16<P, 1>(panel16, xt + r * nb, nb, corr + r * nb * H, xds + xc * r * nb, n_out, yt + r * ldy + o0,
-                            ldy);
+          PanelRows<P, 1, Vec512>(panel16, xt + r * nb, nb, corr + r * nb * H, xds + xc * r * nb, n_out,
+                                  yt + r * ldy + o0, ldy);
         }
       } else {
         pack(o0, n_out, &panel);
         for (; r + kStep <= rows; r += kStep) {
-          PanelRows<P, kStep>(panel, xt + r * nb, nb, corr + r * nb * H, xds + xc * r * nb, n_out, yt + r * ldy + o0,
-                              ldy);
+          PanelRows<P, kStep, Vec256>(panel, xt + r * nb, nb, corr + r * nb * H, xds + xc * r * nb, n_out,
+                                      yt + r * ldy + o0, ldy);
         }
         for (; r < rows; ++r) {
-          PanelRows<P, 1>(panel, xt + r * nb, nb, corr + r * nb * H, xds + xc * r * nb, n_out, yt + r * ldy + o0, ldy);
+          PanelRows<P, 1, Vec256>(panel, xt + r * nb, nb, corr + r * nb * H, xds + xc * r * nb, n_out,
+                                  yt + r * ldy + o0, ldy);
         }
       }
       o0 += n_out;

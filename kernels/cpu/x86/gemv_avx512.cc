@@ -256,73 +256,37 @@ void PackRowsQ8_0X8(const void* w, size_t row_stride, int64_t n_rows, int64_t n,
   });
 }
 
-// Eight rows at a time (q8_0x8), 256-bit: per block 8 loads and 8 vpdpbusd against 4
-// activations broadcast (two chains), less 128 * sum(x), then float(sum) * (d * d_x) added to
-// each row's total in block order, as ref::VecDotQ8 does: bit-identical to it. About a third of
-// the vector work per byte of the one-row AVX2 kernel: on one core it reads a matrix larger than
-// the caches at the core's read bandwidth. kX activation rows against the same weights (q8x2:
-// the activations and their residue), each weight vector loaded once for all of them; their
-// products are added per block, the first row's first.
+// Eight rows at a time (q8_0x8): per block the integer sums of the 8 rows, less 128 * sum(x),
+// then float(sum) * (d * d_x) added to each row's total in block order, as ref::VecDotQ8 does:
+// bit-identical to it. For k <= kQ8_0X8TableElems, 512 bits at a time: each of a block's 4
+// weight vectors is two steps of 4 elements (t = 2u, 2u + 1: 8 rows each), and a per-call table
+// holds, per activation row, block and u, the matching 4 activation bytes in the low 8 lanes and
+// the next 4 in the high 8: one vpdpbusd does the work of two 256-bit ones, with no broadcast in
+// the loop, and the two halves' sums are added. Longer rows: 256-bit, 8 loads and 8 vpdpbusd per
+// block against 4 activations broadcast (two chains). kX activation rows against the same
+// weights (q8x2: the activations and their residue), each weight vector loaded once for all of
+// them; their products are added per block, the first row's first.
 namespace {
 
-template <int kX>
-void Q8_0X8Rows256(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* const* xs, int64_t n, float* y) {
-  constexpr int64_t kMaxBlocks = kQ8_0X8MaxElems / ref::kQ8Block;
-  const int64_t nb = n / ref::kQ8Block;
-  alignas(32) int32_t offset[kX][kMaxBlocks];
-  for (int i = 0; i < kX; ++i)
-    for (int64_t b = 0; b < nb; ++b) offset[i][b] = 128 * xs[i][b].sum;
-  const auto* base = static_cast<const uint8_t*>(w);
-  for (int64_t p = 0; p < n_rows / kQ8_0X8Rows; ++p) {
-    const uint8_t* blk = base + p * kQ8_0X8Rows * static_cast<int64_t>(row_stride);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; ++b, blk += kQ8X8BlockBytes) {
-      PrefetchAhead(blk, kQ8X8BlockBytes);
-      const auto* q = reinterpret_cast<const __m256i*>(blk + kQ8_0X8QsAt);
-      __m256i even[kX], odd[kX];
-      for (int i = 0; i < kX; ++i) even[i] = odd[i] = _mm256_setzero_si256();
-      for (int t = 0; t < 8; t += 2) {
-        const __m256i q0 = _mm256_loadu_si256(q + t), q1 = _mm256_loadu_si256(q + t + 1);
-        for (int i = 0; i < kX; ++i) {
-          const auto* xq = reinterpret_cast<const uint8_t*>(xs[i][b].qs);
-          even[i] = _mm256_dpbusd_epi32(even[i], q0, _mm256_set1_epi32(static_cast<int32_t>(Load32(xq + 4 * t))));
-          odd[i] = _mm256_dpbusd_epi32(odd[i], q1, _mm256_set1_epi32(static_cast<int32_t>(Load32(xq + 4 * t + 4))));
-        }
-      }
-      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk)));
-      for (int i = 0; i < kX; ++i) {
-        const __m256i sums = _mm256_sub_epi32(_mm256_add_epi32(even[i], odd[i]), _mm256_set1_epi32(offset[i][b]));
-        acc =
-            _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(dw, _mm256_set1_ps(xs[i][b].d))));
-      }
-    }
-    _mm256_storeu_ps(y + kQ8_0X8Rows * p, acc);
-  }
-}
-
-// k <= kQ8_0X8TableElems: 512 bits at a time. Per block, each of its 4 weight vectors is two
-// steps of 4 elements (t = 2u, 2u + 1: 8 rows each); an activation table holds, per row, block
-// and u, the matching 4 activation bytes in the low 8 lanes and the next 4 in the high 8, so
-// one vpdpbusd does the work of two 256-bit ones and no broadcast is left in the loop. The two
-// halves' int32 sums are added before the same float epilogue as Q8_0X8Rows256: the same
-// results, bit for bit.
 constexpr int64_t kQ8_0X8TableElems = 2048;
 
 template <int kX>
 void Q8_0X8Rows(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* const* xs, int64_t n, float* y) {
-  if (n > kQ8_0X8TableElems) return Q8_0X8Rows256<kX>(w, row_stride, n_rows, xs, n, y);
-  constexpr int64_t kMaxBlocks = kQ8_0X8TableElems / ref::kQ8Block;
+  constexpr int64_t kMaxBlocks = kQ8_0X8MaxElems / ref::kQ8Block;
+  constexpr int64_t kTableBlocks = kQ8_0X8TableElems / ref::kQ8Block;
   const int64_t nb = n / ref::kQ8Block;
-  alignas(64) int32_t table[kX][kMaxBlocks][4][16];
+  const bool by_table = n <= kQ8_0X8TableElems;
+  alignas(64) int32_t table[kX][kTableBlocks][4][16];
   alignas(32) int32_t offset[kX][kMaxBlocks];
   for (int i = 0; i < kX; ++i) {
     for (int64_t b = 0; b < nb; ++b) {
       offset[i][b] = 128 * xs[i][b].sum;
+      if (!by_table) continue;
       int32_t v[8];
       std::memcpy(v, xs[i][b].qs, sizeof(v));
       for (int u = 0; u < 4; ++u) {
-        _mm512_store_si512(table[i][b][u], _mm512_inserti64x4(_mm512_set1_epi32(v[2 * u]),
-                                                             _mm256_set1_epi32(v[2 * u + 1]), 1));
+        _mm512_store_si512(table[i][b][u],
+                           _mm512_inserti64x4(_mm512_set1_epi32(v[2 * u]), _mm256_set1_epi32(v[2 * u + 1]), 1));
       }
     }
   }
@@ -333,16 +297,33 @@ void Q8_0X8Rows(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8*
     for (int64_t b = 0; b < nb; ++b, blk += kQ8X8BlockBytes) {
       PrefetchAhead(blk, kQ8X8BlockBytes);
       const uint8_t* q = blk + kQ8_0X8QsAt;
-      const __m512i q0 = _mm512_loadu_si512(q), q1 = _mm512_loadu_si512(q + 64);
-      const __m512i q2 = _mm512_loadu_si512(q + 128), q3 = _mm512_loadu_si512(q + 192);
       __m256i sums[kX];
-      for (int i = 0; i < kX; ++i) {
-        const __m512i e = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q0, _mm512_load_si512(table[i][b][0])),
-                                              q2, _mm512_load_si512(table[i][b][2]));
-        const __m512i o = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q1, _mm512_load_si512(table[i][b][1])),
-                                              q3, _mm512_load_si512(table[i][b][3]));
-        const __m512i eo = _mm512_add_epi32(e, o);
-        sums[i] = _mm256_add_epi32(_mm512_castsi512_si256(eo), _mm512_extracti64x4_epi64(eo, 1));
+      if (by_table) {
+        const __m512i q0 = _mm512_loadu_si512(q), q1 = _mm512_loadu_si512(q + 64);
+        const __m512i q2 = _mm512_loadu_si512(q + 128), q3 = _mm512_loadu_si512(q + 192);
+        for (int i = 0; i < kX; ++i) {
+          const __m512i e =
+              _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q0, _mm512_load_si512(table[i][b][0])),
+                                  q2, _mm512_load_si512(table[i][b][2]));
+          const __m512i o =
+              _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q1, _mm512_load_si512(table[i][b][1])),
+                                  q3, _mm512_load_si512(table[i][b][3]));
+          const __m512i eo = _mm512_add_epi32(e, o);
+          sums[i] = _mm256_add_epi32(_mm512_castsi512_si256(eo), _mm512_extracti64x4_epi64(eo, 1));
+        }
+      } else {
+        const auto* qv = reinterpret_cast<const __m256i*>(q);
+        __m256i even[kX], odd[kX];
+        for (int i = 0; i < kX; ++i) even[i] = odd[i] = _mm256_setzero_si256();
+        for (int t = 0; t < 8; t += 2) {
+          const __m256i q0 = _mm256_loadu_si256(qv + t), q1 = _mm256_loadu_si256(qv + t + 1);
+          for (int i = 0; i < kX; ++i) {
+            const auto* xq = reinterpret_cast<const uint8_t*>(xs[i][b].qs);
+            even[i] = _mm256_dpbusd_epi32(even[i], q0, _mm256_set1_epi32(static_cast<int32_t>(Load32(xq + 4 * t))));
+            odd[i] = _mm256_dpbusd_epi32(odd[i], q1, _mm256_set1_epi32(static_cast<int32_t>(Load32(xq + 4 * t + 4))));
+          }
+        }
+        for (int i = 0; i < kX; ++i) sums[i] = _mm256_add_epi32(even[i], odd[i]);
       }
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk)));
       for (int i = 0; i < kX; ++i) {
