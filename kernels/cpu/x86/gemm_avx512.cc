@@ -669,32 +669,27 @@ void GemmPanels(const void* w, size_t row_stride, int64_t n_w, const BlockQ8* x,
         }
       }
     };
-    for (int64_t o0 = 0; o0 < n_w;) {
-      const int n_out = static_cast<int>(Min(2 * kPanelRows, n_w - o0));
+    // Every tile row against panel q: steps of kStep rows, then one at a time.
+    const auto run_rows = [&]<class V>(const PanelOf<V::kRows>& q, int64_t o0, int n_out) {
       const int64_t xc = P::kHasMins ? 1 : 0;
       int64_t r = 0;
+      for (; r + kStep <= rows; r += kStep) {
+        PanelRows<P, kStep, V>(q, xt + r * nb, nb, corr + r * nb * H, xds + xc * r * nb, n_out, yt + r * ldy + o0, ldy);
+      }
+      for (; r < rows; ++r) {
+        PanelRows<P, 1, V>(q, xt + r * nb, nb, corr + r * nb * H, xds + xc * r * nb, n_out, yt + r * ldy + o0, ldy);
+      }
+    };
+    for (int64_t o0 = 0; o0 < n_w;) {
+      const int n_out = static_cast<int>(Min(2 * kPanelRows, n_w - o0));
       if (n_out > kPanelRows) {
         pack(o0, kPanelRows, &panel);
         pack(o0 + kPanelRows, n_out - kPanelRows, &panel_b);
         MergePanels<P>(panel, panel_b, nb, &panel16);
-        for (; r + kStep <= rows; r += kStep) {
-          PanelRows<P, kStep, Vec512>(panel16, xt + r * nb, nb, corr + r * nb * H, xds + xc * r * nb, n_out,
-                                      yt + r * ldy + o0, ldy);
-        }
-        for (; r < rows; ++r) {
-          PanelRows<P, 1, Vec512>(panel16, xt + r * nb, nb, corr + r * nb * H, xds + xc * r * nb, n_out,
-                                  yt + r * ldy + o0, ldy);
-        }
+        run_rows.template operator()<Vec512>(panel16, o0, n_out);
       } else {
         pack(o0, n_out, &panel);
-        for (; r + kStep <= rows; r += kStep) {
-          PanelRows<P, kStep, Vec256>(panel, xt + r * nb, nb, corr + r * nb * H, xds + xc * r * nb, n_out,
-                                      yt + r * ldy + o0, ldy);
-        }
-        for (; r < rows; ++r) {
-          PanelRows<P, 1, Vec256>(panel, xt + r * nb, nb, corr + r * nb * H, xds + xc * r * nb, n_out,
-                                  yt + r * ldy + o0, ldy);
-        }
+        run_rows.template operator()<Vec256>(panel, o0, n_out);
       }
       o0 += n_out;
     }
