@@ -433,13 +433,11 @@ void VecDotRowsQ6KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows,
 
 void VecDotRowsQ6KQ8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* x,
                                  const BlockQ8* residue, int64_t n, float* y) {
-  if (n > kQ6KAvx512MaxElems) {  // two passes, a row at a time (no buffer for a whole piece)
+  if (n > kQ6KAvx512MaxElems) {  // the AVX2 dot product, twice per row (as the q8 entry's fallback)
     const auto* base = static_cast<const uint8_t*>(w);
     for (int64_t o = 0; o < n_rows; ++o) {
-      float a = 0.0f, r = 0.0f;
-      VecDotRowsQ6KQ8Avx2(base + o * static_cast<int64_t>(row_stride), row_stride, 1, x, n, &a);
-      VecDotRowsQ6KQ8Avx2(base + o * static_cast<int64_t>(row_stride), row_stride, 1, residue, n, &r);
-      y[o] = a + r;  // (the AVX2 rows kernel: its own tables, as vec_dot_q8_rows for Q6_K)
+      const uint8_t* row = base + o * static_cast<int64_t>(row_stride);
+      y[o] = VecDotQ6KQ8Avx2(row, x, n) + VecDotQ6KQ8Avx2(row, residue, n);
     }
     return;
   }
