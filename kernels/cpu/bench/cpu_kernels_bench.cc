@@ -11,7 +11,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -20,9 +23,12 @@
 #include <utility>
 #include <vector>
 
+#include <unistd.h>
+
 #include "engine/tensor/dtype.h"
 #include "kernels/cpu/dispatch.h"
 #include "kernels/cpu/huge_pages.h"
+#include "kernels/cpu/ref/blocks.h"
 #include "kernels/cpu/ref/quant.h"
 
 #if defined(__x86_64__)
@@ -106,6 +112,38 @@ std::vector<uint8_t> RandomWeights(std::mt19937& rng, DType type, int64_t n, uin
 
 // --- decode GEMV against the memory roofline ---
 
+// The last-level cache's size in bytes: the largest cache of the highest level sysfs lists for
+// cpu0, else glibc's _SC_LEVEL3_CACHE_SIZE, else 32 MiB. A VM reports its host's (the 2-core Intel
+// Xeon VM of docs/performance.md: 260 MiB, shared with other tenants).
+size_t LastLevelCacheBytes() {
+  static const size_t bytes = [] {
+    size_t best = 0;
+    int best_level = 0;
+    for (int i = 0;; ++i) {
+      const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/";
+      std::ifstream level_file(dir + "level"), size_file(dir + "size");
+      int level = 0;
+      size_t size = 0;
+      char unit = 0;
+      if (!(level_file >> level) || !(size_file >> size)) break;
+      if (size_file >> unit) size <<= unit == 'K' ? 10 : unit == 'M' ? 20 : unit == 'G' ? 30 : 0;
+      if (level > best_level || (level == best_level && size > best)) best_level = level, best = size;
+    }
+    if (best == 0) {
+      const long conf = ::sysconf(_SC_LEVEL3_CACHE_SIZE);
+      best = conf > 0 ? static_cast<size_t>(conf) : size_t{32} << 20;
+    }
+    return best;
+  }();
+  return bytes;
+}
+
+// MiB a benchmark reads to read from memory rather than from a cache: twice the last-level
+// cache, and at least `floor_mib`.
+int64_t BeyondCachesMiB(int64_t floor_mib) {
+  return std::max<int64_t>(floor_mib, static_cast<int64_t>((2 * LastLevelCacheBytes() + (1 << 20) - 1) >> 20));
+}
+
 // The ceilings and the GEMV weights live in AnonymousMemory: 4 KiB pages, or 2 MiB huge pages as
 // the cpu backend's weight copies.
 using BenchBuffer = AnonymousMemory;
@@ -135,9 +173,17 @@ float ReadBandwidthPass(const float* data, size_t floats) {
   return total;
 }
 
+// --ceiling_mib=N: the read ceilings' buffer in MiB (0: the default below).
+int64_t g_ceiling_mib = 0;
+
+// Bytes the read ceilings sum: --ceiling_mib, else at least 256 MiB and twice the last-level
+// cache (the memory's rate, not a cache's). scripts/decode-roofline sets it to the model's weight
+// bytes, so that its ceiling is a stream of the size the decode reads, cached or not alike.
+size_t CeilingBytes() { return static_cast<size_t>(g_ceiling_mib > 0 ? g_ceiling_mib : BeyondCachesMiB(256)) << 20; }
+
 // The better of 4 KiB and huge pages.
 double MeasureReadBandwidth() {
-  const size_t bytes = size_t{256} << 20;
+  const size_t bytes = CeilingBytes();
   double best = 0.0;
   for (bool huge : {false, true}) {
     BenchBuffer buffer(bytes, huge);
@@ -154,8 +200,9 @@ double MeasureReadBandwidth() {
 }
 
 // Bytes of weights a GEMV benchmark cycles through at least: copies of a small matrix, so that
-// each call reads its weights from memory (more than the last-level cache), as decode does.
-constexpr size_t kStreamBytes = size_t{96} << 20;
+// each call reads its weights from memory (twice the last-level cache, at least 96 MiB), as
+// decode does.
+size_t StreamBytes() { return static_cast<size_t>(BeyondCachesMiB(96)) << 20; }
 
 // One weight matrix (and its copies) shared by the threads of a benchmark.
 struct GemvMatrix {
@@ -186,7 +233,7 @@ std::shared_ptr<const GemvMatrix> SharedGemvMatrix(DType type, int64_t n_out, in
   const std::vector<uint8_t> distinct = RandomWeights(rng, type, k, m->row_bytes);
   if (distinct.empty()) return nullptr;
   const size_t matrix_bytes = static_cast<size_t>(n_out) * m->row_bytes;
-  m->copies = std::max<size_t>(1, (kStreamBytes + matrix_bytes - 1) / matrix_bytes);
+  m->copies = std::max<size_t>(1, (StreamBytes() + matrix_bytes - 1) / matrix_bytes);
   m->weights = std::make_unique<BenchBuffer>(m->copies * matrix_bytes, /*huge=*/true);
   for (size_t off = 0; off < m->weights->size(); off += distinct.size()) {
     std::memcpy(m->weights->data() + off, distinct.data(), std::min(distinct.size(), m->weights->size() - off));
@@ -468,7 +515,7 @@ void BM_EmbeddingRows(benchmark::State& state, const CpuKernels* kernels, DType 
 }
 
 // Machine ceiling: read bandwidth, STREAM-like. Each thread sums its share of a buffer far
-// larger than the caches (256 MiB in all) with ReadBandwidthPass; bytes_per_second
+// larger than the caches (CeilingBytes in all, the argument in MiB) with ReadBandwidthPass; bytes_per_second
 // (over all threads, real time) is the sustained read rate from memory.
 // Ceiling/ReadBandwidth: 4 KiB pages (as a mapped model); Ceiling/ReadBandwidthHugePages: 2 MiB
 // pages (as the cpu backend's weight copies). The roofline is the better of the two.
@@ -520,7 +567,7 @@ void RegisterAll() {
   for (bool huge : {false, true}) {
     benchmark::RegisterBenchmark(huge ? "Ceiling/ReadBandwidthHugePages" : "Ceiling/ReadBandwidth", BM_ReadBandwidth,
                                  huge)
-        ->Arg(256)
+        ->Arg(static_cast<int64_t>(CeilingBytes() >> 20))
         ->ThreadRange(1, hardware_threads)
         ->UseRealTime()
         ->Repetitions(kRooflineRepetitions)
@@ -551,17 +598,23 @@ void RegisterAll() {
   }
   // Decode GEMVs at model shapes {n_out, k}: Gemma 3 270M (k = 640 rows are Q5_0, the tied LM
   // head Q8_0, the rest Q4_K / Q6_K), Gemma 3 1B (hidden 1152, FFN 6912), SmolLM2 135M (Q4_1),
-  // and a Q4_K matrix larger than the last-level cache on its own. One thread and all of them;
+  // and a Q4_K matrix larger than the last-level cache on its own (twice its size, at least 16384
+  // rows of 4096: 36 MiB). One thread and all of them;
   // GemvByRow: one vec_dot_q8 per weight row (the path before vec_dot_q8_rows); GemvPacked: over
   // the weights repacked into the table's packed layout (the backend's decode path for that type).
   struct GemvShape {
     DType type;
     int64_t n_out, k;
   };
+  constexpr int64_t kQ4KRowBytes = 4096 / 256 * static_cast<int64_t>(sizeof(ref::BlockQ4_K));
+  const int64_t beyond_llc_rows = std::max<int64_t>(16384, ((BeyondCachesMiB(0) << 20) / kQ4KRowBytes + 63) / 64 * 64);
   const GemvShape gemv_shapes[] = {
-      {DType::kQ5_0, 2048, 640},  {DType::kQ5_0, 1024, 640},   {DType::kQ4_K, 640, 2048},  {DType::kQ6_K, 640, 2048},
-      {DType::kQ4_K, 640, 1024},  {DType::kQ8_0, 262144, 640}, {DType::kQ5_0, 6912, 1152}, {DType::kQ4_K, 1152, 6912},
-      {DType::kQ6_K, 1152, 6912}, {DType::kQ4_K, 16384, 4096}, {DType::kQ4_1, 1536, 576},
+      {DType::kQ5_0, 2048, 640},  {DType::kQ5_0, 1024, 640},
+      {DType::kQ4_K, 640, 2048},  {DType::kQ6_K, 640, 2048},
+      {DType::kQ4_K, 640, 1024},  {DType::kQ8_0, 262144, 640},
+      {DType::kQ5_0, 6912, 1152}, {DType::kQ4_K, 1152, 6912},
+      {DType::kQ6_K, 1152, 6912}, {DType::kQ4_K, beyond_llc_rows, 4096},
+      {DType::kQ4_1, 1536, 576},
   };
   for (const CpuKernels* k : tables) {
     if (k == &ReferenceCpuKernels()) continue;  // far from any roofline; VecDotQ8/ covers it
@@ -648,6 +701,28 @@ void RegisterAll() {
 }  // namespace tlm::cpu
 
 int main(int argc, char** argv) {
+  // Our one flag, taken out before Google Benchmark reads the rest.
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind("--ceiling_mib=", 0) != 0) {
+      argv[kept++] = argv[i];
+      continue;
+    }
+    char* end = nullptr;
+    const long mib = std::strtol(arg.c_str() + 14, &end, 10);
+    if (end == arg.c_str() + 14 || *end != '\0' || mib < 1 || mib > (1 << 20)) {
+      std::fprintf(stderr, "error: --ceiling_mib takes a size in MiB, 1 to 1048576; got '%s'\n", arg.c_str() + 14);
+      return 1;
+    }
+    tlm::cpu::g_ceiling_mib = mib;
+  }
+  argc = kept;
+  if (argc > 1 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h"))
+    std::printf(
+        "bench_cpu_kernels: the CPU kernels' Google Benchmark suite.\n"
+        "  --ceiling_mib=N   the read ceilings' buffer in MiB (default: twice the last-level cache,\n"
+        "                    at least 256); Google Benchmark's own flags follow.\n\n");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   tlm::cpu::g_read_bytes_per_s = tlm::cpu::MeasureReadBandwidth();
