@@ -120,7 +120,7 @@ struct BackendLoadInfo {
   std::string cache_path;
   // Weights repacked at compile into a kernel's own layout (the cpu backend's decode GEMVs):
   // the time it took, the bytes of the packed copies (anonymous memory, beside the mapped
-  // model) and the layouts ("q5_0x4"); zero and empty when nothing was repacked.
+  // model) and the layouts ("q5_0x8"); zero and empty when nothing was repacked.
   double repack_ms = 0;
   uint64_t repack_bytes = 0;
   std::string repack_layouts;

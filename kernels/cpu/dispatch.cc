@@ -176,18 +176,20 @@ CpuKernels MakeAvx512Vnni() {
   k.vec_dot_q8_rows[CpuKernels::Slot(DType::kQ4_K)] = &x86::VecDotRowsQ4KQ8Avx512Vnni;
   k.vec_dot_q8_rows[CpuKernels::Slot(DType::kQ6_K)] = &x86::VecDotRowsQ6KQ8Avx512Vnni;
   k.vec_dot_q8x2_rows[CpuKernels::Slot(DType::kQ6_K)] = &x86::VecDotRowsQ6KQ8x2Avx512Vnni;
-  k.packed_gemv[CpuKernels::Slot(DType::kQ5_0)] = {.layout = "q5_0x4",
-                                                   .max_n = x86::kQ5_0X4MaxElems,
-                                                   .pack = &x86::PackRowsQ5_0X4,
-                                                   .rows = &x86::VecDotRowsQ5_0X4Q8Avx512Vnni,
-                                                   .rows_x2 = &x86::VecDotRowsQ5_0X4Q8x2Avx512Vnni,
-                                                   .gemm = &x86::GemmQ5_0X4Q8Avx512Vnni};
-  k.packed_gemv[CpuKernels::Slot(DType::kQ4_1)] = {.layout = "q4_1x4",
-                                                   .max_n = x86::kQ4_1X4MaxElems,
-                                                   .pack = &x86::PackRowsQ4_1X4,
-                                                   .rows = &x86::VecDotRowsQ4_1X4Q8Avx512Vnni,
-                                                   .rows_x2 = &x86::VecDotRowsQ4_1X4Q8x2Avx512Vnni,
-                                                   .gemm = &x86::GemmQ4_1X4Q8Avx512Vnni};
+  k.packed_gemv[CpuKernels::Slot(DType::kQ5_0)] = {.layout = "q5_0x8",
+                                                   .max_n = x86::kQ5_0X8MaxElems,
+                                                   .pack = &x86::PackRowsQ5_0X8,
+                                                   .rows = &x86::VecDotRowsQ5_0X8Q8Avx512Vnni,
+                                                   .rows_x2 = &x86::VecDotRowsQ5_0X8Q8x2Avx512Vnni,
+                                                   .gemm = &x86::GemmQ5_0X8Q8Avx512Vnni,
+                                                   .row_panel = x86::kQ5_0X8Rows};
+  k.packed_gemv[CpuKernels::Slot(DType::kQ4_1)] = {.layout = "q4_1x8",
+                                                   .max_n = x86::kQ4_1X8MaxElems,
+                                                   .pack = &x86::PackRowsQ4_1X8,
+                                                   .rows = &x86::VecDotRowsQ4_1X8Q8Avx512Vnni,
+                                                   .rows_x2 = &x86::VecDotRowsQ4_1X8Q8x2Avx512Vnni,
+                                                   .gemm = &x86::GemmQ4_1X8Q8Avx512Vnni,
+                                                   .row_panel = x86::kQ4_1X8Rows};
   k.packed_gemv[CpuKernels::Slot(DType::kQ8_0)] = {.layout = "q8_0x8",
                                                    .max_n = x86::kQ8_0X8MaxElems,
                                                    .pack = &x86::PackRowsQ8_0X8,

@@ -49,7 +49,7 @@ using RmsNormF32Fn = void (*)(const float* x, const float* w, float* y, int64_t 
 // the type's row (ElemsToBytes); rows (decode) and gemm (prefill) then read the packed rows.
 using PackRowsFn = void (*)(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst);
 struct PackedGemv {
-  const char* layout = nullptr;  // e.g. "q5_0x4"; null: no packed layout for this type
+  const char* layout = nullptr;  // e.g. "q5_0x8"; null: no packed layout for this type
   int64_t max_n = 0;             // the longest row (elements) the kernel takes
   PackRowsFn pack = nullptr;
   VecDotQ8RowsFn rows = nullptr;
@@ -117,7 +117,7 @@ const CpuKernels* Avx2CpuKernels();
 
 // The AVX2 table with AVX-512 VNNI kernels where it has them (the prefill GEMMs of Q8_0, Q5_0,
 // Q4_K, Q6_K; the decode GEMVs of Q4_K, Q6_K, and of Q8_0, Q5_0, Q4_1 and Q4_K over their
-// repacked q8_0x8, q5_0x4, q4_1x4 and q4_kx8 layouts, with prefill GEMMs over those), or
+// repacked q8_0x8, q5_0x8, q4_1x8 and q4_kx8 layouts, with prefill GEMMs over those), or
 // nullptr when not built in (not x86-64), the CPU lacks one of avx2, fma, f16c, avx512f,
 // avx512bw, avx512vl, avx512vnni, or the OS does not save the zmm state (XCR0).
 const CpuKernels* Avx512VnniCpuKernels();

@@ -336,61 +336,6 @@ struct Q5_0Packer {
   }
 };
 
-// q5_0x4 rows (gemv_avx512.h): nb fp16 d, then per group of up to 4 blocks their nibbles (16
-// bytes each), the fifth bits of their elements 0..15 (2 bytes each), then of 16..31.
-struct Q5_0X4Packer {
-  static constexpr int kOffset = 16;
-  static constexpr int kHalves = 1;
-  static constexpr bool kHasMins = false;
-  static float Scale(const uint8_t* w_row, int64_t b) {
-    uint16_t d;
-    std::memcpy(&d, w_row + 2 * b, sizeof(d));
-    return HalfToFloat(d);
-  }
-  static void Pack(const uint8_t* w_row, int64_t nb, int row, Panel* p) {
-    const __m256i low4 = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
-    const uint8_t* q = w_row + 2 * nb;
-    for (int64_t b0 = 0; b0 < nb; b0 += 4) {
-      const int64_t g = nb - b0 < 4 ? nb - b0 : 4;
-      for (int64_t i = 0; i < g; i += 2) {
-        // Blocks i and i + 1 (or i alone, the last of an odd group): nibbles, then the fifth
-        // bits of their elements 0..15 and of 16..31 as 16-bit words side by side.
-        const bool two = i + 1 < g;
-        uint32_t low_bits = 0, high_bits = 0;
-        std::memcpy(&low_bits, q + 16 * g + 2 * i, two ? 4 : 2);
-        std::memcpy(&high_bits, q + 18 * g + 2 * i, two ? 4 : 2);
-        const __m256i nib = two ? Load256(q + 16 * i) : _mm256_castsi128_si256(Load128(q + 16 * i));
-        __m256i lo = _mm256_and_si256(nib, low4), hi = _mm256_and_si256(_mm256_srli_epi16(nib, 4), low4);
-        lo = _mm256_mask_add_epi8(lo, static_cast<__mmask32>(low_bits), lo, sixteen);
-        hi = _mm256_mask_add_epi8(hi, static_cast<__mmask32>(high_bits), hi, sixteen);
-        PutBlock(p, b0 + i, row, _mm256_permute2x128_si256(lo, hi, 0x20), Scale(w_row, b0 + i));
-        if (two) PutBlock(p, b0 + i + 1, row, _mm256_permute2x128_si256(lo, hi, 0x31), Scale(w_row, b0 + i + 1));
-      }
-      q += 20 * g;
-    }
-  }
-};
-
-// q4_1x4 rows (gemv_avx512.h): nb fp16 d, nb fp16 m, then 16 bytes of nibbles per block
-// (element j low, j + 16 high); value d * q + m, so the panel's min is -m.
-struct Q4_1X4Packer {
-  static constexpr int kOffset = 0;
-  static constexpr int kHalves = 1;
-  static constexpr bool kHasMins = true;
-  static void Pack(const uint8_t* w_row, int64_t nb, int row, Panel* p) {
-    const __m128i low4 = _mm_set1_epi8(0x0F);
-    for (int64_t b = 0; b < nb; ++b) {
-      uint16_t d, m;
-      std::memcpy(&d, w_row + 2 * b, sizeof(d));
-      std::memcpy(&m, w_row + 2 * (nb + b), sizeof(m));
-      const __m128i q = Load128(w_row + 4 * nb + 16 * b);
-      PutBlock(p, b, row, _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), low4), _mm_and_si128(q, low4)),
-               HalfToFloat(d));
-      p->min[b * kPanelRows + row] = -HalfToFloat(m);
-    }
-  }
-};
-
 struct Q4KPacker {
   static constexpr int kOffset = 0;
   static constexpr int kHalves = 1;
@@ -437,6 +382,66 @@ struct Q8_0X8Packer {
         p->scale[(b * 2) * kPanelRows + row] = HalfToFloat(d);
       }
       std::memcpy(p->q + 256 * b, blk + kQ8_0X8QsAt, 256);
+    }
+  }
+};
+
+// q5_0x8 panels (gemv_avx512.h): each block's nibbles, masked and shifted, with 16 added under
+// the fifth bits, are the panel's 256 levels + 16 in its order.
+struct Q5_0X8Packer {
+  static_assert(kQ5_0X8Rows == kPanelRows);
+  static constexpr int kOffset = 16;
+  static constexpr int kHalves = 1;
+  static constexpr bool kHasMins = false;
+  static void PackPanel(const uint8_t* w_panel, int64_t nb, Panel* p) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
+    const uint8_t* blk = w_panel;
+    for (int64_t b = 0; b < nb; ++b, blk += kQ5_0X8BlockBytes) {
+      for (int row = 0; row < kPanelRows; ++row) {
+        uint16_t d;
+        std::memcpy(&d, blk + 2 * row, 2);
+        p->scale[(b * 2) * kPanelRows + row] = HalfToFloat(d);
+      }
+      // 32 bytes at a time: nibbles j of vector u's 64 (u = 2h + shift), its fifth bits' 32.
+      for (int u = 0; u < 4; ++u) {
+        for (int j = 0; j < 2; ++j) {
+          const __m256i q = Load256(blk + kQ5_0X8QsAt + 64 * (u / 2) + 32 * j);
+          const __m256i l = _mm256_and_si256(u % 2 == 0 ? q : _mm256_srli_epi16(q, 4), low4);
+          uint32_t high;
+          std::memcpy(&high, blk + kQ5_0X8HighAt + 8 * u + 4 * j, 4);
+          _mm256_store_si256(reinterpret_cast<__m256i*>(p->q + 256 * b + 64 * u + 32 * j),
+                             _mm256_mask_add_epi8(l, static_cast<__mmask32>(high), l, sixteen));
+        }
+      }
+    }
+  }
+};
+
+// q4_1x8 panels (gemv_avx512.h): the nibbles, masked and shifted, are the panel's levels in its
+// order; value d * q + m, so the panel's min is -m.
+struct Q4_1X8Packer {
+  static_assert(kQ4_1X8Rows == kPanelRows);
+  static constexpr int kOffset = 0;
+  static constexpr int kHalves = 1;
+  static constexpr bool kHasMins = true;
+  static void PackPanel(const uint8_t* w_panel, int64_t nb, Panel* p) {
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const uint8_t* blk = w_panel;
+    for (int64_t b = 0; b < nb; ++b, blk += kQ4_1X8BlockBytes) {
+      for (int row = 0; row < kPanelRows; ++row) {
+        uint16_t d, m;
+        std::memcpy(&d, blk + 2 * row, 2);
+        std::memcpy(&m, blk + kQ4_1X8MinsAt + 2 * row, 2);
+        p->scale[(b * 2) * kPanelRows + row] = HalfToFloat(d);
+        p->min[b * kPanelRows + row] = -HalfToFloat(m);
+      }
+      for (int u = 0; u < 4; ++u) {
+        for (int j = 0; j < 2; ++j) {
+          const __m256i q = Load256(blk + kQ4_1X8QsAt + 64 * (u / 2) + 32 * j);
+          _mm256_store_si256(reinterpret_cast<__m256i*>(p->q + 256 * b + 64 * u + 32 * j),
+                             _mm256_and_si256(u % 2 == 0 ? q : _mm256_srli_epi16(q, 4), low4));
+        }
+      }
     }
   }
 };
@@ -743,8 +748,8 @@ void GemmPackedRows(RowsFn rows, const void* w, size_t row_stride, int64_t n_w, 
             int64_t ldy) {                                                                                     \
     GemmPackedRows<packer>(&rows, w, row_stride, n_w, x, n_x, k, y, ldy);                                      \
   }
-TLM_GEMM_PACKED_AVX512(GemmQ4_1X4Q8Avx512Vnni, Q4_1X4Packer, VecDotRowsQ4_1X4Q8Avx512Vnni)
-TLM_GEMM_PACKED_AVX512(GemmQ5_0X4Q8Avx512Vnni, Q5_0X4Packer, VecDotRowsQ5_0X4Q8Avx512Vnni)
+TLM_GEMM_PACKED_AVX512(GemmQ4_1X8Q8Avx512Vnni, Q4_1X8Packer, VecDotRowsQ4_1X8Q8Avx512Vnni)
+TLM_GEMM_PACKED_AVX512(GemmQ5_0X8Q8Avx512Vnni, Q5_0X8Packer, VecDotRowsQ5_0X8Q8Avx512Vnni)
 TLM_GEMM_PACKED_AVX512(GemmQ8_0X8Q8Avx512Vnni, Q8_0X8Packer, VecDotRowsQ8_0X8Q8Avx512Vnni)
 TLM_GEMM_PACKED_AVX512(GemmQ4_KX8Q8Avx512Vnni, Q4_KX8Packer, VecDotRowsQ4_KX8Q8Avx512Vnni)
 #undef TLM_GEMM_PACKED_AVX512

@@ -1,12 +1,12 @@
 // AVX-512 VNNI decode GEMVs (gemv_avx512.h): Q8_0, Q5_0, Q4_1 and Q4_K over layouts repacked
-// at load (q8_0x8, q5_0x4, q4_1x4, q4_kx8), Q4_K and Q6_K over the model's rows. Each tabulates
+// at load (q8_0x8, q5_0x8, q4_1x8, q4_kx8), Q4_K and Q6_K over the model's rows. Each tabulates
 // per call what it needs of the activations (the one-row kernels: levels in the order their loads
-// give the weights; the 8-row ones: per-block factors, the levels broadcast from x itself), then
-// reads the rows, or panels of 8, one after another: one sequential stream. The packed layouts'
-// kernels and Q6_K's also come as q8x2 variants (…Q8x2…): two activation rows, the activations
-// and their rounding residue, against each weight vector unpacked once. Every kernel prefetches
-// the weights it will read next (PrefetchAhead). Built with -mavx512f/bw/vl/vnni on
-// top of the AVX2 flags: only the dispatch table calls it.
+// give the weights; the 8-row ones: per-block factors, and the activation bytes in the order of
+// the levels or broadcast from x itself), then reads the rows, or panels of 8, one after another:
+// one sequential stream. The packed layouts' kernels and Q6_K's also come as q8x2 variants
+// (…Q8x2…): two activation rows, the activations and their rounding residue, against each weight
+// vector unpacked once. Every kernel prefetches the weights it will read next (PrefetchAhead).
+// Built with -mavx512f/bw/vl/vnni on top of the AVX2 flags: only the dispatch table calls it.
 #include "kernels/cpu/x86/gemv_avx512.h"
 
 // GCC 12's 512-bit intrinsics pass _mm512_undefined_*() through, which -Wmaybe-uninitialized
@@ -243,10 +243,6 @@ void Q4_KX8Rows(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8*
 
 }  // namespace
 
-namespace {
-constexpr int64_t kQ8X8BlockBytes = kQ8_0X8Rows * static_cast<int64_t>(sizeof(BlockQ8_0));  // 272
-}  // namespace
-
 void PackRowsQ8_0X8(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst) {
   static_assert(kQ8_0X8Rows == 8);
   PackPanelsOf8<BlockQ8_0>(w, row_stride, n_rows, n / ref::kQ8Block, dst, [](const BlockQ8_0& b, int r, uint8_t* out) {
@@ -256,31 +252,126 @@ void PackRowsQ8_0X8(const void* w, size_t row_stride, int64_t n_rows, int64_t n,
   });
 }
 
-// Eight rows at a time (q8_0x8): per block the integer sums of the 8 rows, less 128 * sum(x),
-// then float(sum) * (d * d_x) added to each row's total in block order, as ref::VecDotQ8 does:
-// bit-identical to it. For k <= kQ8_0X8TableElems, 512 bits at a time: each of a block's 4
-// weight vectors is two steps of 4 elements (t = 2u, 2u + 1: 8 rows each), and a per-call table
-// holds, per activation row, block and u, the matching 4 activation bytes in the low 8 lanes and
-// the next 4 in the high 8: one vpdpbusd does the work of two 256-bit ones, with no broadcast in
-// the loop, and the two halves' sums are added. Longer rows: 256-bit, 8 loads and 8 vpdpbusd per
-// block against 4 activations broadcast (two chains). kX activation rows against the same
-// weights (q8x2: the activations and their residue), each weight vector loaded once for all of
-// them; their products are added per block, the first row's first.
+// q5_0x8 and q4_1x8: element e's nibble (the Q5_0 / Q4_1 block's qs order) of panel row r into
+// the 128 bytes of nibbles at qs; returns its byte within its level vector u (*u).
+namespace {
+int PutX8Nibble(const uint8_t qs[16], int r, int e, uint8_t* out_qs, int* u) {
+  const int nibble = (qs[e % 16] >> (e < 16 ? 0 : 4)) & 0x0F;
+  const int t = e / 4, i = 32 * (t % 2) + 4 * r + e % 4;  // step t of vector t / 2, byte i within it
+  *u = t / 2;
+  out_qs[64 * (*u / 2) + i] |= static_cast<uint8_t>(nibble << (4 * (*u % 2)));
+  return i;
+}
+}  // namespace
+
+void PackRowsQ5_0X8(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst) {
+  static_assert(kQ5_0X8Rows == 8);
+  const int64_t nb = n / ref::kQ8Block;
+  std::memset(dst, 0, static_cast<size_t>(n_rows / kQ5_0X8Rows * nb * kQ5_0X8BlockBytes));
+  PackPanelsOf8<BlockQ5_0>(w, row_stride, n_rows, nb, dst, [](const BlockQ5_0& b, int r, uint8_t* out) {
+    std::memcpy(out + 2 * r, &b.d, 2);
+    const uint32_t qh = Load32(b.qh);
+    for (int e = 0; e < ref::kQ8Block; ++e) {
+      int u = 0;
+      const int i = PutX8Nibble(b.qs, r, e, out + kQ5_0X8QsAt, &u);
+      if ((qh >> e) & 1u) out[kQ5_0X8HighAt + 8 * u + i / 8] |= static_cast<uint8_t>(1u << (i % 8));
+    }
+  });
+}
+
+void PackRowsQ4_1X8(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst) {
+  static_assert(kQ4_1X8Rows == 8);
+  const int64_t nb = n / ref::kQ8Block;
+  std::memset(dst, 0, static_cast<size_t>(n_rows / kQ4_1X8Rows * nb * kQ4_1X8BlockBytes));
+  PackPanelsOf8<BlockQ4_1>(w, row_stride, n_rows, nb, dst, [](const BlockQ4_1& b, int r, uint8_t* out) {
+    std::memcpy(out + 2 * r, &b.d, 2);
+    std::memcpy(out + kQ4_1X8MinsAt + 2 * r, &b.m, 2);
+    int u = 0;
+    for (int e = 0; e < ref::kQ8Block; ++e) PutX8Nibble(b.qs, r, e, out + kQ4_1X8QsAt, &u);
+  });
+}
+
 namespace {
 
-constexpr int64_t kQ8_0X8TableElems = 2048;
+// The layouts of 8 interleaved rows of 32-element blocks, for X8Rows: kBlockBytes a panel block
+// (the 8 rows' fp16 d first), kOffset what the unsigned levels add to the signed ones, kMinsAt
+// where the 8 rows' fp16 mins m are (value d * q + m; 0: none), and Levels(blk, v) the block's
+// 256 levels as four vectors, v[u] steps 2u and 2u + 1 of 4 elements (8 rows' 4 levels each, 32
+// bytes a step).
+struct Q8_0X8 {
+  static constexpr int64_t kBlockBytes = kQ8_0X8Rows * static_cast<int64_t>(sizeof(BlockQ8_0));  // 272
+  static constexpr int32_t kOffset = 128;
+  static constexpr int64_t kMinsAt = 0;
+  static void Levels(const uint8_t* blk, __m512i v[4]) {
+    for (int u = 0; u < 4; ++u) v[u] = _mm512_loadu_si512(blk + kQ8_0X8QsAt + 64 * u);
+  }
+};
 
-template <int kX>
-void Q8_0X8Rows(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* const* xs, int64_t n, float* y) {
+// 128 bytes of nibbles at qs: two 64-byte loads (low nibbles: v[0] / v[2], high: v[1] / v[3]).
+inline void NibbleLevels(const uint8_t* qs, __m512i v[4]) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  for (int h = 0; h < 2; ++h) {
+    const __m512i q = _mm512_loadu_si512(qs + 64 * h);
+    v[2 * h] = _mm512_and_si512(q, low4);
+    v[2 * h + 1] = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+  }
+}
+
+// q5_0x8: the nibbles, and 16 added under the fifth bits (one 64-bit mask a vector).
+struct Q5_0X8 {
+  static constexpr int64_t kBlockBytes = kQ5_0X8BlockBytes;  // 176
+  static constexpr int32_t kOffset = 16;
+  static constexpr int64_t kMinsAt = 0;
+  static void Levels(const uint8_t* blk, __m512i v[4]) {
+    const __m512i sixteen = _mm512_set1_epi8(16);
+    NibbleLevels(blk + kQ5_0X8QsAt, v);
+    for (int u = 0; u < 4; ++u) {
+      uint64_t high;
+      std::memcpy(&high, blk + kQ5_0X8HighAt + 8 * u, 8);
+      v[u] = _mm512_mask_add_epi8(v[u], _cvtu64_mask64(high), v[u], sixteen);
+    }
+  }
+};
+
+// q4_1x8: the nibbles are the levels; the mins after the scales.
+struct Q4_1X8 {
+  static constexpr int64_t kBlockBytes = kQ4_1X8BlockBytes;  // 160
+  static constexpr int32_t kOffset = 0;
+  static constexpr int64_t kMinsAt = kQ4_1X8MinsAt;
+  static void Levels(const uint8_t* blk, __m512i v[4]) { NibbleLevels(blk + kQ4_1X8QsAt, v); }
+};
+
+}  // namespace
+
+// Eight rows at a time (q8_0x8, q5_0x8, q4_1x8): per block the integer sums of the 8 rows, less
+// kOffset * sum(x), then float(sum) * (d * d_x) (plus m * d_x * sum(x) with mins) added to each
+// row's total in block order, as ref::VecDotQ8 does: bit-identical to it. For k <=
+// kX8TableElems, 512 bits at a time: each of a block's 4 level vectors is two steps of 4
+// elements (t = 2u, 2u + 1: 8 rows each), and a per-call table holds, per activation row, block
+// and u, the matching 4 activation bytes in the low 8 lanes and the next 4 in the high 8: one
+// vpdpbusd does the work of two 256-bit ones, with no broadcast in the loop, and the two halves'
+// sums are added. Longer rows: 256-bit, each vector's two halves against 4 activations broadcast
+// (two chains). kX activation rows against the same weights (q8x2: the activations and their
+// residue), each block's levels made once for all of them; their products are added per block,
+// the first row's first. (Before, Q5_0 and Q4_1 went through one-row layouts, q5_0x4 and
+// q4_1x4: in L2 on one thread of the Intel Xeon VM, Gemma's 2048 x 640 Q5_0 19-22 GiB/s, here
+// 33-36; SmolLM2's 1536 x 576 Q4_1 17, here 30.)
+namespace {
+
+constexpr int64_t kX8TableElems = 2048;
+static_assert(kQ8_0X8MaxElems == kQ5_0X8MaxElems && kQ8_0X8MaxElems == kQ4_1X8MaxElems);
+
+template <class L, int kX>
+void X8Rows(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* const* xs, int64_t n, float* y) {
   constexpr int64_t kMaxBlocks = kQ8_0X8MaxElems / ref::kQ8Block;
-  constexpr int64_t kTableBlocks = kQ8_0X8TableElems / ref::kQ8Block;
+  constexpr int64_t kTableBlocks = kX8TableElems / ref::kQ8Block;
   const int64_t nb = n / ref::kQ8Block;
-  const bool by_table = n <= kQ8_0X8TableElems;
+  const bool by_table = n <= kX8TableElems;
   alignas(64) int32_t table[kX][kTableBlocks][4][16];
   alignas(32) int32_t offset[kX][kMaxBlocks];
   for (int i = 0; i < kX; ++i) {
     for (int64_t b = 0; b < nb; ++b) {
-      offset[i][b] = 128 * xs[i][b].sum;
+      offset[i][b] = L::kOffset * xs[i][b].sum;
       if (!by_table) continue;
       int32_t v[8];
       std::memcpy(v, xs[i][b].qs, sizeof(v));
@@ -291,36 +382,34 @@ void Q8_0X8Rows(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8*
     }
   }
   const auto* base = static_cast<const uint8_t*>(w);
-  for (int64_t p = 0; p < n_rows / kQ8_0X8Rows; ++p) {
-    const uint8_t* blk = base + p * kQ8_0X8Rows * static_cast<int64_t>(row_stride);
+  for (int64_t p = 0; p < n_rows / 8; ++p) {
+    const uint8_t* blk = base + p * 8 * static_cast<int64_t>(row_stride);
     __m256 acc = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; ++b, blk += kQ8X8BlockBytes) {
-      PrefetchAhead(blk, kQ8X8BlockBytes);
-      const uint8_t* q = blk + kQ8_0X8QsAt;
+    for (int64_t b = 0; b < nb; ++b, blk += L::kBlockBytes) {
+      PrefetchAhead(blk, L::kBlockBytes);
+      __m512i q[4];
+      L::Levels(blk, q);
       __m256i sums[kX];
       if (by_table) {
-        const __m512i q0 = _mm512_loadu_si512(q), q1 = _mm512_loadu_si512(q + 64);
-        const __m512i q2 = _mm512_loadu_si512(q + 128), q3 = _mm512_loadu_si512(q + 192);
         for (int i = 0; i < kX; ++i) {
           const __m512i e =
-              _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q0, _mm512_load_si512(table[i][b][0])),
-                                  q2, _mm512_load_si512(table[i][b][2]));
+              _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q[0], _mm512_load_si512(table[i][b][0])),
+                                  q[2], _mm512_load_si512(table[i][b][2]));
           const __m512i o =
-              _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q1, _mm512_load_si512(table[i][b][1])),
-                                  q3, _mm512_load_si512(table[i][b][3]));
+              _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q[1], _mm512_load_si512(table[i][b][1])),
+                                  q[3], _mm512_load_si512(table[i][b][3]));
           const __m512i eo = _mm512_add_epi32(e, o);
           sums[i] = _mm256_add_epi32(_mm512_castsi512_si256(eo), _mm512_extracti64x4_epi64(eo, 1));
         }
       } else {
-        const auto* qv = reinterpret_cast<const __m256i*>(q);
         __m256i even[kX], odd[kX];
         for (int i = 0; i < kX; ++i) even[i] = odd[i] = _mm256_setzero_si256();
-        for (int t = 0; t < 8; t += 2) {
-          const __m256i q0 = _mm256_loadu_si256(qv + t), q1 = _mm256_loadu_si256(qv + t + 1);
+        for (int u = 0; u < 4; ++u) {
+          const __m256i q0 = _mm512_castsi512_si256(q[u]), q1 = _mm512_extracti64x4_epi64(q[u], 1);
           for (int i = 0; i < kX; ++i) {
             const auto* xq = reinterpret_cast<const uint8_t*>(xs[i][b].qs);
-            even[i] = _mm256_dpbusd_epi32(even[i], q0, _mm256_set1_epi32(static_cast<int32_t>(Load32(xq + 4 * t))));
-            odd[i] = _mm256_dpbusd_epi32(odd[i], q1, _mm256_set1_epi32(static_cast<int32_t>(Load32(xq + 4 * t + 4))));
+            even[i] = _mm256_dpbusd_epi32(even[i], q0, _mm256_set1_epi32(static_cast<int32_t>(Load32(xq + 8 * u))));
+            odd[i] = _mm256_dpbusd_epi32(odd[i], q1, _mm256_set1_epi32(static_cast<int32_t>(Load32(xq + 8 * u + 4))));
           }
         }
         for (int i = 0; i < kX; ++i) sums[i] = _mm256_add_epi32(even[i], odd[i]);
@@ -328,10 +417,17 @@ void Q8_0X8Rows(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8*
       const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk)));
       for (int i = 0; i < kX; ++i) {
         const __m256i s = _mm256_sub_epi32(sums[i], _mm256_set1_epi32(offset[i][b]));
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(xs[i][b].d))));
+        const __m256 dot = _mm256_mul_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(dw, _mm256_set1_ps(xs[i][b].d)));
+        if constexpr (L::kMinsAt == 0) {
+          acc = _mm256_add_ps(acc, dot);
+        } else {  // + m * d_x * sum(x), added to the block's product first, as the reference does
+          const __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + L::kMinsAt)));
+          const float x_sum = xs[i][b].d * static_cast<float>(xs[i][b].sum);
+          acc = _mm256_add_ps(acc, _mm256_add_ps(dot, _mm256_mul_ps(mw, _mm256_set1_ps(x_sum))));
+        }
       }
     }
-    _mm256_storeu_ps(y + kQ8_0X8Rows * p, acc);
+    _mm256_storeu_ps(y + 8 * p, acc);
   }
 }
 
@@ -445,176 +541,6 @@ void VecDotRowsQ6KQ8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_row
   Q6KRows<2>(w, row_stride, n_rows, xs, n, y);
 }
 
-void PackRowsQ4_1X4(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst) {
-  const int64_t nb = n / ref::kQ8Block;
-  const size_t row_bytes = static_cast<size_t>(nb) * sizeof(BlockQ4_1);
-  for (int64_t o = 0; o < n_rows; ++o) {
-    const auto* src = reinterpret_cast<const BlockQ4_1*>(static_cast<const uint8_t*>(w) + o * row_stride);
-    uint8_t* out = static_cast<uint8_t*>(dst) + o * row_bytes;
-    for (int64_t b = 0; b < nb; ++b) {
-      std::memcpy(out + 2 * b, &src[b].d, 2);
-      std::memcpy(out + 2 * (nb + b), &src[b].m, 2);
-      std::memcpy(out + 4 * nb + 16 * b, src[b].qs, 16);
-    }
-  }
-}
-
-// q5_0x4. The Q5_0 layout costs the AVX2 kernel ~10 cycles per block to spread the fifth bits
-// into bytes. Here four blocks are: a 64-byte load of nibbles, an and, a shift and an and, two
-// masked adds of 16 under the fifth bits (kmovq), two vpdpbusd into the same lanes (lanes 4i..4i
-// + 3: block i), a conversion and one FMA with a permute of the row's d * d_x. The offset of 16
-// comes off through the activations' 16 * d * sum, one FMA per 16 blocks against the row's d.
-// (The pair layout before it, q5_0x64, took one FMA per two blocks: 20-21 GiB/s in cache on one
-// thread at Gemma's shapes against 27-34 here.)
-void PackRowsQ5_0X4(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst) {
-  const int64_t nb = n / ref::kQ8Block;
-  const size_t row_bytes = static_cast<size_t>(nb) * sizeof(BlockQ5_0);
-  for (int64_t o = 0; o < n_rows; ++o) {
-    const auto* src = reinterpret_cast<const BlockQ5_0*>(static_cast<const uint8_t*>(w) + o * row_stride);
-    uint8_t* out = static_cast<uint8_t*>(dst) + o * row_bytes;
-    for (int64_t b = 0; b < nb; ++b) std::memcpy(out + 2 * b, &src[b].d, 2);
-    uint8_t* p = out + 2 * nb;
-    for (int64_t b0 = 0; b0 < nb; b0 += 4) {
-      const int64_t g = nb - b0 < 4 ? nb - b0 : 4;
-      for (int64_t i = 0; i < g; ++i) {
-        const BlockQ5_0& b = src[b0 + i];
-        const uint32_t qh = Load32(b.qh);
-        std::memcpy(p + 16 * i, b.qs, 16);
-        const auto low = static_cast<uint16_t>(qh & 0xFFFFu), high = static_cast<uint16_t>(qh >> 16);
-        std::memcpy(p + 16 * g + 2 * i, &low, 2);
-        std::memcpy(p + 18 * g + 2 * i, &high, 2);
-      }
-      p += 20 * g;
-    }
-  }
-}
-
-// --- layouts of four blocks per 64-byte load (q4_1x4, q5_0x4) ---
-
-namespace {
-
-constexpr int64_t kMaxFourBlocks = 32768 / ref::kQ8Block;
-static_assert(kQ4_1X4MaxElems / ref::kQ8Block == kMaxFourBlocks && kQ5_0X4MaxElems / ref::kQ8Block == kMaxFourBlocks);
-
-// y[o] = dot(row o, x) over rows of a layout L with, per row, nb fp16 d first and then groups of
-// up to 4 blocks whose nibbles (16 bytes a block, element j low and j + 16 high) are one load:
-//   L::Group(p, g, &lo, &hi) loads the group of g blocks at p into its levels of elements 0..15
-//   (lo) and 16..31 (hi), 16 bytes a block, and returns the group's byte count;
-//   L::Extra(row, nb, b0, in_row) gives, for blocks b0 .. b0 + 15, the factor of d_x * sum(x)
-//   added to each block's sum (q4_1: its min m; q5_0: -16 d, the levels' offset).
-// The activations are tabulated once per call in the loads' order (each block's elements 0..15,
-// then its 16..31, in two arrays), with d and d * sum(x) per block, zero past nb. Two vpdpbusd
-// sum a group's products per block into the same 4 lanes (lanes 4i..4i + 3: block i); one
-// conversion and one FMA with a permute of the row's d * d_x per four blocks. kX activation
-// rows against the same weights (q8x2: the activations and their residue): each group unpacked
-// once for all of them, y[o] the sum of their products.
-template <class L, int kX>
-void FourBlockRows(const void* w, size_t row_stride, int64_t n_rows, const BlockQ8* const* xs, int64_t n, float* y) {
-  const int64_t nb = n / ref::kQ8Block;
-  const int64_t nb16 = (nb + 15) / 16 * 16;
-  alignas(64) int8_t xlo[kX][kMaxFourBlocks * 16];
-  alignas(64) int8_t xhi[kX][kMaxFourBlocks * 16];
-  alignas(64) float dx[kX][kMaxFourBlocks];
-  alignas(64) float xds[kMaxFourBlocks];  // summed over the kX rows
-  for (int64_t b = 0; b < nb16; ++b) xds[b] = 0.0f;
-  for (int i = 0; i < kX; ++i) {
-    const BlockQ8* x = xs[i];
-    for (int64_t b = 0; b < nb; ++b) {
-      std::memcpy(xlo[i] + 16 * b, x[b].qs, 16);
-      std::memcpy(xhi[i] + 16 * b, x[b].qs + 16, 16);
-      dx[i][b] = x[b].d;
-      xds[b] += x[b].d * static_cast<float>(x[b].sum);
-    }
-    for (int64_t b = nb; b < nb16; ++b) {
-      std::memset(xlo[i] + 16 * b, 0, 16);
-      std::memset(xhi[i] + 16 * b, 0, 16);
-      dx[i][b] = 0.0f;
-    }
-  }
-  const __m512i spread = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-  const __m512i four = _mm512_set1_epi32(4);
-  const auto* base = static_cast<const uint8_t*>(w);
-  for (int64_t o = 0; o < n_rows; ++o) {
-    const uint8_t* row = base + o * static_cast<int64_t>(row_stride);
-    const uint8_t* p = row + L::kGroupsAt * nb;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), extra = _mm512_setzero_ps();
-    for (int64_t b0 = 0; b0 < nb; b0 += 16) {
-      const int64_t count = nb - b0 < 16 ? nb - b0 : 16;
-      // The row's bytes in proportion to these blocks (its scales come first, then the groups).
-      const auto stride = static_cast<int64_t>(row_stride);
-      PrefetchAhead(row + stride * b0 / nb, (stride * count + nb - 1) / nb);
-      const auto in_row = static_cast<__mmask16>((1u << count) - 1u);
-      const __m512 dw = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(in_row, row + 2 * b0));
-      extra = _mm512_fmadd_ps(L::Extra(row, nb, b0, in_row, dw), _mm512_load_ps(xds + b0), extra);
-      __m512 factors[kX];
-      for (int i = 0; i < kX; ++i) factors[i] = _mm512_mul_ps(dw, _mm512_load_ps(dx[i] + b0));
-      __m512i pick = spread;
-      for (int64_t b = 0; b < count; b += 4) {
-        const int64_t g = count - b < 4 ? count - b : 4;
-        __m512i lo, hi;
-        p += L::Group(p, g, &lo, &hi);
-        for (int i = 0; i < kX; ++i) {
-          __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_load_si512(xlo[i] + 16 * (b0 + b)));
-          sum = _mm512_dpbusd_epi32(sum, hi, _mm512_load_si512(xhi[i] + 16 * (b0 + b)));
-          if (b % 8 == 0)
-            acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_permutexvar_ps(pick, factors[i]), acc0);
-          else
-            acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_permutexvar_ps(pick, factors[i]), acc1);
-        }
-        pick = _mm512_add_epi32(pick, four);
-      }
-    }
-    y[o] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), extra));
-  }
-}
-
-// The nibbles of a group of g blocks: one 64-byte load (masked for fewer than 4).
-inline __m512i LoadNibbles(const uint8_t* p, int64_t g) {
-  return g == 4 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(_cvtu64_mask64((1ULL << (16 * g)) - 1), p);
-}
-
-// q4_1x4: nb d, nb m, then the nibbles, 16 bytes a block.
-struct Q4_1X4 {
-  static constexpr int64_t kGroupsAt = 4;  // bytes per block before the nibbles
-  static __m512 Extra(const uint8_t* row, int64_t nb, int64_t b0, __mmask16 in_row, __m512) {
-    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(in_row, row + 2 * (nb + b0)));  // + m * d_x * sum(x)
-  }
-  static int64_t Group(const uint8_t* p, int64_t g, __m512i* lo, __m512i* hi) {
-    const __m512i q = LoadNibbles(p, g), low4 = _mm512_set1_epi8(0x0F);
-    *lo = _mm512_and_si512(q, low4);
-    *hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
-    return 16 * g;
-  }
-};
-
-// q5_0x4: nb d, then per group its nibbles and its fifth bits of elements 0..15 and of 16..31.
-struct Q5_0X4 {
-  static constexpr int64_t kGroupsAt = 2;
-  static __m512 Extra(const uint8_t*, int64_t, int64_t, __mmask16, __m512 dw) {
-    return _mm512_mul_ps(dw, _mm512_set1_ps(-16.0f));  // the levels' offset: - 16 * d * d_x * sum(x)
-  }
-  static int64_t Group(const uint8_t* p, int64_t g, __m512i* lo, __m512i* hi) {
-    __m512i q;
-    uint64_t low_bits = 0, high_bits = 0;
-    if (g == 4) {  // the common case: fixed-size loads
-      q = _mm512_loadu_si512(p);
-      std::memcpy(&low_bits, p + 64, 8);
-      std::memcpy(&high_bits, p + 72, 8);
-    } else {
-      q = LoadNibbles(p, g);
-      std::memcpy(&low_bits, p + 16 * g, static_cast<size_t>(2 * g));
-      std::memcpy(&high_bits, p + 18 * g, static_cast<size_t>(2 * g));
-    }
-    const __m512i low4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
-    const __m512i l = _mm512_and_si512(q, low4), h = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
-    *lo = _mm512_mask_add_epi8(l, _cvtu64_mask64(low_bits), l, sixteen);
-    *hi = _mm512_mask_add_epi8(h, _cvtu64_mask64(high_bits), h, sixteen);
-    return 20 * g;
-  }
-};
-
-}  // namespace
-
 // Each layout's exported GEMVs, from its kernel template over kX activation rows: the q8 one
 // (one row) and the q8x2 one (the activations and their residue). The arguments after the
 // kernel's name are the template arguments before kX.
@@ -629,9 +555,9 @@ struct Q5_0X4 {
     kernel<__VA_ARGS__ 2>(w, row_stride, n_rows, xs, n, y);                                                            \
   }
 TLM_GEMV_AVX512(Q4_KX8, Q4_KX8Rows)
-TLM_GEMV_AVX512(Q8_0X8, Q8_0X8Rows)
-TLM_GEMV_AVX512(Q4_1X4, FourBlockRows, Q4_1X4, )
-TLM_GEMV_AVX512(Q5_0X4, FourBlockRows, Q5_0X4, )
+TLM_GEMV_AVX512(Q8_0X8, X8Rows, Q8_0X8, )
+TLM_GEMV_AVX512(Q5_0X8, X8Rows, Q5_0X8, )
+TLM_GEMV_AVX512(Q4_1X8, X8Rows, Q4_1X8, )
 #undef TLM_GEMV_AVX512
 
 }  // namespace tlm::cpu::x86

@@ -1,8 +1,7 @@
 // Entry points of the AVX-512 VNNI decode GEMVs (x86-64 only): Q8_0, Q5_0, Q4_1 and Q4_K over
-// weights repacked at load, Q4_K (row counts the q4_kx8 panels do not divide) and Q6_K over the model's
-// rows. Only
-// the dispatch table calls them, and only after checking the CPU has avx512f/bw/vl/vnni (and
-// avx2, fma, f16c) and the OS saves the zmm state.
+// weights repacked at load (8 rows interleaved), Q4_K (row counts the q4_kx8 panels do not divide) and Q6_K over the
+// model's rows. Only the dispatch table calls them, and only after checking the CPU has avx512f/bw/vl/vnni (and avx2,
+// fma, f16c) and the OS saves the zmm state.
 #pragma once
 
 #include <cstddef>
@@ -11,47 +10,6 @@
 #include "kernels/cpu/ref/quant.h"
 
 namespace tlm::cpu::x86 {
-
-// The "q5_0x4" layout of a Q5_0 row of n elements (nb = n / 32 blocks), the same byte count as
-// the Q5_0 row (22 * nb): nb fp16 scales d; then per group of 4 blocks (the last group: the 1 to
-// 3 left), 16 bytes of nibbles per block (byte j: element j low, j + 16 high, as Q5_0 keeps
-// them), then 2 bytes per block of the fifth bits of its elements 0..15, then 2 per block of
-// those of 16..31 (so a whole group's are two little-endian uint64, bits 16i.. of block i). Four
-// blocks' nibbles are one 64-byte load; masked and shifted, then 16 added under each uint64
-// (kmovq), they are the four blocks' levels 0..31 of elements 0..15 and 16..31, which two
-// vpdpbusd sum per block into the same 4 lanes: one FMA per four blocks, as q4_1x4.
-inline constexpr int64_t kQ5_0X4MaxElems = 32768;  // the kernel tabulates the activations on the stack
-
-// Repacks n_rows Q5_0 rows (row o at w + o * row_stride) into dst, rows 22 * n / 32 bytes apart.
-void PackRowsQ5_0X4(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst);
-
-// y[o] = dot(packed row o, x) for o < n_rows, packed row o at w + o * row_stride; as
-// ref::VecDotQ8 on the row it was packed from (exact int32 block sums, float scales);
-// n <= kQ5_0X4MaxElems.
-void VecDotRowsQ5_0X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
-                                  float* y);
-// The same against x and its q8x2 residue in one pass over the weights (the sum of both).
-void VecDotRowsQ5_0X4Q8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x,
-                                    const ref::BlockQ8* residue, int64_t n, float* y);
-
-// The "q4_1x4" layout of a Q4_1 row of n elements (nb = n / 32 blocks), the same byte count as
-// the Q4_1 row (20 * nb): nb fp16 scales d, then nb fp16 mins m, then the blocks' 16 bytes of
-// nibbles one after another (byte j: element j low, j + 16 high, as Q4_1 keeps them). So four
-// blocks' nibbles are one 64-byte load; masked and shifted, it is the four blocks' low and high
-// halves, which two vpdpbusd against activations tabulated in that order sum per block in the
-// same 4 lanes, converted and scaled by one FMA with a permute of the row's d * d_x; the mins go
-// through one FMA per 16 blocks against the activations' d * sum.
-inline constexpr int64_t kQ4_1X4MaxElems = 32768;  // the kernel tabulates the activations on the stack
-
-// Repacks n_rows Q4_1 rows (row o at w + o * row_stride) into dst, rows 20 * n / 32 bytes apart.
-void PackRowsQ4_1X4(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst);
-
-// As VecDotRowsQ5_0X4Q8Avx512Vnni, over q4_1x4 rows; n <= kQ4_1X4MaxElems.
-void VecDotRowsQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
-                                  float* y);
-// The same against x and its q8x2 residue in one pass over the weights (the sum of both).
-void VecDotRowsQ4_1X4Q8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x,
-                                    const ref::BlockQ8* residue, int64_t n, float* y);
 
 // The "q8_0x8" layout: Q8_0 rows interleaved kQ8_0X8Rows at a time, the same byte count as the
 // rows (34 per block each). Panel p (rows 8p .. 8p + 7) starts at 8p * row_bytes and holds, per
@@ -75,6 +33,52 @@ void VecDotRowsQ8_0X8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_ro
 // The same against x and its q8x2 residue in one pass over the weights: y[o] = dot(row o, x) +
 // dot(row o, residue).
 void VecDotRowsQ8_0X8Q8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x,
+                                    const ref::BlockQ8* residue, int64_t n, float* y);
+
+// The "q5_0x8" layout: Q5_0 rows interleaved kQ5_0X8Rows at a time, the same byte count as the
+// rows (22 per block each). Panel p (rows 8p .. 8p + 7) starts at 8p * row_bytes and holds, per
+// block, 176 bytes: the 8 rows' fp16 d; then the block's 256 levels (0..31, q + 16) as the
+// q8_0x8 layout orders them (for each 4-element step t, the 8 rows' 4 levels side by side), split
+// into 4 vectors of 64 bytes (vector u: steps 2u and 2u + 1) and stored as 128 bytes of nibbles
+// (vectors 0 and 1 the low and high nibbles of the first 64 bytes, 2 and 3 of the next 64), then
+// 4 little-endian uint64 of their fifth bits (bit i of word u: byte i of vector u). So a block is
+// two 64-byte loads, masked and shifted, and 16 added under 4 masks (kmovq): the levels in
+// vpdpbusd's weight operand, as q8_0x8 keeps its levels + 128, through the same kernel.
+inline constexpr int64_t kQ5_0X8Rows = 8;
+inline constexpr int64_t kQ5_0X8QsAt = 16, kQ5_0X8HighAt = 144, kQ5_0X8BlockBytes = 176;
+inline constexpr int64_t kQ5_0X8MaxElems = 32768;  // the kernel tabulates 16 * sum(x) on the stack
+
+// Repacks n_rows Q5_0 rows (row o at w + o * row_stride; n_rows a multiple of kQ5_0X8Rows) into
+// dst, 22 * n / 32 bytes per row.
+void PackRowsQ5_0X8(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst);
+
+// As VecDotRowsQ8_0X8Q8Avx512Vnni over q5_0x8 panels (bit-identical to ref::VecDotQ8 on the rows
+// they were packed from); n <= kQ5_0X8MaxElems.
+void VecDotRowsQ5_0X8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
+                                  float* y);
+// The same against x and its q8x2 residue in one pass over the weights (the sum of both).
+void VecDotRowsQ5_0X8Q8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x,
+                                    const ref::BlockQ8* residue, int64_t n, float* y);
+
+// The "q4_1x8" layout: Q4_1 rows interleaved kQ4_1X8Rows at a time, the same byte count as the
+// rows (20 per block each). Panel p starts at 8p * row_bytes and holds, per block, 160 bytes: the
+// 8 rows' fp16 d, their 8 fp16 m, then the block's 256 levels (0..15) as 128 bytes of nibbles
+// in q5_0x8's order: two 64-byte loads, masked and shifted, through the same kernel, which adds
+// the mins' term m * d_x * sum(x) per block.
+inline constexpr int64_t kQ4_1X8Rows = 8;
+inline constexpr int64_t kQ4_1X8MinsAt = 16, kQ4_1X8QsAt = 32, kQ4_1X8BlockBytes = 160;
+inline constexpr int64_t kQ4_1X8MaxElems = 32768;
+
+// Repacks n_rows Q4_1 rows (row o at w + o * row_stride; n_rows a multiple of kQ4_1X8Rows) into
+// dst, 20 * n / 32 bytes per row.
+void PackRowsQ4_1X8(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst);
+
+// As VecDotRowsQ8_0X8Q8Avx512Vnni over q4_1x8 panels (bit-identical to ref::VecDotQ8 on the rows
+// they were packed from); n <= kQ4_1X8MaxElems.
+void VecDotRowsQ4_1X8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x, int64_t n,
+                                  float* y);
+// The same against x and its q8x2 residue in one pass over the weights (the sum of both).
+void VecDotRowsQ4_1X8Q8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x,
                                     const ref::BlockQ8* residue, int64_t n, float* y);
 
 // y[o] = dot(Q4_K row o, x) for o < n_rows (the model's own layout, no repacking), as
@@ -120,14 +124,14 @@ void VecDotRowsQ6KQ8Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows,
 void VecDotRowsQ6KQ8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_rows, const ref::BlockQ8* x,
                                  const ref::BlockQ8* residue, int64_t n, float* y);
 
-// The prefill product over q5_0x4 rows (in gemm_avx512.cc, beside the GEMMs it shares panels
-// with), as ref::GemmQ8 on the rows they were packed from: 8 activation rows or more through
-// the packed-panel GEMM, fewer as that many GEMVs; k <= kQ5_0X4MaxElems.
-void GemmQ5_0X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x,
+// The prefill product over q5_0x8 panels (in gemm_avx512.cc, beside the GEMMs it shares panels
+// with), as ref::GemmQ8 on the rows they were packed from: 8 activation rows or more through the
+// packed-panel GEMM, fewer as that many GEMVs; n_w a multiple of kQ5_0X8Rows, k <= kQ5_0X8MaxElems.
+void GemmQ5_0X8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x,
                             int64_t k, float* y, int64_t ldy);
 
-// The same over q4_1x4 rows; k <= kQ4_1X4MaxElems.
-void GemmQ4_1X4Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x,
+// The same over q4_1x8 panels (n_w a multiple of kQ4_1X8Rows); k <= kQ4_1X8MaxElems.
+void GemmQ4_1X8Q8Avx512Vnni(const void* w, size_t row_stride, int64_t n_w, const ref::BlockQ8* x, int64_t n_x,
                             int64_t k, float* y, int64_t ldy);
 
 // The same over q4_kx8 panels (n_w a multiple of kQ4_KX8Rows); k <= kQ4_KX8MaxElems.

@@ -227,7 +227,8 @@ TEST_P(Q8PackTest, Q8DecodeStepsMatchTheQ8PrefillAndReportRepacking) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Layouts, Q8PackTest,
-                         ::testing::Values(PackCase{DType::kQ5_0, "q5_0x4", 600, "q5_0x4"},
+                         ::testing::Values(PackCase{DType::kQ5_0, "q5_0x8", 600, "q5_0x8"},
+                                           PackCase{DType::kQ4_1, "q4_1x8", 601, "copy"},
                                            PackCase{DType::kQ4_K, "q4_kx8", 601, "copy"}),
                          [](const auto& info) { return std::string(DTypeName(info.param.type)); });
 

@@ -423,8 +423,9 @@ TEST_P(CpuKernelsTest, PackedGemvMatchesReference) {
     lengths.push_back(packed.max_n);
     lengths.push_back(packed.max_n - std::max<int64_t>(kQ8Block, Info(type).block_elems));
     double worst_ratio = 0.0;
-    // Row counts: panels of the layout (1 row, or q4_kx8's 8), 1 to 8 of them; layouts of single
-    // rows also 19 (the avx512-vnni GEMM's 16-row step, then 3 rows on an 8-row panel).
+    // Row counts: panels of the layout (8 rows in every layout today; 1 for a layout of single
+    // rows), 1 to 8 of them; 8 to 24 rows cover the avx512-vnni GEMM's 16-row step and an 8-row
+    // tail; a layout of single rows also 19 (that step, then 3 rows on an 8-row panel).
     const int64_t panel = packed.row_panel;
     ASSERT_GE(panel, 1);
     for (int64_t n : lengths) {
@@ -452,7 +453,9 @@ TEST_P(CpuKernelsTest, PackedGemvMatchesReference) {
         EXPECT_EQ(got[n_rows], -7.0f) << "wrote past n_rows=" << n_rows;
         ExpectRowsMatchReference(type, rows, xq, xv, n, got, &worst_ratio);
         if (HasFatalFailure()) return;
-        if (std::string_view(packed.layout) == "q8_0x8") {  // sums in the reference's order: bit-identical
+        const std::string_view layout = packed.layout;
+        if (layout == "q8_0x8" || layout == "q5_0x8" ||
+            layout == "q4_1x8") {  // sums in the reference's order: bit-identical
           for (int64_t o = 0; o < n_rows; ++o)
             ASSERT_EQ(got[o], ref::VecDotQ8(type, rows[o].data(), xq.data(), n)) << "n=" << n << " row " << o;
         }
