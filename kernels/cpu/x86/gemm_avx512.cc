@@ -311,7 +311,7 @@ inline void PutBlock(Panel* p, int64_t b, int row, __m256i levels, float scale) 
 // A packer P provides kOffset (levels = signed level + kOffset), kHalves (1, or 2 for a scale
 // per 16 elements), kHasMins (a float min * d_x * sum(x) subtracted per block), and
 // static void Pack(const uint8_t* w_row, int64_t nb, int row, Panel* p), or, for a layout of
-// whole panels (q8_0x8, q4_kx8), static void PackPanel(const uint8_t* w_panel, int64_t nb, Panel* p).
+// whole panels (q8_0x8, q5_0x8, q4_1x8, q4_kx8), static void PackPanel(const uint8_t* w_panel, int64_t nb, Panel* p).
 
 struct Q8_0Packer {
   static constexpr int kOffset = 128;

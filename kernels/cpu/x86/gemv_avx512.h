@@ -14,9 +14,10 @@ namespace tlm::cpu::x86 {
 // The "q8_0x8" layout: Q8_0 rows interleaved kQ8_0X8Rows at a time, the same byte count as the
 // rows (34 per block each). Panel p (rows 8p .. 8p + 7) starts at 8p * row_bytes and holds, per
 // block, 272 bytes: the 8 rows' fp16 d, then for each 4-byte step t of the block the 8 rows'
-// qs[4t .. 4t + 3] + 128 (unsigned, vpdpbusd's weight operand) side by side. One 32-byte load
-// and one vpdpbusd against 4 activations broadcast add 4 products to each row's own lane; the
-// offset of 128 comes off as 128 * sum(x) per block, and the float steps are per 8 rows.
+// qs[4t .. 4t + 3] + 128 (unsigned, vpdpbusd's weight operand) side by side. So one 64-byte load
+// is two steps of all 8 rows, and one vpdpbusd against a vector of the matching activations (a
+// per-call table) adds 4 products to each row's own lane (X8Rows in gemv_avx512.cc); the offset
+// of 128 comes off as 128 * sum(x) per block, and the float steps are per 8 rows.
 inline constexpr int64_t kQ8_0X8Rows = 8;
 inline constexpr int64_t kQ8_0X8QsAt = 16;         // byte offset of the levels within a panel block
 inline constexpr int64_t kQ8_0X8MaxElems = 32768;  // the kernel tabulates 128 * sum(x) on the stack

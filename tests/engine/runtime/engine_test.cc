@@ -158,8 +158,8 @@ INSTANTIATE_TEST_SUITE_P(Types, PrefillDecodeTest,
 // With 8-bit activations a decode step runs the GEMV kernels (over weights packed at load where
 // the kernel table has a packed layout for the type, and the matmuls of one input as one call),
 // a prefill the GEMMs: both give the same logits up to 8-bit rounding, and the backend's load
-// figures say what it packed. Q4_K's layout interleaves 8 rows: with a vocabulary of 601 the
-// tied output is left to the one-row kernel over a plain copy.
+// figures say what it packed. The layouts interleave 8 rows: with a vocabulary of 601 (the Q4_1
+// and Q4_K cases) the tied output is left to the one-row kernel over a plain copy.
 struct PackCase {
   DType type;
   const char* layout;  // the avx512-vnni table's packed layout for the type

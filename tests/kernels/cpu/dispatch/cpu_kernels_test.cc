@@ -404,9 +404,9 @@ TEST_P(CpuKernelsTest, VecDotQ8RowsMatchesReference) {
 }
 
 // The packed decode GEMV: rows repacked from a padded stride, then the packed kernel against the
-// reference dot product of each original row, at every length (odd block counts take the
-// unpaired last block), 16+ blocks (the scales in groups of 16) and the longest row it takes;
-// the packed copy keeps the row's byte count and nothing is written past n_rows.
+// reference dot product of each original row, at every length (up to 2048 elements the
+// kernels' table path, longer their broadcast path) and the longest row it takes; the packed
+// copy keeps the row's byte count and nothing is written past n_rows.
 TEST_P(CpuKernelsTest, PackedGemvMatchesReference) {
   int tables = 0;
   for (DType type : kSupportedTypes) {
@@ -423,9 +423,9 @@ TEST_P(CpuKernelsTest, PackedGemvMatchesReference) {
     lengths.push_back(packed.max_n);
     lengths.push_back(packed.max_n - std::max<int64_t>(kQ8Block, Info(type).block_elems));
     double worst_ratio = 0.0;
-    // Row counts: panels of the layout (8 rows in every layout today; 1 for a layout of single
-    // rows), 1 to 8 of them; 8 to 24 rows cover the avx512-vnni GEMM's 16-row step and an 8-row
-    // tail; a layout of single rows also 19 (that step, then 3 rows on an 8-row panel).
+    // Row counts: 1, 2 or 3 panels of a layout of 8-row panels (every layout today): 8 to 24 rows
+    // cover the avx512-vnni GEMM's 16-row step and an 8-row tail. A layout of single rows would
+    // take 1 to 8 of them and 19 (that step, then 3 rows on an 8-row panel).
     const int64_t panel = packed.row_panel;
     ASSERT_GE(panel, 1);
     for (int64_t n : lengths) {
