@@ -252,9 +252,17 @@ void PackRowsQ8_0X8(const void* w, size_t row_stride, int64_t n_rows, int64_t n,
   });
 }
 
-// q5_0x8 and q4_1x8: element e's nibble (the Q5_0 / Q4_1 block's qs order) of panel row r into
-// the 128 bytes of nibbles at qs; returns its byte within its level vector u (*u).
+// q5_0x8 and q4_1x8: PackPanelsOf8 of 32-element blocks into a zeroed dst (put ORs the nibbles
+// and bits in), and element e's nibble (the Q5_0 / Q4_1 block's qs order) of panel row r into
+// the 128 bytes of nibbles at qs, returning its byte within its level vector u (*u).
 namespace {
+template <class Block, class Put>
+void PackNibblePanelsOf8(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst, Put put) {
+  const int64_t nb = n / ref::kQ8Block;
+  std::memset(dst, 0, static_cast<size_t>(n_rows * nb) * sizeof(Block));
+  PackPanelsOf8<Block>(w, row_stride, n_rows, nb, dst, put);
+}
+
 int PutX8Nibble(const uint8_t qs[16], int r, int e, uint8_t* out_qs, int* u) {
   const int nibble = (qs[e % 16] >> (e < 16 ? 0 : 4)) & 0x0F;
   const int t = e / 4, i = 32 * (t % 2) + 4 * r + e % 4;  // step t of vector t / 2, byte i within it
@@ -265,10 +273,8 @@ int PutX8Nibble(const uint8_t qs[16], int r, int e, uint8_t* out_qs, int* u) {
 }  // namespace
 
 void PackRowsQ5_0X8(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst) {
-  static_assert(kQ5_0X8Rows == 8);
-  const int64_t nb = n / ref::kQ8Block;
-  std::memset(dst, 0, static_cast<size_t>(n_rows / kQ5_0X8Rows * nb * kQ5_0X8BlockBytes));
-  PackPanelsOf8<BlockQ5_0>(w, row_stride, n_rows, nb, dst, [](const BlockQ5_0& b, int r, uint8_t* out) {
+  static_assert(kQ5_0X8Rows == 8 && kQ5_0X8BlockBytes == 8 * sizeof(BlockQ5_0));
+  PackNibblePanelsOf8<BlockQ5_0>(w, row_stride, n_rows, n, dst, [](const BlockQ5_0& b, int r, uint8_t* out) {
     std::memcpy(out + 2 * r, &b.d, 2);
     const uint32_t qh = Load32(b.qh);
     for (int e = 0; e < ref::kQ8Block; ++e) {
@@ -280,10 +286,8 @@ void PackRowsQ5_0X8(const void* w, size_t row_stride, int64_t n_rows, int64_t n,
 }
 
 void PackRowsQ4_1X8(const void* w, size_t row_stride, int64_t n_rows, int64_t n, void* dst) {
-  static_assert(kQ4_1X8Rows == 8);
-  const int64_t nb = n / ref::kQ8Block;
-  std::memset(dst, 0, static_cast<size_t>(n_rows / kQ4_1X8Rows * nb * kQ4_1X8BlockBytes));
-  PackPanelsOf8<BlockQ4_1>(w, row_stride, n_rows, nb, dst, [](const BlockQ4_1& b, int r, uint8_t* out) {
+  static_assert(kQ4_1X8Rows == 8 && kQ4_1X8BlockBytes == 8 * sizeof(BlockQ4_1));
+  PackNibblePanelsOf8<BlockQ4_1>(w, row_stride, n_rows, n, dst, [](const BlockQ4_1& b, int r, uint8_t* out) {
     std::memcpy(out + 2 * r, &b.d, 2);
     std::memcpy(out + kQ4_1X8MinsAt + 2 * r, &b.m, 2);
     int u = 0;
