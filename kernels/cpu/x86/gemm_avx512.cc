@@ -17,6 +17,7 @@
 #include "kernels/cpu/x86/gemm_avx512.h"
 #include "kernels/cpu/x86/gemm_tiles.h"
 #include "kernels/cpu/x86/gemv_avx512.h"
+#include "kernels/cpu/x86/x8_layouts_avx512.h"
 
 namespace tlm::cpu::x86 {
 
@@ -311,7 +312,7 @@ inline void PutBlock(Panel* p, int64_t b, int row, __m256i levels, float scale) 
 // A packer P provides kOffset (levels = signed level + kOffset), kHalves (1, or 2 for a scale
 // per 16 elements), kHasMins (a float min * d_x * sum(x) subtracted per block), and
 // static void Pack(const uint8_t* w_row, int64_t nb, int row, Panel* p), or, for a layout of
-// whole panels (q8_0x8, q5_0x8, q4_1x8, q4_kx8), static void PackPanel(const uint8_t* w_panel, int64_t nb, Panel* p).
+// whole panels (X8Packer, Q4_KX8Packer), static void PackPanel(const uint8_t* w_panel, int64_t nb, Panel* p).
 
 struct Q8_0Packer {
   static constexpr int kOffset = 128;
@@ -366,82 +367,25 @@ struct Q4KPacker {
   }
 };
 
-// q8_0x8 panels (gemv_avx512.h): each block's 8 steps of 8 rows' levels + 128 are the panel's
-// bytes as they are.
-struct Q8_0X8Packer {
-  static_assert(kQ8_0X8Rows == kPanelRows);
-  static constexpr int kOffset = 128;
+// q8_0x8, q5_0x8 and q4_1x8 panels (x8_layouts_avx512.h): each block's levels, as the decode
+// GEMV makes them, are the panel's 256 levels in its order; the rows' d (and -m) its scales (and
+// mins).
+template <class L>
+struct X8Packer {
+  static_assert(kQ8_0X8Rows == kPanelRows && kQ5_0X8Rows == kPanelRows && kQ4_1X8Rows == kPanelRows);
+  static constexpr int kOffset = L::kOffset;
   static constexpr int kHalves = 1;
-  static constexpr bool kHasMins = false;
+  static constexpr bool kHasMins = L::kMinsAt != 0;
   static void PackPanel(const uint8_t* w_panel, int64_t nb, Panel* p) {
     const uint8_t* blk = w_panel;
-    for (int64_t b = 0; b < nb; ++b, blk += kPanelRows * static_cast<int64_t>(sizeof(BlockQ8_0))) {
-      for (int row = 0; row < kPanelRows; ++row) {
-        uint16_t d;
-        std::memcpy(&d, blk + 2 * row, 2);
-        p->scale[(b * 2) * kPanelRows + row] = HalfToFloat(d);
-      }
-      std::memcpy(p->q + 256 * b, blk + kQ8_0X8QsAt, 256);
-    }
-  }
-};
-
-// q5_0x8 panels (gemv_avx512.h): each block's nibbles, masked and shifted, with 16 added under
-// the fifth bits, are the panel's 256 levels + 16 in its order.
-struct Q5_0X8Packer {
-  static_assert(kQ5_0X8Rows == kPanelRows);
-  static constexpr int kOffset = 16;
-  static constexpr int kHalves = 1;
-  static constexpr bool kHasMins = false;
-  static void PackPanel(const uint8_t* w_panel, int64_t nb, Panel* p) {
-    const __m256i low4 = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
-    const uint8_t* blk = w_panel;
-    for (int64_t b = 0; b < nb; ++b, blk += kQ5_0X8BlockBytes) {
-      for (int row = 0; row < kPanelRows; ++row) {
-        uint16_t d;
-        std::memcpy(&d, blk + 2 * row, 2);
-        p->scale[(b * 2) * kPanelRows + row] = HalfToFloat(d);
-      }
-      // 32 bytes at a time: nibbles j of vector u's 64 (u = 2h + shift), its fifth bits' 32.
-      for (int u = 0; u < 4; ++u) {
-        for (int j = 0; j < 2; ++j) {
-          const __m256i q = Load256(blk + kQ5_0X8QsAt + 64 * (u / 2) + 32 * j);
-          const __m256i l = _mm256_and_si256(u % 2 == 0 ? q : _mm256_srli_epi16(q, 4), low4);
-          uint32_t high;
-          std::memcpy(&high, blk + kQ5_0X8HighAt + 8 * u + 4 * j, 4);
-          _mm256_store_si256(reinterpret_cast<__m256i*>(p->q + 256 * b + 64 * u + 32 * j),
-                             _mm256_mask_add_epi8(l, static_cast<__mmask32>(high), l, sixteen));
-        }
-      }
-    }
-  }
-};
-
-// q4_1x8 panels (gemv_avx512.h): the nibbles, masked and shifted, are the panel's levels in its
-// order; value d * q + m, so the panel's min is -m.
-struct Q4_1X8Packer {
-  static_assert(kQ4_1X8Rows == kPanelRows);
-  static constexpr int kOffset = 0;
-  static constexpr int kHalves = 1;
-  static constexpr bool kHasMins = true;
-  static void PackPanel(const uint8_t* w_panel, int64_t nb, Panel* p) {
-    const __m256i low4 = _mm256_set1_epi8(0x0F);
-    const uint8_t* blk = w_panel;
-    for (int64_t b = 0; b < nb; ++b, blk += kQ4_1X8BlockBytes) {
-      for (int row = 0; row < kPanelRows; ++row) {
-        uint16_t d, m;
-        std::memcpy(&d, blk + 2 * row, 2);
-        std::memcpy(&m, blk + kQ4_1X8MinsAt + 2 * row, 2);
-        p->scale[(b * 2) * kPanelRows + row] = HalfToFloat(d);
-        p->min[b * kPanelRows + row] = -HalfToFloat(m);
-      }
-      for (int u = 0; u < 4; ++u) {
-        for (int j = 0; j < 2; ++j) {
-          const __m256i q = Load256(blk + kQ4_1X8QsAt + 64 * (u / 2) + 32 * j);
-          _mm256_store_si256(reinterpret_cast<__m256i*>(p->q + 256 * b + 64 * u + 32 * j),
-                             _mm256_and_si256(u % 2 == 0 ? q : _mm256_srli_epi16(q, 4), low4));
-        }
-      }
+    for (int64_t b = 0; b < nb; ++b, blk += L::kBlockBytes) {
+      _mm256_store_ps(p->scale + (b * 2) * kPanelRows, _mm256_cvtph_ps(Load128(blk)));
+      if constexpr (kHasMins)  // value d * q + m: the panel subtracts min * d_x * sum(x)
+        _mm256_store_ps(p->min + b * kPanelRows,
+                        _mm256_xor_ps(_mm256_cvtph_ps(Load128(blk + L::kMinsAt)), _mm256_set1_ps(-0.0f)));
+      __m512i v[4];
+      L::Levels(blk, v);
+      for (int u = 0; u < 4; ++u) _mm512_store_si512(p->q + 256 * b + 64 * u, v[u]);
     }
   }
 };
@@ -748,9 +692,9 @@ void GemmPackedRows(RowsFn rows, const void* w, size_t row_stride, int64_t n_w, 
             int64_t ldy) {                                                                                     \
     GemmPackedRows<packer>(&rows, w, row_stride, n_w, x, n_x, k, y, ldy);                                      \
   }
-TLM_GEMM_PACKED_AVX512(GemmQ4_1X8Q8Avx512Vnni, Q4_1X8Packer, VecDotRowsQ4_1X8Q8Avx512Vnni)
-TLM_GEMM_PACKED_AVX512(GemmQ5_0X8Q8Avx512Vnni, Q5_0X8Packer, VecDotRowsQ5_0X8Q8Avx512Vnni)
-TLM_GEMM_PACKED_AVX512(GemmQ8_0X8Q8Avx512Vnni, Q8_0X8Packer, VecDotRowsQ8_0X8Q8Avx512Vnni)
+TLM_GEMM_PACKED_AVX512(GemmQ4_1X8Q8Avx512Vnni, X8Packer<x8::Q4_1X8>, VecDotRowsQ4_1X8Q8Avx512Vnni)
+TLM_GEMM_PACKED_AVX512(GemmQ5_0X8Q8Avx512Vnni, X8Packer<x8::Q5_0X8>, VecDotRowsQ5_0X8Q8Avx512Vnni)
+TLM_GEMM_PACKED_AVX512(GemmQ8_0X8Q8Avx512Vnni, X8Packer<x8::Q8_0X8>, VecDotRowsQ8_0X8Q8Avx512Vnni)
 TLM_GEMM_PACKED_AVX512(GemmQ4_KX8Q8Avx512Vnni, Q4_KX8Packer, VecDotRowsQ4_KX8Q8Avx512Vnni)
 #undef TLM_GEMM_PACKED_AVX512
 

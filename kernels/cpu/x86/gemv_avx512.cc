@@ -20,6 +20,7 @@
 #include "kernels/cpu/ref/blocks.h"
 #include "kernels/cpu/x86/avx2_kernels.h"
 #include "kernels/cpu/x86/avx2_util.h"
+#include "kernels/cpu/x86/x8_layouts_avx512.h"
 
 namespace tlm::cpu::x86 {
 
@@ -295,64 +296,11 @@ void PackRowsQ4_1X8(const void* w, size_t row_stride, int64_t n_rows, int64_t n,
   });
 }
 
-namespace {
-
-// The layouts of 8 interleaved rows of 32-element blocks, for X8Rows: kBlockBytes a panel block
-// (the 8 rows' fp16 d first), kOffset what the unsigned levels add to the signed ones, kMinsAt
-// where the 8 rows' fp16 mins m are (value d * q + m; 0: none), and Levels(blk, v) the block's
-// 256 levels as four vectors, v[u] steps 2u and 2u + 1 of 4 elements (8 rows' 4 levels each, 32
-// bytes a step).
-struct Q8_0X8 {
-  static constexpr int64_t kBlockBytes = kQ8_0X8Rows * static_cast<int64_t>(sizeof(BlockQ8_0));  // 272
-  static constexpr int32_t kOffset = 128;
-  static constexpr int64_t kMinsAt = 0;
-  static void Levels(const uint8_t* blk, __m512i v[4]) {
-    for (int u = 0; u < 4; ++u) v[u] = _mm512_loadu_si512(blk + kQ8_0X8QsAt + 64 * u);
-  }
-};
-
-// 128 bytes of nibbles at qs: two 64-byte loads (low nibbles: v[0] / v[2], high: v[1] / v[3]).
-inline void NibbleLevels(const uint8_t* qs, __m512i v[4]) {
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
-  for (int h = 0; h < 2; ++h) {
-    const __m512i q = _mm512_loadu_si512(qs + 64 * h);
-    v[2 * h] = _mm512_and_si512(q, low4);
-    v[2 * h + 1] = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
-  }
-}
-
-// q5_0x8: the nibbles, and 16 added under the fifth bits (one 64-bit mask a vector).
-struct Q5_0X8 {
-  static constexpr int64_t kBlockBytes = kQ5_0X8BlockBytes;  // 176
-  static constexpr int32_t kOffset = 16;
-  static constexpr int64_t kMinsAt = 0;
-  static void Levels(const uint8_t* blk, __m512i v[4]) {
-    const __m512i sixteen = _mm512_set1_epi8(16);
-    NibbleLevels(blk + kQ5_0X8QsAt, v);
-    for (int u = 0; u < 4; ++u) {
-      uint64_t high;
-      std::memcpy(&high, blk + kQ5_0X8HighAt + 8 * u, 8);
-      v[u] = _mm512_mask_add_epi8(v[u], _cvtu64_mask64(high), v[u], sixteen);
-    }
-  }
-};
-
-// q4_1x8: the nibbles are the levels; the mins after the scales.
-struct Q4_1X8 {
-  static constexpr int64_t kBlockBytes = kQ4_1X8BlockBytes;  // 160
-  static constexpr int32_t kOffset = 0;
-  static constexpr int64_t kMinsAt = kQ4_1X8MinsAt;
-  static void Levels(const uint8_t* blk, __m512i v[4]) { NibbleLevels(blk + kQ4_1X8QsAt, v); }
-};
-
-}  // namespace
-
-// Eight rows at a time (q8_0x8, q5_0x8, q4_1x8): per block the integer sums of the 8 rows, less
-// kOffset * sum(x), then float(sum) * (d * d_x) (plus m * d_x * sum(x) with mins) added to each
-// row's total in block order, as ref::VecDotQ8 does: bit-identical to it. For k <=
-// kX8TableElems, 512 bits at a time: each of a block's 4 level vectors is two steps of 4
-// elements (t = 2u, 2u + 1: 8 rows each), and a per-call table holds, per activation row, block
-// and u, the matching 4 activation bytes in the low 8 lanes and the next 4 in the high 8: one
+// Eight rows at a time (q8_0x8, q5_0x8, q4_1x8; their Levels in x8_layouts_avx512.h): per block the integer sums of the
+// 8 rows, less kOffset * sum(x), then float(sum) * (d * d_x) (plus m * d_x * sum(x) with mins) added to each row's
+// total in block order, as ref::VecDotQ8 does: bit-identical to it. For k <= kX8TableElems, 512 bits at a time: each of
+// a block's 4 level vectors is two steps of 4 elements (t = 2u, 2u + 1: 8 rows each), and a per-call table holds, per
+// activation row, block and u, the matching 4 activation bytes in the low 8 lanes and the next 4 in the high 8: one
 // vpdpbusd does the work of two 256-bit ones, with no broadcast in the loop, and the two halves'
 // sums are added. Longer rows: 256-bit, each vector's two halves against 4 activations broadcast
 // (two chains). kX activation rows against the same weights (q8x2: the activations and their
@@ -559,9 +507,9 @@ void VecDotRowsQ6KQ8x2Avx512Vnni(const void* w, size_t row_stride, int64_t n_row
     kernel<__VA_ARGS__ 2>(w, row_stride, n_rows, xs, n, y);                                                            \
   }
 TLM_GEMV_AVX512(Q4_KX8, Q4_KX8Rows)
-TLM_GEMV_AVX512(Q8_0X8, X8Rows, Q8_0X8, )
-TLM_GEMV_AVX512(Q5_0X8, X8Rows, Q5_0X8, )
-TLM_GEMV_AVX512(Q4_1X8, X8Rows, Q4_1X8, )
+TLM_GEMV_AVX512(Q8_0X8, X8Rows, x8::Q8_0X8, )
+TLM_GEMV_AVX512(Q5_0X8, X8Rows, x8::Q5_0X8, )
+TLM_GEMV_AVX512(Q4_1X8, X8Rows, x8::Q4_1X8, )
 #undef TLM_GEMV_AVX512
 
 }  // namespace tlm::cpu::x86
