@@ -28,7 +28,6 @@
 #include "engine/tensor/dtype.h"
 #include "kernels/cpu/dispatch.h"
 #include "kernels/cpu/huge_pages.h"
-#include "kernels/cpu/ref/blocks.h"
 #include "kernels/cpu/ref/quant.h"
 
 #if defined(__x86_64__)
@@ -607,8 +606,10 @@ void RegisterAll() {
     DType type;
     int64_t n_out, k;
   };
-  constexpr int64_t kQ4KRowBytes = 4096 / 256 * static_cast<int64_t>(sizeof(ref::BlockQ4_K));
-  const int64_t beyond_llc_rows = std::max<int64_t>(16384, ((BeyondCachesMiB(0) << 20) / kQ4KRowBytes + 63) / 64 * 64);
+  uint64_t q4k_row_bytes = 0;
+  ElemsToBytes(DType::kQ4_K, 4096, &q4k_row_bytes);
+  const int64_t beyond_llc_rows =
+      std::max<int64_t>(16384, ((BeyondCachesMiB(0) << 20) / static_cast<int64_t>(q4k_row_bytes) + 63) / 64 * 64);
   const GemvShape gemv_shapes[] = {
       {DType::kQ5_0, 2048, 640},  {DType::kQ5_0, 1024, 640},
       {DType::kQ4_K, 640, 2048},  {DType::kQ6_K, 640, 2048},
